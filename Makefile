@@ -1,0 +1,44 @@
+# Two commands do all set-up on a fresh machine:  make run   and   make test
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+export MATCHER_HOME ?= $(CURDIR)/data/store
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: run test bench install install-test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch first and pinned: the CPU build; an unpinned torch would pull the CUDA stack.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+run: install  ## serve the API on the demo pool at http://127.0.0.1:8000 (docs at /docs)
+	$(BIN)/matcher demo --if-empty
+	$(BIN)/matcher serve --host $(HOST) --port $(PORT)
+
+test: install-test  ## run the whole test suite
+	$(BIN)/pytest -q
+
+bench: install-test  ## run every benchmark in bench/ and write bench/results.json
+	$(BIN)/python -m bench.run
+
+lint: install-test
+	$(BIN)/ruff check matcher api tests bench
+
+clean:
+	rm -rf $(VENV) data/store
