@@ -1,0 +1,208 @@
+"""The `matcher` command line. Data goes to stdout (JSON with --json), progress and messages to stderr.
+
+Exit codes: 0 success, 1 failure (including any rejected record), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from matcher.config import Config, load_config
+from matcher.engine import Engine, MatchRequest
+from matcher.errors import MatcherError
+from matcher.readers import read_profiles
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="Find research partners abroad: ingest profiles, match by profile or idea, serve the API.\n\n"
+    "The store lives in MATCHER_HOME (default: ./data/store).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+HomeOption = Annotated[Optional[Path], typer.Option("--home", help="Store folder (overrides MATCHER_HOME).")]
+
+
+def _config(home: Path | None) -> Config:
+    return load_config(home=home)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="A profile file: JSONL (one profile per line) or flat CSV.")],
+    fmt: Annotated[Optional[str], typer.Option("--format", help="jsonl or csv; default: from the extension.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Validate a profile file, store every valid record (upsert by id) and embed its works.
+
+    Each rejected record is reported with its line, field and reason; valid records are kept.
+    Re-running the same file changes nothing. Exits 1 if any record was rejected.
+
+    Example: matcher ingest researchers.jsonl
+    """
+    try:
+        result = read_profiles(file, fmt)
+        engine = Engine(_config(home), progress=True)
+        upserted = engine.add([p for _, p in result.profiles])
+    except MatcherError as err:
+        _fail(str(err))
+        return
+    summary = {
+        "read": len(result.profiles) + len(result.rejected),
+        "added": upserted.added,
+        "updated": upserted.updated,
+        "unchanged": upserted.unchanged,
+        "rejected": len(result.rejected),
+        "rejections": [dataclasses.asdict(r) for r in result.rejected],
+    }
+    for rejection in result.rejected:
+        typer.echo(f"rejected {rejection}", err=True)
+    if as_json:
+        _emit_json(summary)
+    else:
+        typer.echo(
+            f"read {summary['read']}, added {upserted.added}, updated {upserted.updated}, "
+            f"unchanged {upserted.unchanged}, rejected {len(result.rejected)}"
+        )
+    if result.rejected:
+        raise typer.Exit(1)
+
+
+@app.command("match")
+def match_command(
+    profile_id: Annotated[Optional[str], typer.Option("--id", help="Your profile id (as stored).")] = None,
+    text: Annotated[Optional[str], typer.Option("--text", help="A project idea in free text.")] = None,
+    k: Annotated[int, typer.Option("--k", help="How many suggestions (1-100; clamped to the pool).")] = 10,
+    countries: Annotated[
+        Optional[list[str]], typer.Option("--countries", help="Only these countries or groups (e.g. DE, widening).")
+    ] = None,
+    exclude_countries: Annotated[
+        Optional[list[str]], typer.Option("--exclude-countries", help="Never these countries or groups.")
+    ] = None,
+    include_own_country: Annotated[
+        bool, typer.Option("--include-own-country", help="Also suggest people from the requester's country.")
+    ] = False,
+    exclude_coauthors: Annotated[bool, typer.Option("--exclude-coauthors", help="Drop your co-authors.")] = False,
+    exclude_same_institution: Annotated[
+        bool, typer.Option("--exclude-same-institution", help="Drop people at your institution.")
+    ] = False,
+    diversity: Annotated[
+        Optional[float], typer.Option("--diversity", min=0.0, max=1.0, help="0 = pure relevance, higher = more varied.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of suggestions.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Suggest partners abroad by profile (--id), by project idea (--text), or both.
+
+    Examples:
+
+      matcher match --text "groundwater contamination modelling in transboundary aquifers" --k 10
+
+      matcher match --id de-0001 --countries widening --json
+    """
+    if profile_id is None and not text:
+        _fail("give --id, --text, or both (see matcher match --help)", code=2)
+    request = MatchRequest(
+        profile_id=profile_id,
+        text=text,
+        k=k,
+        countries=tuple(countries or ()),
+        exclude_countries=tuple(exclude_countries or ()),
+        exclude_own_country=not include_own_country,
+        exclude_coauthors=exclude_coauthors,
+        exclude_same_institution=exclude_same_institution,
+        diversity=diversity,
+    )
+    try:
+        suggestions = Engine(_config(home), progress=True).match(request)
+    except MatcherError as err:
+        _fail(str(err))
+        return
+    if as_json:
+        _emit_json([dataclasses.asdict(s) for s in suggestions])
+        return
+    if not suggestions:
+        typer.echo("no candidate satisfies the rules", err=True)
+    for rank, s in enumerate(suggestions, start=1):
+        where = f"{s.country}, {s.institution}" if s.institution else s.country
+        typer.echo(f"{rank:>3}. {s.name} ({where}) [{s.id}]  score {s.score:.3f}")
+        typer.echo(f"     why: {s.explanation.summary}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    home: HomeOption = None,
+) -> None:
+    """Serve the HTTP API (docs at /docs, health at /health) over the store."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(_config(home)), host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+    generate: Annotated[
+        Optional[Path], typer.Option("--generate", help="Write a freshly generated demo pool to this folder and stop.")
+    ] = None,
+    vectors: Annotated[
+        bool, typer.Option("--vectors", help="Recompute the demo pool's shipped vectors file with the model.")
+    ] = False,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing when the store already has profiles.")
+    ] = False,
+    home: HomeOption = None,
+) -> None:
+    """Load the shipped demo pool (1,600 researchers, 45 countries) into the store.
+
+    Uses the pool's shipped vectors when they were made by the configured model, so this takes
+    seconds; otherwise embeds the pool (a few minutes on a laptop CPU).
+    """
+    from matcher import demo_store
+
+    try:
+        if generate is not None:
+            count = demo_store.generate(generate)
+            typer.echo(f"wrote {count} profiles to {generate}")
+            return
+        engine = Engine(_config(home), progress=True)
+        if if_empty and engine.store.count():
+            typer.echo(f"store {engine.store.home} already has {engine.store.count()} profiles; left as is")
+            return
+        if vectors:
+            path = demo_store.write_vectors(engine)
+            typer.echo(f"wrote {path}")
+            return
+        report = demo_store.load(engine)
+    except MatcherError as err:
+        _fail(str(err))
+        return
+    typer.echo(report)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,192 @@
+"""The engine: store + cached embedder + the current corpus, behind a few methods the CLI and API use.
+
+This is where external ids and country names are translated for the pure core, and where writes
+refresh the matching state (a deletion takes effect before `delete` returns).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from matcher.chunking import split_sentences
+from matcher.config import Config
+from matcher.corpus import Corpus, build_corpus, corpus_texts
+from matcher.countries import expand_countries
+from matcher.embedding import DEFAULT_MODEL_ID, Embedder, SentenceTransformerEmbedder
+from matcher.errors import InvalidQuery, MatcherError, ProfileNotFound
+from matcher.matching import MAX_K, PreparedQuery, Suggestion, match
+from matcher.profiles import Profile
+from matcher.rules import MatchRules
+from matcher.store import Store, UpsertResult, save_npy_atomic, text_hash, write_text_atomic
+from matcher.vectors import CachedEmbedder
+
+__all__ = ["Engine", "MatchRequest", "MAX_TEXT_CHARS", "MAX_ASPECTS"]
+
+MAX_TEXT_CHARS = 20_000
+MAX_ASPECTS = 12
+
+
+@dataclass(frozen=True)
+class MatchRequest:
+    """A match as a user asks it: external ids and country names, not rows."""
+
+    profile_id: str | None = None
+    text: str | None = None
+    k: int = 10
+    countries: tuple[str, ...] = ()
+    exclude_countries: tuple[str, ...] = ()
+    exclude_own_country: bool = True
+    exclude_coauthors: bool = False
+    exclude_same_institution: bool = False
+    kinds: tuple[str, ...] = ()
+    diversity: float | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _default_factory(config: Config) -> Callable[[], Embedder]:
+    def make() -> Embedder:
+        return SentenceTransformerEmbedder(
+            config.model_path, model_id=config.model_id, batch_size=config.batch_size, threads=config.threads
+        )
+
+    return make
+
+
+def model_id_for(config: Config) -> str:
+    if config.model_id:
+        return config.model_id
+    return DEFAULT_MODEL_ID if config.model_path is None else f"local:{config.model_path.resolve()}"
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        store: Store | None = None,
+        embedder_factory: Callable[[], Embedder] | None = None,
+        model_id: str | None = None,
+        progress: bool = False,
+    ):
+        self.config = config
+        self.store = store or Store(config.home)
+        self.embedder = CachedEmbedder(
+            self.store,
+            model_id or model_id_for(config),
+            embedder_factory or _default_factory(config),
+            progress=progress,
+        )
+        self._corpus: Corpus | None = None
+        self._lock = threading.RLock()
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def corpus(self) -> Corpus:
+        """The matching state for the store's current generation, built (or loaded) on demand."""
+        current = self._corpus
+        generation = self.store.generation()
+        if current is not None and current.generation == generation:
+            return current
+        with self._lock:
+            if self._corpus is None or self._corpus.generation != generation:
+                self._corpus = self._build(generation)
+            return self._corpus
+
+    def _snapshot_paths(self) -> tuple[Path, Path]:
+        slug = hashlib.sha1(self.embedder.model_id.encode()).hexdigest()[:12]
+        directory = self.store.snapshot_dir / slug
+        return directory / "work_vectors.npy", directory / "meta.json"
+
+    def _build(self, generation: int) -> Corpus:
+        profiles = self.store.profiles()
+        if not profiles:
+            raise MatcherError("the store is empty: add profiles first (`matcher ingest FILE` or `matcher demo`)")
+        texts = corpus_texts(profiles)[0]
+        digest = hashlib.sha256("".join(text_hash(t) for t in texts).encode()).hexdigest()
+        vectors_path, meta_path = self._snapshot_paths()
+        vectors = self._load_snapshot(vectors_path, meta_path, digest, len(texts))
+        if vectors is None:
+            vectors = self.embedder.embed(texts, desc="embedding works")
+            save_npy_atomic(vectors_path, vectors)
+            meta = {"model_id": self.embedder.model_id, "texts_digest": digest, "generation": generation}
+            write_text_atomic(meta_path, json.dumps(meta))
+        return build_corpus(profiles, vectors, generation=generation)
+
+    def _load_snapshot(self, vectors_path: Path, meta_path: Path, digest: str, n: int) -> np.ndarray | None:
+        try:
+            meta = json.loads(meta_path.read_text())
+            if meta.get("texts_digest") != digest or meta.get("model_id") != self.embedder.model_id:
+                return None
+            vectors = np.load(vectors_path, allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        return vectors if vectors.ndim == 2 and len(vectors) == n else None
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def add(self, profiles: Iterable[Profile], *, create_only: bool = False) -> UpsertResult:
+        """Store profiles, embed their new texts (through the cache), refresh the corpus."""
+        profiles = list(profiles)
+        with self._lock:
+            result = self.store.upsert(profiles, create_only=create_only)
+            texts = [t for p in profiles for t in corpus_texts([p])[0]]
+            if texts and (result.added or result.updated):
+                self.embedder.embed(texts, desc="embedding works")
+        return result
+
+    def delete(self, profile_id: str) -> None:
+        with self._lock:
+            self.store.delete(profile_id)
+            corpus = self._corpus
+            if corpus is not None and profile_id in corpus.row_of:
+                self._corpus = corpus.without(profile_id, generation=self.store.generation())
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def rules(self, request: MatchRequest) -> MatchRules:
+        return MatchRules(
+            exclude_own_country=request.exclude_own_country,
+            countries=expand_countries(request.countries) if request.countries else None,
+            exclude_countries=expand_countries(request.exclude_countries),
+            exclude_coauthors=request.exclude_coauthors,
+            exclude_same_institution=request.exclude_same_institution,
+            kinds=frozenset(request.kinds) if request.kinds else None,
+        )
+
+    def prepare(self, request: MatchRequest, corpus: Corpus) -> PreparedQuery:
+        text = (request.text or "").strip() or None
+        if request.profile_id is None and text is None:
+            raise InvalidQuery("give a profile id, a text, or both")
+        if text is not None and len(text) > MAX_TEXT_CHARS:
+            raise InvalidQuery(f"text is longer than {MAX_TEXT_CHARS} characters")
+        if not 1 <= request.k <= MAX_K:
+            raise InvalidQuery(f"k must be between 1 and {MAX_K}, got {request.k}")
+        requester = None
+        if request.profile_id is not None:
+            requester = corpus.row_of.get(request.profile_id)
+            if requester is None or not corpus.active[requester]:
+                raise ProfileNotFound(request.profile_id)
+        text_vector = aspect_vectors = None
+        aspects: tuple[str, ...] = ()
+        if text is not None:
+            sentences = [s for s in split_sentences(text) if len(s.split()) >= 3][:MAX_ASPECTS]
+            aspects = tuple(sentences) if len(sentences) > 1 else (text,)
+            vectors = self.embedder.embed_uncached([text, *aspects] if len(aspects) > 1 else [text])
+            text_vector = vectors[0]
+            aspect_vectors = vectors[1:] if len(aspects) > 1 else vectors[:1]
+        diversity = self.config.diversity if request.diversity is None else request.diversity
+        return PreparedQuery(
+            requester=requester, text=text, text_vector=text_vector, aspects=aspects,
+            aspect_vectors=aspect_vectors, k=request.k, rules=self.rules(request), diversity=diversity,
+        )
+
+    def match(self, request: MatchRequest) -> list[Suggestion]:
+        corpus = self.corpus()
+        return match(corpus, self.prepare(request, corpus), self.config.scoring)

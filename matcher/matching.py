@@ -1,0 +1,126 @@
+"""Partner suggestions for one query: candidates from the index, rules, re-scoring, diversity.
+
+Pure: takes a `Corpus` and a `PreparedQuery` (texts already embedded) and returns suggestions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from matcher.corpus import Corpus
+from matcher.diversity import mmr
+from matcher.embedding import normalise_rows
+from matcher.explain import Explanation, explain
+from matcher.rules import MatchRules, eligible_mask
+from matcher.scoring import ScoringConfig, profile_relevance, text_relevance
+
+__all__ = ["MAX_K", "PreparedQuery", "Suggestion", "match", "candidate_rows"]
+
+MAX_K = 100
+DEFAULT_SCORING = ScoringConfig()
+
+
+@dataclass(frozen=True)
+class PreparedQuery:
+    requester: int | None = None
+    text: str | None = None
+    text_vector: np.ndarray | None = None
+    aspects: tuple[str, ...] = ()
+    aspect_vectors: np.ndarray | None = None
+    k: int = 10
+    rules: MatchRules = MatchRules()
+    diversity: float = 0.1
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    id: str
+    name: str
+    country: str
+    institution: str
+    kind: str
+    score: float
+    relevance: float
+    lexical: float
+    explanation: Explanation
+
+
+def candidate_rows(corpus: Corpus, mask: np.ndarray, vector: np.ndarray, n: int) -> np.ndarray:
+    """The `n` eligible rows nearest to `vector` by summary cosine (index first, exact fallback)."""
+    eligible = int(mask.sum())
+    if eligible <= n:
+        return np.flatnonzero(mask)
+    rows = corpus.index.query(vector, min(len(corpus), 4 * n))[0][0]
+    rows = rows[mask[rows]][:n]
+    if len(rows) < n:  # the rules removed most of the neighbourhood: rank every eligible row
+        pool = np.flatnonzero(mask)
+        sims = corpus.summary[pool] @ vector
+        rows = pool[np.argsort(-sims, kind="stable")[:n]]
+    return rows
+
+
+def _retrieval_vector(corpus: Corpus, query: PreparedQuery, config: ScoringConfig) -> np.ndarray:
+    if query.requester is None:
+        assert query.text_vector is not None
+        return query.text_vector
+    mine = corpus.summary[query.requester]
+    if query.text_vector is None:
+        return mine
+    w = config.text_weight
+    return normalise_rows((w * query.text_vector + (1 - w) * mine)[None, :])[0]
+
+
+def match(corpus: Corpus, query: PreparedQuery, config: ScoringConfig = DEFAULT_SCORING) -> list[Suggestion]:
+    """Up to `k` suggestions, best first, each satisfying every rule, each with its explanation."""
+    if query.requester is None and query.text_vector is None:
+        raise ValueError("a query needs a requester, a text, or both")
+    k = max(0, min(query.k, MAX_K))
+    mask = eligible_mask(corpus, query.rules, query.requester)
+    if k == 0 or not mask.any():
+        return []
+    rows = candidate_rows(corpus, mask, _retrieval_vector(corpus, query, config), max(config.candidates, 5 * k))
+    dense = np.zeros(len(rows), dtype=np.float32)
+    lexical = np.zeros(len(rows), dtype=np.float32)
+    text_sims = profile_sims = None
+    query_terms: sparse.csr_matrix | None = None
+    share = config.text_weight if query.requester is not None else 1.0
+    if query.text_vector is not None:
+        part, text_sims = text_relevance(corpus, rows, query.text_vector, config)
+        query_terms = corpus.lexical.transform([query.text or ""])
+        dense += share * part
+        lexical += share * corpus.lexical.scores(query_terms, rows)
+    if query.requester is not None:
+        part, profile_sims = profile_relevance(corpus, rows, query.requester, config)
+        mine = corpus.lexical.matrix_[query.requester]
+        query_terms = mine if query_terms is None else query_terms + mine
+        dense += (1 - share) * part
+        lexical += (1 - share) * corpus.lexical.scores(mine, rows)
+    scores = (1 - config.lexical_weight) * dense + config.lexical_weight * lexical
+    order = np.argsort(-scores, kind="stable")[: max(5 * k, 50)]
+    chosen = order[mmr(scores[order], corpus.summary[rows[order]], k, query.diversity)]
+    _, starts = corpus.works_of(rows)
+    return [
+        Suggestion(
+            id=corpus.ids[rows[i]],
+            name=corpus.profiles[rows[i]].name,
+            country=str(corpus.countries[rows[i]]),
+            institution=corpus.profiles[rows[i]].institution,
+            kind=corpus.profiles[rows[i]].kind,
+            score=round(float(scores[i]), 4),
+            relevance=round(float(dense[i]), 4),
+            lexical=round(float(lexical[i]), 4),
+            explanation=explain(
+                corpus, query, int(rows[i]),
+                work_range=(int(starts[i]), int(starts[i]) + _count(corpus, rows[i])),
+                text_sims=text_sims, profile_sims=profile_sims, query_terms=query_terms,
+            ),
+        )
+        for i in chosen
+    ]
+
+
+def _count(corpus: Corpus, row: int) -> int:
+    return int(corpus.work_offsets[row + 1] - corpus.work_offsets[row])

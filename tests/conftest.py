@@ -1,0 +1,79 @@
+"""Shared fixtures: a small synthetic pool on a fake embedder (fast), and the real demo store (integration)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from matcher.config import Config
+from matcher.engine import Engine
+from matcher.profiles import Profile, parse_profile
+from matcher.testing import FakeEmbedder
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+TOPICS = {
+    "water": ["groundwater", "aquifer", "contaminant", "transport", "hydrogeology", "karst", "nitrate"],
+    "crops": ["drought", "irrigation", "wheat", "yield", "crop", "adaptation", "soil"],
+    "ml": ["neural", "network", "learning", "transformer", "training", "gradient", "embedding"],
+    "health": ["epidemic", "vaccine", "cohort", "infection", "surveillance", "mortality", "clinical"],
+}
+COUNTRIES = ["DE", "FR", "TR", "PT", "PL", "KE", "GR", "AZ"]
+
+
+def small_pool(n: int = 48) -> list[Profile]:
+    """A deterministic pool: profile i works on topic i % 4, lives in country i % 8."""
+    names = list(TOPICS)
+    profiles = []
+    for i in range(n):
+        topic = names[i % len(names)]
+        words = TOPICS[topic]
+        works = [
+            {
+                "title": f"{words[(i + j) % 7]} and {words[(i + 2 * j + 1) % 7]} study {j}",
+                "abstract": " ".join(words[(i + j + m) % 7] for m in range(12)),
+                "year": 2015 + j,
+                "coauthors": [f"p{(i + 4) % n:03d}"] if j == 0 else [],
+            }
+            for j in range(2 + i % 3)
+        ]
+        profiles.append(
+            parse_profile(
+                {
+                    "id": f"p{i:03d}",
+                    "name": f"Person {i}",
+                    "country": COUNTRIES[i % len(COUNTRIES)],
+                    "institution": f"Institute {i % 5}",
+                    "keywords": [topic],
+                    "works": works,
+                }
+            )
+        )
+    return profiles
+
+
+@pytest.fixture()
+def fake_engine(tmp_path: Path) -> Iterator[Engine]:
+    fake = FakeEmbedder()
+    engine = Engine(Config(home=tmp_path / "store"), embedder_factory=lambda: fake, model_id=fake.model_id)
+    engine.add(small_pool())
+    yield engine
+    engine.store.close()
+
+
+@pytest.fixture(scope="session")
+def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The shipped demo pool in a fresh store, on the real packaged model."""
+    from matcher import demo_store
+
+    engine = Engine(Config(home=tmp_path_factory.mktemp("demo-store")))
+    demo_store.load(engine)
+    yield engine
+    engine.store.close()

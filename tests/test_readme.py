@@ -1,0 +1,104 @@
+"""The README's commands work: its curl examples against a live server, its CLI examples on the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.integration
+
+README = (ROOT / "README.md").read_text()
+
+
+def bash_blocks() -> list[str]:
+    return re.findall(r"```bash\n(.*?)```", README, flags=re.S)
+
+
+def commands(prefix: str) -> list[str]:
+    joined = "\n".join(bash_blocks()).replace("\\\n", " ")
+    return [line.split("  #")[0].strip() for line in joined.splitlines() if line.strip().startswith(prefix)]
+
+
+def test_readme_opens_with_the_two_commands():
+    first = bash_blocks()[0].splitlines()
+    assert [line.split("#")[0].strip() for line in first] == ["make run", "make test"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("readme-store")
+    env = {**os.environ, "MATCHER_HOME": str(home)}
+    subprocess.run([sys.executable, "-m", "matcher", "demo"], check=True, env=env, capture_output=True, timeout=600)
+    return home
+
+
+@pytest.fixture(scope="module")
+def server(demo_home):
+    port = _free_port()
+    env = {**os.environ, "MATCHER_HOME": str(demo_home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "matcher", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read().decode()) from None
+            time.sleep(0.5)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_readme_curl_examples(server, demo_home):
+    curls = commands("curl")
+    assert len(curls) >= 3
+    for line in curls:
+        args = shlex.split(line.replace("localhost:8000", f"127.0.0.1:{server}"))
+        out = subprocess.run(args, capture_output=True, text=True, timeout=120, check=True).stdout
+        body = json.loads(out)
+        assert body["suggestions"], line
+        for s in body["suggestions"]:
+            assert {"id", "name", "country", "score", "explanation"} <= s.keys()
+        if '"profile_id": "tr-0001"' in line:
+            assert "TR" not in {s["country"] for s in body["suggestions"]}
+    by_id = json.loads(subprocess.run(shlex.split(curls[0].replace("localhost:8000", f"127.0.0.1:{server}")),
+                                      capture_output=True, text=True, check=True).stdout)
+    assert len(by_id["suggestions"]) == 10
+
+
+def test_readme_cli_examples(demo_home):
+    env = {**os.environ, "MATCHER_HOME": str(demo_home)}
+    for line in commands(".venv/bin/matcher"):
+        args = shlex.split(line)
+        if args[1] == "ingest":
+            continue  # names a user's own file
+        result = subprocess.run([sys.executable, "-m", "matcher", *args[1:]], capture_output=True, text=True,
+                                env=env, timeout=300)
+        assert result.returncode == 0, (line, result.stderr)
+        if "--json" in args:
+            items = json.loads(result.stdout)
+            assert len(items) == 10
+            assert all({"id", "name", "country", "score", "explanation"} <= i.keys() for i in items)
