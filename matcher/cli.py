@@ -201,6 +201,15 @@ def demo(
     typer.echo(report)
 
 
+def _register_subcommands() -> None:
+    from matcher.cli_eval import eval_app
+
+    app.add_typer(eval_app, name="eval")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     try:
         app()

@@ -14,10 +14,10 @@ from matcher.corpus import Corpus
 from matcher.diversity import mmr
 from matcher.embedding import normalise_rows
 from matcher.explain import Explanation, explain
-from matcher.rules import MatchRules, eligible_mask
+from matcher.rules import MatchRules, conflicts, eligible_mask
 from matcher.scoring import ScoringConfig, profile_relevance, text_relevance
 
-__all__ = ["MAX_K", "PreparedQuery", "Suggestion", "match", "candidate_rows"]
+__all__ = ["MAX_K", "PreparedQuery", "Scored", "Suggestion", "candidate_rows", "match", "rank", "score_rows"]
 
 MAX_K = 100
 DEFAULT_SCORING = ScoringConfig()
@@ -73,15 +73,23 @@ def _retrieval_vector(corpus: Corpus, query: PreparedQuery, config: ScoringConfi
     return normalise_rows((w * query.text_vector + (1 - w) * mine)[None, :])[0]
 
 
-def match(corpus: Corpus, query: PreparedQuery, config: ScoringConfig = DEFAULT_SCORING) -> list[Suggestion]:
-    """Up to `k` suggestions, best first, each satisfying every rule, each with its explanation."""
-    if query.requester is None and query.text_vector is None:
-        raise ValueError("a query needs a requester, a text, or both")
-    k = max(0, min(query.k, MAX_K))
-    mask = eligible_mask(corpus, query.rules, query.requester)
-    if k == 0 or not mask.any():
-        return []
-    rows = candidate_rows(corpus, mask, _retrieval_vector(corpus, query, config), max(config.candidates, 5 * k))
+@dataclass(frozen=True)
+class Scored:
+    """Scores of candidate rows for one query, with what the explanations need."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+    dense: np.ndarray
+    lexical: np.ndarray
+    text_sims: np.ndarray | None
+    profile_sims: np.ndarray | None
+    query_terms: sparse.csr_matrix | None
+
+
+def score_rows(
+    corpus: Corpus, rows: np.ndarray, query: PreparedQuery, config: ScoringConfig = DEFAULT_SCORING
+) -> Scored:
+    """Relevance of the given rows: dense (per-work, aggregated) and lexical, plus the priors."""
     dense = np.zeros(len(rows), dtype=np.float32)
     lexical = np.zeros(len(rows), dtype=np.float32)
     text_sims = profile_sims = None
@@ -99,8 +107,38 @@ def match(corpus: Corpus, query: PreparedQuery, config: ScoringConfig = DEFAULT_
         dense += (1 - share) * part
         lexical += (1 - share) * corpus.lexical.scores(mine, rows)
     scores = (1 - config.lexical_weight) * dense + config.lexical_weight * lexical
-    order = np.argsort(-scores, kind="stable")[: max(5 * k, 50)]
-    chosen = order[mmr(scores[order], corpus.summary[rows[order]], k, query.diversity)]
+    if config.activity_weight:
+        counts = np.diff(corpus.work_offsets)
+        scores += config.activity_weight * np.log1p(counts[rows]) / np.log1p(counts.max())
+    if config.partner_weight and query.requester is not None:
+        scores += config.partner_weight * conflicts(corpus, query.requester, rows)[0]
+    return Scored(rows, scores, dense, lexical, text_sims, profile_sims, query_terms)
+
+
+def rank(
+    corpus: Corpus, query: PreparedQuery, config: ScoringConfig = DEFAULT_SCORING
+) -> tuple[Scored, np.ndarray] | None:
+    """Candidates scored, and the positions (into `Scored.rows`) of the k chosen, best first."""
+    if query.requester is None and query.text_vector is None:
+        raise ValueError("a query needs a requester, a text, or both")
+    k = max(0, min(query.k, MAX_K))
+    mask = eligible_mask(corpus, query.rules, query.requester)
+    if k == 0 or not mask.any():
+        return None
+    rows = candidate_rows(corpus, mask, _retrieval_vector(corpus, query, config), max(config.candidates, 5 * k))
+    scored = score_rows(corpus, rows, query, config)
+    order = np.argsort(-scored.scores, kind="stable")[: max(5 * k, 50)]
+    chosen = order[mmr(scored.scores[order], corpus.summary[rows[order]], k, query.diversity)]
+    return scored, chosen
+
+
+def match(corpus: Corpus, query: PreparedQuery, config: ScoringConfig = DEFAULT_SCORING) -> list[Suggestion]:
+    """Up to `k` suggestions, best first, each satisfying every rule, each with its explanation."""
+    ranked = rank(corpus, query, config)
+    if ranked is None:
+        return []
+    scored, chosen = ranked
+    rows = scored.rows
     _, starts = corpus.works_of(rows)
     return [
         Suggestion(
@@ -109,13 +147,13 @@ def match(corpus: Corpus, query: PreparedQuery, config: ScoringConfig = DEFAULT_
             country=str(corpus.countries[rows[i]]),
             institution=corpus.profiles[rows[i]].institution,
             kind=corpus.profiles[rows[i]].kind,
-            score=round(float(scores[i]), 4),
-            relevance=round(float(dense[i]), 4),
-            lexical=round(float(lexical[i]), 4),
+            score=round(float(scored.scores[i]), 4),
+            relevance=round(float(scored.dense[i]), 4),
+            lexical=round(float(scored.lexical[i]), 4),
             explanation=explain(
                 corpus, query, int(rows[i]),
                 work_range=(int(starts[i]), int(starts[i]) + _count(corpus, rows[i])),
-                text_sims=text_sims, profile_sims=profile_sims, query_terms=query_terms,
+                text_sims=scored.text_sims, profile_sims=scored.profile_sims, query_terms=scored.query_terms,
             ),
         )
         for i in chosen

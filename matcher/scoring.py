@@ -24,6 +24,8 @@ class ScoringConfig:
     lexical_weight: float = 0.15
     text_weight: float = 0.7  # for "profile + text" queries: share of the text's relevance
     softmax_temperature: float = 0.05
+    activity_weight: float = 0.0  # prior for candidates with more works (log-scaled)
+    partner_weight: float = 0.0  # bonus for the requester's earlier partners (co-authors, co-participants)
     candidates: int = 300
 
     def __post_init__(self) -> None:

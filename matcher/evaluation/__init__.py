@@ -1,0 +1,1 @@
+"""Offline evaluation of match quality: real consortia, expertise judgments, the demo's planted structure."""

@@ -1,0 +1,71 @@
+"""`matcher eval`: metrics checked by hand, the expertise loss end to end, the CORDIS split."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from matcher.evaluation.consortia import read_projects, temporal_split
+from matcher.evaluation.metrics import ndcg_at, ordering_loss, recall_at, reciprocal_rank
+
+from .conftest import SHARED
+from .test_cli import matcher
+
+CLEANTECH = SHARED / "cordis-cleantech" / "projects-2014-2017.csv"
+
+
+def test_ranking_metrics_by_hand():
+    ranked = ["a", "x", "b", "y"]
+    assert recall_at(ranked, {"a", "b", "c"}, 2) == pytest.approx(1 / 3)
+    assert reciprocal_rank(ranked, {"b"}) == pytest.approx(1 / 3)
+    assert reciprocal_rank(ranked, {"z"}) == 0.0
+    # hits at ranks 1 and 3: (1 + 1/2) / (1 + 1/log2(3))
+    assert ndcg_at(ranked, {"a", "b"}, 10) == pytest.approx(1.5 / (1 + 1 / 1.5849625), rel=1e-6)
+
+
+def test_ordering_loss_by_hand():
+    right = [(5, 0.9), (3, 0.5), (1, 0.1)]  # every pair ordered as rated
+    wrong = [(5, 0.1), (3, 0.5), (1, 0.9)]  # every pair inverted
+    assert ordering_loss([right]) == (0.0, 1.0, 3)
+    assert ordering_loss([wrong]) == (1.0, 0.0, 3)
+    assert ordering_loss([right, wrong]) == (0.5, 0.5, 6)
+    tie = [(4, 0.5), (2, 0.5), (2, 0.9)]  # (4,2) tie costs 1 of 2; (4,2') wrong costs 2; (2,2') not a pair
+    assert ordering_loss([tie]) == (0.75, 0.0, 2)
+    assert ordering_loss([[(3, 0.2)]]) == (0.0, 0.0, 0)
+
+
+@pytest.mark.integration
+def test_eval_expertise_end_to_end(tmp_path):
+    (tmp_path / "people.jsonl").write_text(
+        "\n".join(
+            json.dumps({"id": pid, "name": pid, "country": "DE", "works": [{"title": title}]})
+            for pid, title in [("hydro", "Groundwater flow and recharge in karst aquifers"),
+                               ("hydro2", "Nitrate contamination of groundwater in aquifers")]
+        )
+    )
+    texts = [("t1", "Groundwater flow modelling in karst aquifers", 5),
+             ("t2", "Water management in river basins", 3),
+             ("t3", "Medieval French love poetry", 1)]
+    rows = ["profile_id,text_id,text,rating"]
+    rows += [f"hydro,{t},{text},{r}" for t, text, r in texts]
+    rows += [f"hydro2,{t},{text},{6 - r}" for t, text, r in texts]  # this person's ratings are inverted
+    (tmp_path / "judged.csv").write_text("\n".join(rows) + "\n")
+    result = matcher(tmp_path / "store", "eval", "expertise", "--profiles", str(tmp_path / "people.jsonl"),
+                     "--judgments", str(tmp_path / "judged.csv"), "--json", "--out", str(tmp_path / "out.json"))
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)["variants"]["shipped default"]
+    # hand-checked: person 1 orders all 3 pairs right (cost 0 of 8), person 2 all wrong (8 of 8)
+    assert figures == {"loss": 0.5, "correct_pairs": 0.5, "pairs": 6}
+    assert json.loads((tmp_path / "out.json").read_text())["variants"]["shipped default"] == figures
+
+
+@pytest.mark.skipif(not CLEANTECH.exists(), reason="shared CORDIS data not present")
+def test_cordis_split_matches_the_published_counts():
+    split = temporal_split(read_projects(CLEANTECH), date(2017, 1, 1), date(2018, 1, 1))
+    assert (len(split.profiles), len(split.queries)) == (2898, 155)
+    for query in split.queries:
+        assert query.project.start >= date(2017, 1, 1)
+        assert query.idea_targets
+        assert query.coordinator not in query.coordinator_targets
