@@ -17,7 +17,9 @@ from matcher.index import CosineIndex
 from matcher.lexical import LexicalIndex
 from matcher.profiles import Profile
 
-__all__ = ["Corpus", "build_corpus", "corpus_texts", "normalise_institution"]
+__all__ = ["KEYWORDS_SUFFIX", "Corpus", "build_corpus", "corpus_texts", "normalise_institution"]
+
+KEYWORDS_SUFFIX = "#keywords"  # the id suffix of a profile's keywords pseudo-work
 
 
 def normalise_institution(name: str) -> str:
@@ -75,7 +77,7 @@ def corpus_texts(profiles: Sequence[Profile]) -> tuple[list[str], list[int], lis
         if profile.keywords:
             texts.append(profile.keyword_text)
             owners.append(row)
-            ids.append(f"{profile.id}#keywords")
+            ids.append(profile.id + KEYWORDS_SUFFIX)
             titles.append(profile.keyword_text)
     return texts, owners, ids, titles
 

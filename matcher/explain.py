@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import sparse
 
-from matcher.corpus import Corpus
+from matcher.corpus import KEYWORDS_SUFFIX, Corpus
 from matcher.rules import admitting_rule, conflicts
 
 if TYPE_CHECKING:
@@ -48,9 +48,18 @@ class Explanation:
     same_institution: bool
 
 
+def _real_works(corpus: Corpus, row: int) -> np.ndarray:
+    """Positions (within the row's segment) of its works, leaving out the keywords pseudo-work when
+    the profile has real works: a title explains a match better than a keyword list."""
+    base, end = int(corpus.work_offsets[row]), int(corpus.work_offsets[row + 1])
+    real = [j for j in range(end - base) if not corpus.work_ids[base + j].endswith(KEYWORDS_SUFFIX)]
+    return np.asarray(real or range(end - base), dtype=np.int64)
+
+
 def _works_matching_text(corpus: Corpus, row: int, sims: np.ndarray) -> list[MatchedWork]:
     base = int(corpus.work_offsets[row])
-    best = np.argsort(-sims, kind="stable")[:3]
+    real = _real_works(corpus, row)
+    best = real[np.argsort(-sims[real], kind="stable")[:3]]
     return [
         MatchedWork(corpus.work_ids[base + j], corpus.work_titles[base + j], round(float(sims[j]), 3), "your text")
         for j in best
@@ -60,14 +69,17 @@ def _works_matching_text(corpus: Corpus, row: int, sims: np.ndarray) -> list[Mat
 def _works_matching_profile(corpus: Corpus, row: int, requester: int, sims: np.ndarray) -> list[MatchedWork]:
     base = int(corpus.work_offsets[row])
     mine = int(corpus.work_offsets[requester])
-    flat = np.argsort(-sims, axis=None, kind="stable")
+    theirs, ours = _real_works(corpus, row), _real_works(corpus, requester)
+    sub = sims[np.ix_(theirs, ours)]
+    flat = np.argsort(-sub, axis=None, kind="stable")
     out: list[MatchedWork] = []
     used: set[int] = set()
     for position in flat:
-        j, m = np.unravel_index(position, sims.shape)
-        if int(j) in used:
+        a, b = np.unravel_index(position, sub.shape)
+        j, m = int(theirs[a]), int(ours[b])
+        if j in used:
             continue
-        used.add(int(j))
+        used.add(j)
         out.append(
             MatchedWork(
                 corpus.work_ids[base + j], corpus.work_titles[base + j],
