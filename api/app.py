@@ -15,7 +15,18 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.schemas import GroupOut, HealthOut, MatchIn, MatchOut, ProfileIn, ProfileOut, ProfileSummary
+from api.schemas import (
+    ConsortiumIn,
+    ConsortiumOut,
+    GroupOut,
+    HealthOut,
+    MatchIn,
+    MatchOut,
+    ProfileIn,
+    ProfileOut,
+    ProfileSummary,
+)
+from matcher.calls import CallRequest
 from matcher.config import Config
 from matcher.countries import GROUPS
 from matcher.engine import Engine, MatchRequest
@@ -161,6 +172,20 @@ def _routes(app: FastAPI) -> None:
         if len(suggestions) < body.k:
             note = f"only {len(suggestions)} candidates satisfy the rules (asked for {body.k})"
         return {"suggestions": [dataclasses.asdict(s) for s in suggestions], "eligible_note": note}
+
+    @app.post("/v1/consortia", response_model=ConsortiumOut, tags=["consortia"])
+    def consortia(body: ConsortiumIn, engine: EngineDep) -> dict[str, Any]:
+        low = body.min_size or body.size or body.max_size or 5
+        high = body.max_size or body.size or max(low, 5)
+        request = CallRequest(
+            call_text=body.call_text, aspects=tuple((a.text, a.weight) for a in body.aspects),
+            min_size=low, max_size=high, min_countries=body.min_countries, max_per_country=body.max_per_country,
+            group_min=tuple(body.group_min), must_include=tuple(body.must_include), exclude=tuple(body.exclude),
+            pool_countries=tuple(body.pool_countries), kinds=tuple(body.kinds),
+            exclude_conflicts=body.exclude_conflicts, teams=body.teams, exact=body.exact,
+            gap_threshold=body.gap_threshold,
+        )
+        return dataclasses.asdict(engine.assemble(request))
 
     @app.get("/v1/countries/groups", response_model=list[GroupOut], tags=["reference"])
     async def country_groups() -> list[GroupOut]:

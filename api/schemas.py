@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
-    "GroupOut", "HealthOut", "MatchIn", "MatchOut", "ProfileIn", "ProfileOut", "ProfileSummary",
-    "SuggestionOut", "WorkIn",
+    "ConsortiumIn", "ConsortiumOut", "GroupOut", "HealthOut", "MatchIn", "MatchOut", "ProfileIn", "ProfileOut",
+    "ProfileSummary", "SuggestionOut", "WorkIn",
 ]
 
 Id = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
@@ -144,3 +144,63 @@ class GroupOut(BaseModel):
     members: list[str]
     source: str
     as_of: str
+
+
+class AspectIn(_In):
+    text: str = Field(min_length=1, max_length=2000)
+    weight: float = Field(1.0, ge=0.0, le=1000.0)
+
+
+class ConsortiumIn(_In):
+    call_text: str | None = Field(None, min_length=1, max_length=20_000, description="the call; split into aspects")
+    aspects: list[AspectIn] = Field(default_factory=list, max_length=30, description="instead of call_text")
+    size: int | None = Field(None, ge=1, le=30, description="sets both min_size and max_size")
+    min_size: int | None = Field(None, ge=1, le=30)
+    max_size: int | None = Field(None, ge=1, le=30)
+    min_countries: int = Field(1, ge=1, le=30)
+    max_per_country: int | None = Field(None, ge=1, le=30)
+    group_min: list[str] = Field(default_factory=list, max_length=10, description="e.g. ['widening:1', 'DE,FR:2']")
+    must_include: list[str] = Field(default_factory=list, max_length=30)
+    exclude: list[str] = Field(default_factory=list, max_length=1000)
+    pool_countries: list[str] = Field(default_factory=list, max_length=300)
+    kinds: list[Literal["researcher", "organisation"]] = Field(default_factory=list, max_length=2)
+    exclude_conflicts: bool = True
+    teams: int = Field(3, ge=1, le=10)
+    exact: bool = False
+    gap_threshold: float = Field(0.35, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _needs_call(self) -> ConsortiumIn:
+        if not self.call_text and not self.aspects:
+            raise ValueError("give call_text or aspects")
+        return self
+
+
+class AspectOutC(BaseModel):
+    text: str
+    weight: float
+
+
+class MemberOut(BaseModel):
+    id: str
+    name: str
+    country: str
+    institution: str
+    explanation: str
+    covers: list[dict[str, str | float]]
+
+
+class TeamOut(BaseModel):
+    members: list[MemberOut]
+    score: float
+    coverage: list[dict[str, str | float]]
+    gaps: list[str]
+    countries: list[str]
+
+
+class ConsortiumOut(BaseModel):
+    aspects: list[AspectOutC]
+    teams: list[TeamOut]
+    method: str
+    candidates_considered: int
+    notes: list[str]

@@ -202,8 +202,10 @@ def demo(
 
 
 def _register_subcommands() -> None:
+    from matcher.cli_consortium import consortium
     from matcher.cli_eval import eval_app
 
+    app.command()(consortium)
     app.add_typer(eval_app, name="eval")
 
 

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from matcher.calls import CallRequest, ConsortiumResult, make_aspects, parse_group_min, solve_call
 from matcher.chunking import split_sentences
 from matcher.config import Config
+from matcher.consortium import TeamRules
 from matcher.corpus import Corpus, build_corpus, corpus_texts
 from matcher.countries import expand_countries
 from matcher.embedding import DEFAULT_MODEL_ID, Embedder, SentenceTransformerEmbedder
-from matcher.errors import InvalidQuery, MatcherError, ProfileNotFound
+from matcher.errors import InfeasibleConsortium, InvalidQuery, MatcherError, ProfileNotFound
 from matcher.matching import MAX_K, PreparedQuery, Suggestion, match
 from matcher.profiles import Profile
 from matcher.rules import MatchRules
@@ -31,6 +33,8 @@ __all__ = ["Engine", "MatchRequest", "MAX_TEXT_CHARS", "MAX_ASPECTS"]
 
 MAX_TEXT_CHARS = 20_000
 MAX_ASPECTS = 12
+MAX_TEAM = 30
+MAX_TEAMS = 10
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,44 @@ class Engine:
             requester=requester, text=text, text_vector=text_vector, aspects=aspects,
             aspect_vectors=aspect_vectors, k=request.k, rules=self.rules(request), diversity=diversity,
         )
+
+    def assemble(self, request: CallRequest) -> ConsortiumResult:
+        """Teams for a funding call: aspects, the pool, the rules, then the solver."""
+        if not 1 <= request.min_size <= request.max_size <= MAX_TEAM:
+            raise InvalidQuery(f"team size must satisfy 1 <= min <= max <= {MAX_TEAM}")
+        if not 1 <= request.teams <= MAX_TEAMS:
+            raise InvalidQuery(f"teams must be between 1 and {MAX_TEAMS}")
+        corpus = self.corpus()
+        aspects = make_aspects(request)
+        vectors = self.embedder.embed_uncached([a.text for a in aspects])
+        must = [self._row(corpus, pid) for pid in dict.fromkeys(request.must_include)]
+        excluded = {self._row(corpus, pid) for pid in request.exclude}
+        if clash := [corpus.ids[r] for r in must if r in excluded]:
+            raise InfeasibleConsortium("must_include", f"{', '.join(clash)} is both required and excluded")
+        mask = corpus.active.copy()
+        if request.pool_ids:
+            mask &= np.isin(np.arange(len(corpus)), [self._row(corpus, pid) for pid in request.pool_ids])
+        if request.pool_countries:
+            mask &= np.isin(corpus.countries, list(expand_countries(request.pool_countries)))
+        if request.kinds:
+            mask &= np.isin(np.asarray([p.kind for p in corpus.profiles]), list(request.kinds))
+        mask[list(excluded)] = False
+        groups = []
+        for spec in request.group_min:
+            name, least = parse_group_min(spec)
+            groups.append((name, expand_countries([name]), least))
+        rules = TeamRules(
+            min_size=request.min_size, max_size=request.max_size, min_countries=request.min_countries,
+            max_per_country=request.max_per_country, group_min=tuple(groups), must_include=tuple(must),
+        )
+        return solve_call(corpus, request, aspects, vectors, np.flatnonzero(mask), rules)
+
+    @staticmethod
+    def _row(corpus: Corpus, profile_id: str) -> int:
+        row = corpus.row_of.get(profile_id)
+        if row is None or not corpus.active[row]:
+            raise ProfileNotFound(profile_id)
+        return row
 
     def match(self, request: MatchRequest) -> list[Suggestion]:
         corpus = self.corpus()

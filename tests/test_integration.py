@@ -78,3 +78,46 @@ def test_profile_and_text_together_add_what_the_requester_lacks(demo_engine):
     out = demo_engine.match(MatchRequest(profile_id=me, text="drought tolerant crops and irrigation", k=10))
     assert len(out) == 10
     assert any(a.complements for s in out for a in s.explanation.aspects)
+
+
+CLIMATE_CALL = (
+    "Climate adaptation of agriculture in a warming world. Develop drought-tolerant crop varieties and irrigation "
+    "strategies for smallholder farms. Model crop yields under future climate scenarios. Assess soil health and "
+    "carbon sequestration in farmland. Strengthen food security through early warning systems for droughts."
+)
+
+
+def _check_teams(body: dict, must: str) -> None:
+    assert len(body["aspects"]) == 5
+    assert len(body["teams"]) == 3
+    assert len({frozenset(m["id"] for m in t["members"]) for t in body["teams"]}) == 3
+    for team in body["teams"]:
+        countries = [m["country"] for m in team["members"]]
+        assert len(countries) == 5 and len(set(countries)) == 5  # max 1 per country, so >= 4 countries
+        assert must in {m["id"] for m in team["members"]}
+        assert all({"id", "name", "country", "explanation"} <= m.keys() for m in team["members"])
+        assert len(team["coverage"]) == 5 and isinstance(team["gaps"], list) and team["score"] > 0
+
+
+def test_consortium_acceptance_cli_and_api(demo_engine):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    from .test_cli import matcher
+
+    result = matcher(demo_engine.store.home, "consortium", "--call-text", CLIMATE_CALL, "--size", "5",
+                     "--min-countries", "4", "--max-per-country", "1", "--must-include", "tr-0001", "--json")
+    assert result.returncode == 0, result.stderr
+    _check_teams(json.loads(result.stdout), "tr-0001")
+    with TestClient(create_app(demo_engine.config, engine=demo_engine)) as client:
+        response = client.post("/v1/consortia", json={
+            "call_text": CLIMATE_CALL, "size": 5, "min_countries": 4, "max_per_country": 1,
+            "must_include": ["tr-0001"], "group_min": ["widening:1"],
+        })
+        assert response.status_code == 200, response.text
+        _check_teams(response.json(), "tr-0001")
+        infeasible = client.post("/v1/consortia", json={
+            "call_text": CLIMATE_CALL, "size": 5, "min_countries": 4, "pool_countries": ["DE", "FR", "TR"]})
+        assert infeasible.status_code == 422
+        assert "at least 4 countries required" in infeasible.json()["detail"]
