@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     threads: int | None = None
     aggregate: str = ScoringConfig.aggregate
     lexical_weight: float = ScoringConfig.lexical_weight
+    activity_weight: float = ScoringConfig.activity_weight
+    partner_weight: float = ScoringConfig.partner_weight
     diversity: float = 0.1
 
 
@@ -48,5 +50,10 @@ def load_config(**overrides: object) -> Config:
         batch_size=settings.batch_size,
         threads=settings.threads,
         diversity=settings.diversity,
-        scoring=ScoringConfig(aggregate=settings.aggregate, lexical_weight=settings.lexical_weight),
+        scoring=ScoringConfig(
+            aggregate=settings.aggregate,
+            lexical_weight=settings.lexical_weight,
+            activity_weight=settings.activity_weight,
+            partner_weight=settings.partner_weight,
+        ),
     )

@@ -5,6 +5,7 @@ Pure: takes a `Corpus` and a `PreparedQuery` (texts already embedded) and return
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,7 @@ from matcher.corpus import Corpus
 from matcher.diversity import mmr
 from matcher.embedding import normalise_rows
 from matcher.explain import Explanation, explain
-from matcher.rules import MatchRules, conflicts, eligible_mask
+from matcher.rules import MatchRules, eligible_mask
 from matcher.scoring import ScoringConfig, profile_relevance, text_relevance
 
 __all__ = ["MAX_K", "PreparedQuery", "Scored", "Suggestion", "candidate_rows", "match", "rank", "score_rows"]
@@ -60,6 +61,27 @@ def candidate_rows(corpus: Corpus, mask: np.ndarray, vector: np.ndarray, n: int)
         sims = corpus.summary[pool] @ vector
         rows = pool[np.argsort(-sims, kind="stable")[:n]]
     return rows
+
+
+def partner_mask(corpus: Corpus, requester: int) -> np.ndarray:
+    """Rows that worked with the requester before (co-authors, co-participants), either direction."""
+    me = corpus.profiles[requester]
+    mask = np.zeros(len(corpus), dtype=bool)
+    rows = [corpus.row_of[c] for c in me.coauthors if c in corpus.row_of]
+    mask[rows] = True
+    return mask
+
+
+def partner_strength(corpus: Corpus, requester: int, rows: np.ndarray) -> np.ndarray:
+    """How much each row worked with the requester before: log-scaled count of shared works, in [0, 1]
+    (1 from three shared works on). Links may be listed on either side."""
+    me = corpus.profiles[requester]
+    shared = Counter(c for w in me.works for c in set(w.coauthors))
+    counts = np.fromiter(
+        (shared.get(corpus.ids[r], 0) or (1 if me.id in corpus.profiles[r].coauthors else 0) for r in rows),
+        dtype=np.float32, count=len(rows),
+    )
+    return np.minimum(1.0, np.log1p(counts) / np.log1p(3.0))
 
 
 def _retrieval_vector(corpus: Corpus, query: PreparedQuery, config: ScoringConfig) -> np.ndarray:
@@ -111,7 +133,7 @@ def score_rows(
         counts = np.diff(corpus.work_offsets)
         scores += config.activity_weight * np.log1p(counts[rows]) / np.log1p(counts.max())
     if config.partner_weight and query.requester is not None:
-        scores += config.partner_weight * conflicts(corpus, query.requester, rows)[0]
+        scores += config.partner_weight * partner_strength(corpus, query.requester, rows)
     return Scored(rows, scores, dense, lexical, text_sims, profile_sims, query_terms)
 
 
@@ -126,6 +148,8 @@ def rank(
     if k == 0 or not mask.any():
         return None
     rows = candidate_rows(corpus, mask, _retrieval_vector(corpus, query, config), max(config.candidates, 5 * k))
+    if config.partner_weight and query.requester is not None:  # earlier partners compete even if far
+        rows = np.union1d(rows, np.flatnonzero(mask & partner_mask(corpus, query.requester)))
     scored = score_rows(corpus, rows, query, config)
     order = np.argsort(-scored.scores, kind="stable")[: max(5 * k, 50)]
     chosen = order[mmr(scored.scores[order], corpus.summary[rows[order]], k, query.diversity)]

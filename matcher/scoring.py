@@ -21,10 +21,10 @@ class ScoringConfig:
     """Knobs of the scorer; defaults are chosen by `matcher eval` (see docs/EVALUATION.md)."""
 
     aggregate: str = "max_centroid"
-    lexical_weight: float = 0.15
+    lexical_weight: float = 0.3
     text_weight: float = 0.7  # for "profile + text" queries: share of the text's relevance
     softmax_temperature: float = 0.05
-    activity_weight: float = 0.0  # prior for candidates with more works (log-scaled)
+    activity_weight: float = 0.2  # prior for candidates with more works (log-scaled)
     partner_weight: float = 0.0  # bonus for the requester's earlier partners (co-authors, co-participants)
     candidates: int = 300
 

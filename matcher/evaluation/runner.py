@@ -29,15 +29,18 @@ def sweep_variants(default: ScoringConfig) -> dict[str, ScoringConfig]:
     base = r(default, activity_weight=0.0, partner_weight=0.0, lexical_weight=0.0)
     variants = {"shipped default": default, "centroid only (starting point)": r(base, aggregate="centroid")}
     for how in AGGREGATES:
-        variants[f"aggregate={how}"] = r(base, aggregate=how)
-    for weight in (0.1, 0.2, 0.3, 0.5):
-        variants[f"lexical={weight}"] = r(default, lexical_weight=weight)
-    for weight in (0.0, 0.05, 0.1, 0.2):
-        variants[f"activity={weight}"] = r(default, activity_weight=weight)
-    for weight in (0.0, 0.1, 0.2, 0.4):
-        variants[f"partner={weight}"] = r(default, partner_weight=weight)
+        variants[f"no priors, aggregate={how}"] = r(base, aggregate=how)
+    for how in AGGREGATES:
+        variants[f"default, aggregate={how}"] = r(default, aggregate=how)
+    for weight in (0.0, 0.15, 0.5):
+        variants[f"default, lexical={weight}"] = r(default, lexical_weight=weight)
+    for weight in (0.0, 0.1, 0.3, 0.5):
+        variants[f"default, activity={weight}"] = r(default, activity_weight=weight)
+    for weight in (0.02, 0.05, 0.1, 0.2):
+        variants[f"default, partner={weight}"] = r(default, partner_weight=weight)
     for weight in (0.5, 0.85):
-        variants[f"text_weight={weight}"] = r(default, text_weight=weight)
+        variants[f"default, text_weight={weight}"] = r(default, text_weight=weight)
+    variants["default, candidates=1000"] = r(default, candidates=1000)
     return variants
 
 
