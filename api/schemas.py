@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
-    "ConsortiumIn", "ConsortiumOut", "GroupOut", "HealthOut", "MatchIn", "MatchOut", "ProfileIn", "ProfileOut",
-    "ProfileSummary", "SuggestionOut", "WorkIn",
+    "ConsortiumIn", "ConsortiumOut", "GroupOut", "HealthOut", "KeyIn", "KeyOut", "MatchIn", "MatchOut",
+    "ProfileIn", "ProfileOut", "ProfileSummary", "SuggestionOut", "WorkIn",
 ]
 
 Id = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
@@ -61,6 +61,9 @@ class ProfileOut(BaseModel):
     capacity: int | None
     orcid: str | None
     openalex: str | None
+    private: dict[str, str] | None = Field(
+        None, description="career_stage, gender, email: only for admin keys and the profile's owner"
+    )
 
 
 class ProfileSummary(BaseModel):
@@ -204,3 +207,17 @@ class ConsortiumOut(BaseModel):
     method: str
     candidates_considered: int
     notes: list[str]
+
+
+class KeyIn(_In):
+    scope: Literal["read", "agency", "admin", "owner"]
+    owner: str | None = Field(None, max_length=128, description="the profile an owner key may edit")
+    label: str = Field("", max_length=200)
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    scope: str
+    owner: str | None
+    label: str
+    key: str | None = Field(None, description="the secret, shown once, at creation")

@@ -158,7 +158,8 @@ def serve(
 
     from api.app import create_app
 
-    uvicorn.run(create_app(_config(home)), host=host, port=port, log_level="info")
+    # uvicorn's own access log would print concrete paths (profile ids); the app logs route templates
+    uvicorn.run(create_app(_config(home)), host=host, port=port, log_level="info", access_log=False)
 
 
 @app.command()
@@ -204,9 +205,11 @@ def demo(
 def _register_subcommands() -> None:
     from matcher.cli_consortium import consortium
     from matcher.cli_eval import eval_app
+    from matcher.cli_keys import keys_app
 
     app.command()(consortium)
     app.add_typer(eval_app, name="eval")
+    app.add_typer(keys_app, name="keys")
 
 
 _register_subcommands()

@@ -88,6 +88,7 @@ class Engine:
             progress=progress,
         )
         self._corpus: Corpus | None = None
+        self._rebuilder: threading.Thread | None = None
         self._lock = threading.RLock()
 
     # -- state ----------------------------------------------------------------------------------
@@ -146,11 +147,30 @@ class Engine:
         return result
 
     def delete(self, profile_id: str) -> None:
+        """Erase a profile: store rows, cached vectors only it used, and the vector snapshot (which
+        held its rows; it is rebuilt from the cache on the next build). Effective before returning."""
         with self._lock:
             self.store.delete(profile_id)
+            for path in self._snapshot_paths():
+                path.unlink(missing_ok=True)
             corpus = self._corpus
             if corpus is not None and profile_id in corpus.row_of:
                 self._corpus = corpus.without(profile_id, generation=self.store.generation())
+                # the masked corpus still holds the vectors in memory: rebuild without them, off the
+                # request path (queries keep using the masked corpus meanwhile)
+                self._rebuilder = threading.Thread(target=self._rebuild, name="corpus-rebuild", daemon=True)
+                self._rebuilder.start()
+
+    def _rebuild(self) -> None:
+        with self._lock:
+            generation = self.store.generation()
+            if self.store.count():
+                self._corpus = self._build(generation)
+
+    def wait_for_rebuild(self, timeout: float | None = None) -> None:
+        """Block until a background rebuild (after a deletion) has finished."""
+        if self._rebuilder is not None:
+            self._rebuilder.join(timeout)
 
     # -- queries --------------------------------------------------------------------------------
 

@@ -229,6 +229,17 @@ class Store:
                 self._db.execute("SELECT count(*) FROM embeddings WHERE model_id=?", (model_id,)).fetchone()[0]
             )
 
+    # -- shared access for the store's other tables (keys, audit, jobs) ---------------------------
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        """Run one statement (its own transaction) and return every row."""
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def ensure_schema(self, ddl: str) -> None:
+        with self._lock:
+            self._db.executescript(ddl)
+
     # -- internals ------------------------------------------------------------------------------
 
     def _bump(self) -> None:

@@ -6,7 +6,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.settings import ApiConfig
 from matcher.engine import Engine
+from matcher.keys import KeyStore
 
 NEW = {
     "id": "ke-0100",
@@ -16,30 +18,42 @@ NEW = {
     "works": [{"title": "Groundwater aquifer recharge", "abstract": "karst aquifer nitrate transport"}],
     "gender": "female",
     "career_stage": "postdoc",
+    "email": "w.kamau@example.org",
 }
+PRIVATE_VALUES = ("female", "postdoc", "w.kamau@example.org")
 
 
 @pytest.fixture()
-def client(fake_engine: Engine):
-    app = create_app(fake_engine.config, engine=fake_engine)
-    with TestClient(app) as c:
+def keys(fake_engine: Engine) -> dict[str, str]:
+    store = KeyStore(fake_engine.store)
+    out = {scope: store.create(scope)[1] for scope in ("read", "agency", "admin")}
+    out["owner"] = store.create("owner", owner="p001")[1]
+    return out
+
+
+@pytest.fixture()
+def client(fake_engine: Engine, keys):
+    app = create_app(fake_engine.config, engine=fake_engine, api=ApiConfig(rate_limit_per_minute=10_000))
+    with TestClient(app, headers={"X-API-Key": keys["admin"]}) as c:
         yield c
 
 
-def test_health_and_docs(client):
-    assert client.get("/health").json()["status"] == "ok"
+def test_health_and_docs_need_no_key(client):
+    assert client.get("/health", headers={"X-API-Key": ""}).json()["status"] == "ok"
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/v1/match", "/v1/profiles", "/v1/profiles/{profile_id}"} <= paths.keys()
+    assert {"/v1/match", "/v1/profiles", "/v1/profiles/{profile_id}", "/v1/consortia"} <= paths.keys()
 
 
-def test_profile_crud_and_private_fields(client):
+def test_profile_crud_and_private_fields(client, keys):
     created = client.post("/v1/profiles", json=NEW)
     assert created.status_code == 201, created.text
     assert created.json()["country"] == "KE"
     assert client.post("/v1/profiles", json=NEW).status_code == 409
-    got = client.get("/v1/profiles/ke-0100").json()
-    assert "gender" not in got and "career_stage" not in got
+    public = client.get("/v1/profiles/ke-0100", headers={"X-API-Key": keys["read"]})
+    assert public.status_code == 200 and public.json()["private"] is None
+    assert not any(v in public.text for v in PRIVATE_VALUES)
+    assert client.get("/v1/profiles/ke-0100").json()["private"]["gender"] == "female"  # admin may see
     replaced = client.put("/v1/profiles/ke-0100", json={**NEW, "name": "W. Kamau"})
     assert replaced.status_code == 200 and replaced.json()["name"] == "W. Kamau"
     assert client.put("/v1/profiles/other", json=NEW).status_code == 422
@@ -76,6 +90,7 @@ def test_deleted_profile_is_gone_from_later_matches(client):
         ({"text": "x", "surprise": 1}, 422, "surprise"),
         ({"profile_id": "nobody"}, 404, "nobody"),
         ({"text": "x", "countries": ["Atlantis"]}, 422, "Atlantis"),
+        ({"text": "x" * 20_001}, 422, "20000"),
     ],
 )
 def test_bad_match_requests_get_clear_4xx(client, body, status, words):
@@ -93,3 +108,114 @@ def test_invalid_profile_names_the_field(client):
 def test_country_groups(client):
     groups = {g["name"]: g for g in client.get("/v1/countries/groups").json()}
     assert len(groups["eu"]["members"]) == 27 and groups["widening"]["source"]
+
+
+CALL = {"call_text": "Groundwater aquifer transport. Drought crop irrigation. Neural network training.", "size": 3}
+ENDPOINTS = [
+    # (method, path, body, who may: the scopes that get 2xx)
+    ("post", "/v1/match", {"text": "aquifer"}, {"read", "agency", "admin", "owner"}),
+    ("post", "/v1/consortia", CALL, {"agency", "admin"}),
+    ("get", "/v1/profiles", None, {"read", "agency", "admin", "owner"}),
+    ("get", "/v1/profiles/p002", None, {"read", "agency", "admin", "owner"}),
+    ("post", "/v1/profiles", {**NEW, "id": "zz-1"}, {"admin"}),
+    ("put", "/v1/profiles/p001", {**NEW, "id": "p001"}, {"admin", "owner"}),  # the owner key owns p001
+    ("put", "/v1/profiles/p002", {**NEW, "id": "p002"}, {"admin"}),  # ... but not p002
+    ("delete", "/v1/profiles/p003", None, {"admin"}),
+    ("get", "/v1/keys", None, {"admin"}),
+    ("post", "/v1/keys", {"scope": "read"}, {"admin"}),
+    ("get", "/v1/audit", None, {"admin"}),
+    ("get", "/v1/countries/groups", None, {"read", "agency", "admin", "owner"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "allowed"), ENDPOINTS)
+@pytest.mark.parametrize("who", ["none", "bad", "read", "agency", "admin", "owner"])
+def test_access_matrix(fake_engine, keys, method, path, body, allowed, who):
+    app = create_app(fake_engine.config, engine=fake_engine, api=ApiConfig(rate_limit_per_minute=10_000))
+    headers = {} if who == "none" else {"X-API-Key": "mk_nope_123" if who == "bad" else keys[who]}
+    with TestClient(app) as c:
+        response = c.request(method, path, json=body, headers=headers)
+    expected = 401 if who in ("none", "bad") else (200 if who in allowed else 403)
+    status = response.status_code
+    assert (status // 100 == 2) if expected == 200 else (status == expected), (status, response.text)
+
+
+def test_private_fields_never_leak_to_read_agency_or_other_owner(client, keys):
+    client.post("/v1/profiles", json=NEW)
+    for who in ("read", "agency", "owner"):
+        headers = {"X-API-Key": keys[who]}
+        texts = [
+            client.get("/v1/profiles/ke-0100", headers=headers).text,
+            client.get("/v1/profiles", headers=headers, params={"limit": 1000}).text,
+            client.post("/v1/match", json={"text": "groundwater aquifer recharge", "k": 50}, headers=headers).text,
+            client.post("/v1/match", json={"profile_id": "ke-0100", "k": 50}, headers=headers).text,
+            client.post("/v1/consortia", json=CALL, headers={"X-API-Key": keys["agency"]}).text,
+        ]
+        for text in texts:
+            assert not any(v in text for v in PRIVATE_VALUES), who
+
+
+def test_rate_limit_answers_429_with_retry_after(fake_engine, keys):
+    app = create_app(fake_engine.config, engine=fake_engine, api=ApiConfig(rate_limit_per_minute=3))
+    with TestClient(app, headers={"X-API-Key": keys["read"]}) as c:
+        statuses = [c.get("/v1/profiles").status_code for _ in range(5)]
+        assert statuses[:3] == [200, 200, 200] and statuses[3] == 429
+        limited = c.get("/v1/profiles")
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+
+
+def test_body_limits_hold_with_and_without_content_length(fake_engine, keys):
+    app = create_app(fake_engine.config, engine=fake_engine, api=ApiConfig(max_body_bytes=2000))
+    with TestClient(app, headers={"X-API-Key": keys["admin"]}) as c:
+        big = {"text": "aquifer " * 500}
+        assert c.post("/v1/match", json=big).status_code == 413
+
+        def chunks():
+            for _ in range(10):
+                yield b'{"text": "' + b"a" * 500
+
+        chunked = c.post("/v1/match", content=chunks(), headers={"content-type": "application/json"})
+        assert chunked.status_code == 413
+        assert "larger than 2000 bytes" in chunked.text
+
+
+def test_audit_rows_without_query_text(client):
+    client.post("/v1/match", json={"text": "secret project about aquifers", "k": 3})
+    rows = client.get("/v1/audit").json()
+    assert rows[0]["action"] == "match" and rows[0]["scope"] == "admin" and rows[0]["key_id"]
+    assert "secret project" not in str(rows)
+
+
+def test_no_stack_trace_in_a_500(fake_engine, keys, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("internal detail /secret/path")
+
+    monkeypatch.setattr(fake_engine, "match", boom)
+    app = create_app(fake_engine.config, engine=fake_engine)
+    with TestClient(app, raise_server_exceptions=False, headers={"X-API-Key": keys["read"]}) as c:
+        response = c.post("/v1/match", json={"text": "x"})
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal error", "error": "InternalError"}
+
+
+def test_erasure_removes_every_trace(client, fake_engine, keys):
+    from matcher.store import text_hash
+
+    abstract = "Unique isotopic tracer study of alpine permafrost meltwater in glacial forefields"
+    body = {**NEW, "id": "xx-erase", "works": [{"title": "Permafrost meltwater tracers", "abstract": abstract}]}
+    assert client.post("/v1/profiles", json=body).status_code == 201
+    owner = KeyStore(fake_engine.store).create("owner", owner="xx-erase")[1]
+    found = client.post("/v1/match", json={"text": abstract, "k": 3}).json()["suggestions"]
+    assert found[0]["id"] == "xx-erase"
+    digest = text_hash(f"Permafrost meltwater tracers. {abstract}")
+    assert fake_engine.store.cached_vectors(fake_engine.embedder.model_id, [digest])
+    assert client.delete("/v1/profiles/xx-erase", headers={"X-API-Key": owner}).status_code == 204  # self-erasure
+    after = client.post("/v1/match", json={"text": abstract, "k": 100}).json()["suggestions"]
+    assert "xx-erase" not in {s["id"] for s in after}
+    assert not fake_engine.store.cached_vectors(fake_engine.embedder.model_id, [digest])
+    assert client.get("/v1/profiles", headers={"X-API-Key": owner}).status_code == 401  # its key is revoked
+    assert "xx-erase" not in str(client.get("/v1/audit").json())
+    fake_engine.wait_for_rebuild(60)
+    assert "xx-erase" not in fake_engine.corpus().row_of  # the in-memory index no longer holds it
+    corpus = fake_engine.corpus()
+    assert len(corpus.work_vectors) == len(corpus.work_ids)  # a fresh snapshot, without its vectors

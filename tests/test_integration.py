@@ -110,7 +110,10 @@ def test_consortium_acceptance_cli_and_api(demo_engine):
                      "--min-countries", "4", "--max-per-country", "1", "--must-include", "tr-0001", "--json")
     assert result.returncode == 0, result.stderr
     _check_teams(json.loads(result.stdout), "tr-0001")
-    with TestClient(create_app(demo_engine.config, engine=demo_engine)) as client:
+    from matcher.keys import KeyStore
+
+    agency = KeyStore(demo_engine.store).create("agency")[1]
+    with TestClient(create_app(demo_engine.config, engine=demo_engine), headers={"X-API-Key": agency}) as client:
         response = client.post("/v1/consortia", json={
             "call_text": CLIMATE_CALL, "size": 5, "min_countries": 4, "max_per_country": 1,
             "must_include": ["tr-0001"], "group_min": ["widening:1"],

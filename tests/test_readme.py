@@ -72,11 +72,19 @@ def server(demo_home):
     proc.wait(timeout=30)
 
 
+def _key(demo_home: Path) -> str:
+    env = {**os.environ, "MATCHER_HOME": str(demo_home)}
+    out = subprocess.run([sys.executable, "-m", "matcher", "keys", "create", "--scope", "read"], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    return out.strip().splitlines()[-1]  # the key is the last line
+
+
 def test_readme_curl_examples(server, demo_home):
+    key = _key(demo_home)
     curls = commands("curl")
     assert len(curls) >= 3
     for line in curls:
-        args = shlex.split(line.replace("localhost:8000", f"127.0.0.1:{server}"))
+        args = shlex.split(line.replace("localhost:8000", f"127.0.0.1:{server}").replace("$KEY", key))
         out = subprocess.run(args, capture_output=True, text=True, timeout=120, check=True).stdout
         body = json.loads(out)
         assert body["suggestions"], line
@@ -84,8 +92,8 @@ def test_readme_curl_examples(server, demo_home):
             assert {"id", "name", "country", "score", "explanation"} <= s.keys()
         if '"profile_id": "tr-0001"' in line:
             assert "TR" not in {s["country"] for s in body["suggestions"]}
-    by_id = json.loads(subprocess.run(shlex.split(curls[0].replace("localhost:8000", f"127.0.0.1:{server}")),
-                                      capture_output=True, text=True, check=True).stdout)
+    first = curls[0].replace("localhost:8000", f"127.0.0.1:{server}").replace("$KEY", key)
+    by_id = json.loads(subprocess.run(shlex.split(first), capture_output=True, text=True, check=True).stdout)
     assert len(by_id["suggestions"]) == 10
 
 

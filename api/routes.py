@@ -1,0 +1,176 @@
+"""Routes of the `/v1` API: profiles, matching, consortia, keys, audit, reference data."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+
+from api.schemas import (
+    ConsortiumIn,
+    ConsortiumOut,
+    GroupOut,
+    KeyIn,
+    KeyOut,
+    MatchIn,
+    MatchOut,
+    ProfileIn,
+    ProfileOut,
+    ProfileSummary,
+)
+from api.security import AdminKey, AdminOrOwnerKey, AgencyKey, AnyKey, ReadKey
+from matcher.audit import AuditLog
+from matcher.calls import CallRequest
+from matcher.countries import GROUPS
+from matcher.engine import Engine, MatchRequest
+from matcher.errors import InvalidProfile, MatcherError, ProfileNotFound
+from matcher.keys import KeyStore
+from matcher.profiles import Profile, parse_profile, profile_to_dict
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1")
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def get_audit(request: Request) -> AuditLog:
+    return request.app.state.audit  # type: ignore[no-any-return]
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+AuditDep = Annotated[AuditLog, Depends(get_audit)]
+
+
+def _out(profile: Profile, *, private: bool) -> dict[str, Any]:
+    """A profile as returned: private fields only in `private`, and only when the caller may see them."""
+    out = profile_to_dict(profile)
+    out["private"] = dict(profile.private) if private else None
+    return out
+
+
+@router.post("/profiles", response_model=ProfileOut, status_code=201, tags=["profiles"])
+def create_profile(body: ProfileIn, engine: EngineDep, key: AdminKey) -> dict[str, Any]:
+    profile = parse_profile(body.model_dump(exclude_none=True))
+    engine.add([profile], create_only=True)
+    return _out(profile, private=True)
+
+
+@router.get("/profiles", response_model=list[ProfileSummary], tags=["profiles"])
+def list_profiles(
+    engine: EngineDep,
+    key: ReadKey,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[ProfileSummary]:
+    rows = engine.store.list_ids(offset=offset, limit=limit)
+    return [ProfileSummary(id=i, name=n, kind=k, country=c) for i, n, k, c in rows]
+
+
+@router.get("/profiles/{profile_id}", response_model=ProfileOut, tags=["profiles"])
+def read_profile(profile_id: str, engine: EngineDep, key: ReadKey) -> dict[str, Any]:
+    profile = engine.store.get(profile_id)
+    return _out(profile, private=key.allows("admin") or key.owns(profile_id))
+
+
+@router.put("/profiles/{profile_id}", response_model=ProfileOut, tags=["profiles"])
+def replace_profile(
+    profile_id: str, body: ProfileIn, engine: EngineDep, key: AdminOrOwnerKey
+) -> dict[str, Any]:
+    if body.id != profile_id:
+        raise InvalidProfile(f"body id '{body.id}' differs from the path id '{profile_id}'", field="id")
+    if not engine.store.exists(profile_id):
+        raise ProfileNotFound(profile_id)
+    profile = parse_profile(body.model_dump(exclude_none=True))
+    engine.add([profile])
+    return _out(profile, private=True)
+
+
+@router.delete("/profiles/{profile_id}", status_code=204, tags=["profiles"])
+def delete_profile(
+    profile_id: str, request: Request, engine: EngineDep, audit: AuditDep,
+    key: AdminOrOwnerKey,
+) -> Response:
+    """Erasure: the profile, its works, its vectors, cached embeddings no one else uses, its keys."""
+    engine.delete(profile_id)
+    request.app.state.keys.revoke_owned_by(profile_id)
+    audit.forget(profile_id)
+    audit.record("erasure", key_id=key.key_id, scope=key.scope)
+    return Response(status_code=204)
+
+
+@router.post("/match", response_model=MatchOut, tags=["matching"])
+def match(body: MatchIn, engine: EngineDep, audit: AuditDep, key: ReadKey) -> dict[str, Any]:
+    request = MatchRequest(
+        profile_id=body.profile_id, text=body.text, k=body.k, countries=tuple(body.countries),
+        exclude_countries=tuple(body.exclude_countries), exclude_own_country=body.exclude_own_country,
+        exclude_coauthors=body.exclude_coauthors, exclude_same_institution=body.exclude_same_institution,
+        kinds=tuple(body.kinds), diversity=body.diversity,
+    )
+    suggestions = engine.match(request)
+    audit.record("match", key_id=key.key_id, scope=key.scope, by_id=body.profile_id is not None,
+                 by_text=body.text is not None, k=body.k, results=len(suggestions))
+    note = None
+    if len(suggestions) < body.k:
+        note = f"only {len(suggestions)} candidates satisfy the rules (asked for {body.k})"
+    return {"suggestions": [dataclasses.asdict(s) for s in suggestions], "eligible_note": note}
+
+
+@router.post("/consortia", response_model=ConsortiumOut, tags=["consortia"])
+def consortia(
+    body: ConsortiumIn, engine: EngineDep, audit: AuditDep, key: AgencyKey
+) -> dict[str, Any]:
+    low = body.min_size or body.size or body.max_size or 5
+    high = body.max_size or body.size or max(low, 5)
+    request = CallRequest(
+        call_text=body.call_text, aspects=tuple((a.text, a.weight) for a in body.aspects),
+        min_size=low, max_size=high, min_countries=body.min_countries, max_per_country=body.max_per_country,
+        group_min=tuple(body.group_min), must_include=tuple(body.must_include), exclude=tuple(body.exclude),
+        pool_countries=tuple(body.pool_countries), kinds=tuple(body.kinds),
+        exclude_conflicts=body.exclude_conflicts, teams=body.teams, exact=body.exact,
+        gap_threshold=body.gap_threshold,
+    )
+    result = engine.assemble(request)
+    audit.record("consortium", key_id=key.key_id, scope=key.scope, aspects=len(result.aspects),
+                 teams=len(result.teams), exact=body.exact)
+    return dataclasses.asdict(result)
+
+
+@router.post("/keys", response_model=KeyOut, status_code=201, tags=["keys"])
+def create_key(body: KeyIn, request: Request, key: AdminKey) -> KeyOut:
+    keys: KeyStore = request.app.state.keys
+    try:
+        made, secret = keys.create(body.scope, owner=body.owner, label=body.label)
+    except MatcherError as err:
+        raise HTTPException(422, str(err)) from None
+    return KeyOut(key_id=made.key_id, scope=made.scope, owner=made.owner, label=made.label, key=secret)
+
+
+@router.get("/keys", response_model=list[KeyOut], tags=["keys"])
+def list_keys(request: Request, key: AdminKey) -> list[KeyOut]:
+    return [KeyOut(key_id=k.key_id, scope=k.scope, owner=k.owner, label=k.label) for k in request.app.state.keys.list()]
+
+
+@router.delete("/keys/{key_id}", status_code=204, tags=["keys"])
+def revoke_key(key_id: str, request: Request, key: AdminKey) -> Response:
+    if not request.app.state.keys.revoke(key_id):
+        raise HTTPException(404, f"no active key '{key_id}'")
+    return Response(status_code=204)
+
+
+@router.get("/audit", tags=["keys"])
+def audit_rows(
+    audit: AuditDep, key: AdminKey, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[dict[str, object]]:
+    return audit.rows(limit)
+
+
+@router.get("/countries/groups", response_model=list[GroupOut], tags=["reference"])
+def country_groups(key: AnyKey) -> list[GroupOut]:
+    return [
+        GroupOut(name=g.name, title=g.title, members=sorted(g.members), source=g.source, as_of=g.as_of)
+        for g in GROUPS.values()
+    ]
