@@ -8,7 +8,7 @@ export MATCHER_HOME ?= $(CURDIR)/data/store
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test bench install install-test lint clean
+.PHONY: run test bench soak install install-test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ test: install-test  ## run the whole test suite
 
 bench: install-test  ## run every benchmark in bench/ and write bench/results.json
 	$(BIN)/python -m bench.run
+
+soak: install-test  ## long trust runs: 50 kill -9 rounds, long fuzzing, 60 s load -> bench/soak.json
+	$(BIN)/python -m bench.soak
 
 lint: install-test
 	$(BIN)/ruff check matcher api tests bench

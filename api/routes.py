@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from api.schemas import (
     ConsortiumIn,
     ConsortiumOut,
+    ErrorOut,
     GroupOut,
     KeyIn,
     KeyOut,
@@ -30,7 +31,15 @@ from matcher.profiles import Profile, parse_profile, profile_to_dict
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1")
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": text}
+    for status, text in [
+        (401, "no valid API key"), (403, "the key lacks the scope"), (404, "not found"), (409, "conflict"),
+        (413, "request body too large"), (422, "invalid input; `detail` names the field and the reason"),
+        (429, "rate limit; see Retry-After"),
+    ]
+}
+router = APIRouter(prefix="/v1", responses=_ERRORS)
 
 
 def get_engine(request: Request) -> Engine:

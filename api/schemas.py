@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
-    "ConsortiumIn", "ConsortiumOut", "GroupOut", "HealthOut", "KeyIn", "KeyOut", "MatchIn", "MatchOut",
+    "ConsortiumIn", "ConsortiumOut", "ErrorOut", "GroupOut", "HealthOut", "KeyIn", "KeyOut", "MatchIn", "MatchOut",
     "ProfileIn", "ProfileOut", "ProfileSummary", "SuggestionOut", "WorkIn",
 ]
 
@@ -221,3 +221,11 @@ class KeyOut(BaseModel):
     owner: str | None
     label: str
     key: str | None = Field(None, description="the secret, shown once, at creation")
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx/5xx body: `detail` says what is wrong (a list for request validation errors)."""
+
+    detail: str | list[dict[str, Any]]
+    error: str | None = None
+    field: str | None = None

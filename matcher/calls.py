@@ -15,7 +15,7 @@ import numpy as np
 from matcher.chunking import split_sentences
 from matcher.consortium import Team, TeamRules, assemble_teams, shortlist
 from matcher.corpus import Corpus
-from matcher.errors import InvalidQuery
+from matcher.errors import InfeasibleConsortium, InvalidQuery
 
 __all__ = [
     "Aspect", "CallRequest", "ConsortiumResult", "MemberOut", "TeamOut", "coverage_matrix", "parse_group_min",
@@ -157,6 +157,10 @@ def solve_call(
     weights = np.asarray([a.weight for a in aspects], dtype=np.float64)
     must = list(rules.must_include)
     rows = np.union1d(pool, must).astype(np.int64)
+    if len(rows) < rules.min_size:
+        raise InfeasibleConsortium(
+            "size", f"a team of at least {rules.min_size} is required; the pool has {len(rows)} eligible candidates"
+        )
     coverage = coverage_matrix(corpus, rows, aspect_vectors)
     position = {int(r): i for i, r in enumerate(rows)}
     keep = [position[r] for r in must]

@@ -78,6 +78,8 @@ def test_infeasible_rules_are_named(fake_engine):
     with pytest.raises(InfeasibleConsortium, match="group_min"):
         fake_engine.assemble(CallRequest(call_text=CALL, group_min=("african-union:1",),
                                          pool_countries=("DE", "FR", "TR")))
+    with pytest.raises(InfeasibleConsortium, match="pool has 0 eligible"):
+        fake_engine.assemble(CallRequest(call_text=CALL, pool_countries=("ZW",)))
     with pytest.raises(ProfileNotFound):
         fake_engine.assemble(CallRequest(call_text=CALL, must_include=("nobody",)))
     with pytest.raises(InvalidQuery):
