@@ -99,7 +99,9 @@ class KeyStore:
         return bool(before[0][0])
 
     def list(self) -> list[ApiKey]:
-        rows = self.store.execute("SELECT key_id, scope, owner, label FROM api_keys WHERE revoked=0 ORDER BY created_at")
+        rows = self.store.execute(
+            "SELECT key_id, scope, owner, label FROM api_keys WHERE revoked=0 ORDER BY created_at"
+        )
         return [ApiKey(str(k), str(s), o if o is None else str(o), str(lb)) for k, s, o, lb in rows]
 
     def revoke_owned_by(self, profile_id: str) -> None:
