@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from api.middleware import AccessLog, BodyLimit
 from api.routes import router
+from api.routes_batches import router as batches_router
 from api.schemas import HealthOut
 from api.security import RateLimiter
 from api.settings import ApiConfig, load_api_config
@@ -34,6 +36,7 @@ from matcher.errors import (
     ProfileNotFound,
     UnknownCountry,
 )
+from matcher.jobs import JobNotFound, JobStore
 from matcher.keys import KeyStore
 
 __all__ = ["create_app"]
@@ -42,6 +45,7 @@ log = logging.getLogger("matcher.api")
 
 _STATUS: dict[type[MatcherError], int] = {
     ProfileNotFound: 404,
+    JobNotFound: 404,
     ProfileExists: 409,
     InvalidProfile: 422,
     InvalidQuery: 422,
@@ -67,9 +71,15 @@ def create_app(
         app.state.keys = KeyStore(app.state.engine.store)
         app.state.audit = AuditLog(app.state.engine.store)
         app.state.limiter = RateLimiter(api.rate_limit_per_minute)
+        app.state.jobs = JobStore(app.state.engine.store)
+        interrupted = app.state.jobs.fail_interrupted()
+        if interrupted:
+            log.warning("%d batch job(s) were running when the service stopped; marked failed", interrupted)
+        app.state.workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
         if warm:
             _warm(app.state.engine)
         yield
+        app.state.workers.shutdown(wait=False, cancel_futures=True)
         if engine is None:
             app.state.engine.store.close()
 
@@ -98,6 +108,7 @@ def create_app(
         return HealthOut(status="ok", profiles=engine_.store.count(), model=engine_.embedder.model_id)
 
     app.include_router(router)
+    app.include_router(batches_router)
     if api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(api.cors_origins), allow_methods=["*"],
                            allow_headers=["X-API-Key", "Content-Type"])

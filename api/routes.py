@@ -106,6 +106,7 @@ def delete_profile(
     """Erasure: the profile, its works, its vectors, cached embeddings no one else uses, its keys."""
     engine.delete(profile_id)
     request.app.state.keys.revoke_owned_by(profile_id)
+    request.app.state.jobs.forget_profile(profile_id)
     audit.forget(profile_id)
     audit.record("erasure", key_id=key.key_id, scope=key.scope)
     return Response(status_code=204)

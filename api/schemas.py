@@ -7,8 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
-    "ConsortiumIn", "ConsortiumOut", "ErrorOut", "GroupOut", "HealthOut", "KeyIn", "KeyOut", "MatchIn", "MatchOut",
-    "ProfileIn", "ProfileOut", "ProfileSummary", "SuggestionOut", "WorkIn",
+    "BatchIn", "BatchJobOut", "ConsortiumIn", "ConsortiumOut", "ErrorOut", "GroupOut", "HealthOut", "KeyIn",
+    "KeyOut", "MatchIn", "MatchOut", "ProfileIn", "ProfileOut", "ProfileSummary", "SuggestionOut", "WorkIn",
 ]
 
 Id = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
@@ -229,3 +229,25 @@ class ErrorOut(BaseModel):
     detail: str | list[dict[str, Any]]
     error: str | None = None
     field: str | None = None
+
+
+class BatchIn(_In):
+    mode: Literal["topk", "pairs", "bipartite"] = "topk"
+    k: int = Field(5, ge=1, le=100)
+    capacity: int | None = Field(None, ge=1, le=100)
+    pool_ids: list[str] = Field(default_factory=list, max_length=200_000, description="default: the whole store")
+    pool_countries: list[str] = Field(default_factory=list, max_length=300)
+    exclude_countries: list[str] = Field(default_factory=list, max_length=300)
+    sides: list[str] = Field(default_factory=list, max_length=2, description="bipartite: two country lists/groups")
+    cross_border: bool = True
+    exclude_conflicts: bool = True
+
+
+class BatchJobOut(BaseModel):
+    id: str
+    status: str
+    progress: dict[str, int]
+    summary: str | None = None
+    error: str | None = None
+    created_at: str | None = None
+    finished_at: str | None = None

@@ -16,6 +16,7 @@ from matcher.chunking import split_sentences
 from matcher.consortium import Team, TeamRules, assemble_teams, shortlist
 from matcher.corpus import Corpus
 from matcher.errors import InfeasibleConsortium, InvalidQuery
+from matcher.rules import conflict_pairs
 
 __all__ = [
     "Aspect", "CallRequest", "ConsortiumResult", "MemberOut", "TeamOut", "coverage_matrix", "parse_group_min",
@@ -128,23 +129,6 @@ def _best_works(corpus: Corpus, row: int, aspect_vectors: np.ndarray) -> np.ndar
     return lo + np.argmax(corpus.work_vectors[lo:hi] @ aspect_vectors.T, axis=0)
 
 
-def _conflict_pairs(corpus: Corpus, rows: np.ndarray) -> frozenset[tuple[int, int]]:
-    """Pairs of positions in `rows` that are co-authors or share an institution."""
-    position = {corpus.ids[r]: i for i, r in enumerate(rows)}
-    pairs: set[tuple[int, int]] = set()
-    by_institution: dict[str, list[int]] = {}
-    for i, r in enumerate(rows):
-        for other in corpus.profiles[r].coauthors:
-            j = position.get(other)
-            if j is not None and j != i:
-                pairs.add((min(i, j), max(i, j)))
-        if corpus.institutions[r]:
-            by_institution.setdefault(corpus.institutions[r], []).append(i)
-    for members in by_institution.values():
-        pairs.update((a, b) for k, a in enumerate(members) for b in members[k + 1 :])
-    return frozenset(pairs)
-
-
 def solve_call(
     corpus: Corpus,
     request: CallRequest,
@@ -176,7 +160,7 @@ def solve_call(
         max_per_country=rules.max_per_country, group_min=rules.group_min,
         must_include=tuple(local[r] for r in must),
     )
-    conflicts = _conflict_pairs(corpus, short) if request.exclude_conflicts else frozenset()
+    conflicts = conflict_pairs(corpus, short) if request.exclude_conflicts else frozenset()
     teams = assemble_teams(
         coverage[picked], weights, [str(c) for c in corpus.countries[short]], [corpus.ids[r] for r in short],
         local_rules, conflicts, n_teams=request.teams, method="exact" if request.exact else "greedy",

@@ -203,11 +203,13 @@ def demo(
 
 
 def _register_subcommands() -> None:
+    from matcher.cli_batch import batch
     from matcher.cli_consortium import consortium
     from matcher.cli_eval import eval_app
     from matcher.cli_keys import keys_app
 
     app.command()(consortium)
+    app.command()(batch)
     app.add_typer(eval_app, name="eval")
     app.add_typer(keys_app, name="keys")
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from matcher.corpus import Corpus
 
-__all__ = ["MatchRules", "eligible_mask", "admitting_rule", "conflicts"]
+__all__ = ["MatchRules", "admitting_rule", "conflict_pairs", "conflicts", "eligible_mask"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +71,21 @@ def admitting_rule(corpus: Corpus, rules: MatchRules, requester: int | None, row
     if not parts:
         parts.append("no country rule applied")
     return "; ".join(parts)
+
+
+def conflict_pairs(corpus: Corpus, rows: np.ndarray) -> frozenset[tuple[int, int]]:
+    """Pairs (i < j) of positions in `rows` that are co-authors (either side lists the other) or
+    share an institution: the conflicts of interest kept apart in consortia and batches."""
+    position = {corpus.ids[r]: i for i, r in enumerate(rows)}
+    pairs: set[tuple[int, int]] = set()
+    by_institution: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        for other in corpus.profiles[r].coauthors:
+            j = position.get(other)
+            if j is not None and j != i:
+                pairs.add((min(i, j), max(i, j)))
+        if corpus.institutions[r]:
+            by_institution.setdefault(corpus.institutions[r], []).append(i)
+    for members in by_institution.values():
+        pairs.update((a, b) for k, a in enumerate(members) for b in members[k + 1 :])
+    return frozenset(pairs)

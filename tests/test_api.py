@@ -125,6 +125,7 @@ ENDPOINTS = [
     ("post", "/v1/keys", {"scope": "read"}, {"admin"}),
     ("get", "/v1/audit", None, {"admin"}),
     ("get", "/v1/countries/groups", None, {"read", "agency", "admin", "owner"}),
+    ("post", "/v1/batches", {"mode": "topk", "k": 2}, {"agency", "admin"}),
 ]
 
 
@@ -219,3 +220,41 @@ def test_erasure_removes_every_trace(client, fake_engine, keys):
     assert "xx-erase" not in fake_engine.corpus().row_of  # the in-memory index no longer holds it
     corpus = fake_engine.corpus()
     assert len(corpus.work_vectors) == len(corpus.work_ids)  # a fresh snapshot, without its vectors
+
+
+def test_batch_job_lifecycle_and_restart(fake_engine, keys):
+    import time
+
+    from matcher.jobs import JobStore
+
+    app = create_app(fake_engine.config, engine=fake_engine, api=ApiConfig(rate_limit_per_minute=10_000))
+    with TestClient(app, headers={"X-API-Key": keys["agency"]}) as c:
+        started = c.post("/v1/batches", json={"mode": "topk", "k": 3})
+        assert started.status_code == 202, started.text
+        job = started.json()["id"]
+        for _ in range(200):
+            status = c.get(f"/v1/batches/{job}").json()
+            if status["status"] in ("done", "failed"):
+                break
+            time.sleep(0.05)
+        assert status["status"] == "done", status
+        result = c.get(f"/v1/batches/{job}/result").json()
+        assert len(result["pairs"]) == 48 * 3
+        countries = {p.id: p.country for p in fake_engine.store.profiles()}
+        assert all(countries[p["applicant_id"]] != countries[p["partner_id"]] for p in result["pairs"])
+        csv = c.get(f"/v1/batches/{job}/result", params={"format": "csv"})
+        assert csv.text.splitlines()[0] == "applicant_id,partner_id,score,rank,reason"
+        assert c.get("/v1/batches/nope").status_code == 404
+        assert c.post("/v1/batches", json={"mode": "bipartite"}).status_code == 422
+        # erasure reaches kept batch outputs
+        victim = result["pairs"][0]["applicant_id"]
+        assert c.delete(f"/v1/profiles/{victim}", headers={"X-API-Key": keys["admin"]}).status_code == 204
+        after = c.get(f"/v1/batches/{job}/result").json()
+        assert victim not in str(after)
+        assert victim not in c.get(f"/v1/batches/{job}/result", params={"format": "csv"}).text
+    # a job left running by a stopped service is reported as failed after a restart
+    stuck = JobStore(fake_engine.store).create({"mode": "topk"})
+    JobStore(fake_engine.store).progress(stuck, 1, 10)
+    with TestClient(app, headers={"X-API-Key": keys["agency"]}) as c:
+        status = c.get(f"/v1/batches/{stuck}").json()
+    assert status["status"] == "failed" and "stopped while this job was running" in status["error"]

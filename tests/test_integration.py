@@ -124,3 +124,45 @@ def test_consortium_acceptance_cli_and_api(demo_engine):
             "call_text": CLIMATE_CALL, "size": 5, "min_countries": 4, "pool_countries": ["DE", "FR", "TR"]})
         assert infeasible.status_code == 422
         assert "at least 4 countries required" in infeasible.json()["detail"]
+
+
+def test_batch_acceptance_on_the_demo_pool(demo_engine, tmp_path):
+    import csv
+
+    from .test_cli import matcher
+
+    home = demo_engine.store.home
+    result = matcher(home, "batch", "--mode", "topk", "--k", "5", "--out", str(tmp_path / "topk"))
+    assert result.returncode == 0, result.stderr
+    for name in ("pairs.csv", "pairs.parquet", "report.html", "unmatched.csv"):
+        assert (tmp_path / "topk" / name).stat().st_size > 0
+    with open(tmp_path / "topk" / "pairs.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["applicant_id", "partner_id", "score", "rank", "reason"]
+    country = {p.id: p.country for p in demo_engine.store.profiles()}
+    assert all(country[r["applicant_id"]] != country[r["partner_id"]] for r in rows)
+    with open(tmp_path / "topk" / "unmatched.csv") as handle:
+        short = {r["applicant_id"]: r["reason"] for r in csv.DictReader(handle)}
+    per = {}
+    for r in rows:
+        per[r["applicant_id"]] = per.get(r["applicant_id"], 0) + 1
+    for pid in country:
+        assert per.get(pid, 0) == 5 or short.get(pid), pid
+    page = (tmp_path / "topk" / "report.html").read_text()
+    assert "<svg" in page and "<script" not in page
+
+    pairs = matcher(home, "batch", "--mode", "pairs", "--capacity", "2", "--out", str(tmp_path / "pairs"))
+    assert pairs.returncode == 0, pairs.stderr
+    with open(tmp_path / "pairs" / "pairs.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    degree: dict[str, int] = {}
+    for r in rows:
+        degree[r["applicant_id"]] = degree.get(r["applicant_id"], 0) + 1
+    assert rows and max(degree.values()) <= 2
+
+    two = matcher(home, "batch", "--mode", "bipartite", "--sides", "TR", "--sides", "DE,FR", "--capacity", "2",
+                  "--out", str(tmp_path / "two"))
+    assert two.returncode == 0, two.stderr
+    with open(tmp_path / "two" / "pairs.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and all((country[r["applicant_id"]] == "TR") != (country[r["partner_id"]] == "TR") for r in rows)
