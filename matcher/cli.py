@@ -16,7 +16,6 @@ import typer
 from matcher.config import Config, load_config
 from matcher.engine import Engine, MatchRequest
 from matcher.errors import MatcherError
-from matcher.readers import read_profiles
 
 __all__ = ["app", "main"]
 
@@ -46,33 +45,50 @@ def _emit_json(data: Any) -> None:
 
 @app.command()
 def ingest(
-    file: Annotated[Path, typer.Argument(help="A profile file: JSONL (one profile per line) or flat CSV.")],
-    fmt: Annotated[Optional[str], typer.Option("--format", help="jsonl or csv; default: from the extension.")] = None,
+    file: Annotated[Path, typer.Argument(help="A file or folder: profiles JSONL/CSV, OpenAlex, ORCID, CORDIS, XLSX.")],
+    fmt: Annotated[
+        Optional[str],
+        typer.Option("--format", help="openalex, orcid, cordis, csv, xlsx or jsonl; detected when omitted."),
+    ] = None,
+    mapping: Annotated[
+        Optional[Path], typer.Option("--map", help="YAML mapping of a registration form's columns (CSV/XLSX).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     home: HomeOption = None,
 ) -> None:
-    """Validate a profile file, store every valid record (upsert by id) and embed its works.
+    """Validate a file, store every valid record (upsert by id) and embed its works.
 
-    Each rejected record is reported with its line, field and reason; valid records are kept.
-    Re-running the same file changes nothing. Exits 1 if any record was rejected.
+    Reads the interchange format (JSONL, flat CSV), OpenAlex authors and works (JSON, JSONL, API
+    pages), ORCID v3.0 records, the CORDIS project.csv + organization.csv export (give the folder),
+    and registration forms (CSV/XLSX with --map). Records with the same ORCID or OpenAlex id are
+    merged. Each rejected record is reported with its file, line (or JSON path) and reason; valid
+    records are kept; re-running the same file changes nothing. Exits 1 if any record was rejected.
 
-    Example: matcher ingest researchers.jsonl
+    Examples: matcher ingest researchers.jsonl;  matcher ingest cordis-export/ --format cordis;
+    matcher ingest form.xlsx --map form-map.yaml
     """
+    from matcher.sources.detect import read_source
+
     try:
-        result = read_profiles(file, fmt)
+        result = read_source(file, fmt, mapping)
         engine = Engine(_config(home), progress=True)
         upserted = engine.add([p for _, p in result.profiles])
     except MatcherError as err:
         _fail(str(err))
         return
+    merged = [n for n in result.notes if n.startswith("merged")]
     summary = {
-        "read": len(result.profiles) + len(result.rejected),
+        "read": len(result.profiles) + len(result.rejected) + len(merged),
         "added": upserted.added,
         "updated": upserted.updated,
         "unchanged": upserted.unchanged,
+        "merged": len(merged),
         "rejected": len(result.rejected),
         "rejections": [dataclasses.asdict(r) for r in result.rejected],
+        "notes": result.notes,
     }
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
     for rejection in result.rejected:
         typer.echo(f"rejected {rejection}", err=True)
     if as_json:
@@ -80,7 +96,7 @@ def ingest(
     else:
         typer.echo(
             f"read {summary['read']}, added {upserted.added}, updated {upserted.updated}, "
-            f"unchanged {upserted.unchanged}, rejected {len(result.rejected)}"
+            f"unchanged {upserted.unchanged}, merged {len(merged)}, rejected {len(result.rejected)}"
         )
     if result.rejected:
         raise typer.Exit(1)

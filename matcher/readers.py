@@ -10,8 +10,8 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +26,17 @@ _WORK_COLUMN = re.compile(r"^work(\d+)_(id|title|abstract|year|coauthors)$")
 
 @dataclass(frozen=True)
 class Rejection:
-    line: int
+    """One record that was not loaded: where it is (a line or row number, or a JSON path such as
+    ``results[3]``), why, and which profile id and field, when known."""
+
+    line: int | str
     reason: str
     record_id: str | None = None
     field: str | None = None
     source: str = ""
 
     def __str__(self) -> str:
-        where = f"{self.source}:" if self.source else "line "
+        where = f"{self.source}:" if self.source else ("line " if isinstance(self.line, int) else "")
         who = f" (id '{self.record_id}')" if self.record_id else ""
         what = f"field '{self.field}': " if self.field else ""
         return f"{where}{self.line}{who}: {what}{self.reason}"
@@ -41,8 +44,12 @@ class Rejection:
 
 @dataclass(frozen=True)
 class ReadResult:
-    profiles: list[tuple[int, Profile]]
+    """Valid profiles with where each came from, the rejected records, and human-readable notes
+    about records that were combined or trimmed on the way (merges by ORCID or OpenAlex id, ...)."""
+
+    profiles: list[tuple[int | str, Profile]]
     rejected: list[Rejection]
+    notes: list[str] = field(default_factory=list)
 
 
 def detect_format(path: Path) -> str:
@@ -69,14 +76,14 @@ def read_profiles(path: Path, fmt: str | None = None) -> ReadResult:
     return parse_lines(records, source=path.name)
 
 
-def parse_lines(records: Iterator[tuple[int, Any]], source: str = "") -> ReadResult:
-    """Validate (line, raw record) pairs; a raw record that is an exception is a rejection."""
-    profiles: list[tuple[int, Profile]] = []
+def parse_lines(records: Iterable[tuple[int | str, Any]], source: str = "") -> ReadResult:
+    """Validate (line, raw record) pairs; a raw record that is a `Rejection` is passed on as one."""
+    profiles: list[tuple[int | str, Profile]] = []
     rejected: list[Rejection] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, int | str] = {}
     for line, raw in records:
         if isinstance(raw, Rejection):
-            rejected.append(Rejection(line, raw.reason, source=source))
+            rejected.append(Rejection(line, raw.reason, raw.record_id, raw.field, source))
             continue
         try:
             profile = parse_profile(raw)
@@ -84,7 +91,9 @@ def parse_lines(records: Iterator[tuple[int, Any]], source: str = "") -> ReadRes
             rejected.append(Rejection(line, err.reason, err.record_id, err.field, source))
             continue
         if profile.id in seen:
-            reason = f"duplicate id; the first record with this id is on line {seen[profile.id]}"
+            first = seen[profile.id]
+            where = f"on line {first}" if isinstance(first, int) else f"at {first}"
+            reason = f"duplicate id; the first record with this id is {where}"
             rejected.append(Rejection(line, reason, profile.id, "id", source))
             continue
         seen[profile.id] = line

@@ -35,7 +35,7 @@ def test_ingest_keeps_valid_reports_broken_and_is_idempotent(tmp_path):
     home = tmp_path / "store"
     first = matcher(home, "ingest", str(path))
     assert first.returncode == 1
-    assert "read 100, added 97, updated 0, unchanged 0, rejected 3" in first.stdout
+    assert "read 100, added 97, updated 0, unchanged 0, merged 0, rejected 3" in first.stdout
     for line in ("pool.jsonl:10", "pool.jsonl:42", "pool.jsonl:77"):
         assert line in first.stderr
     again = matcher(home, "ingest", str(path), "--json")

@@ -1,0 +1,228 @@
+"""Reading the files sources come in: JSON in its usual shapes, and delimited text of unknown
+encoding and delimiter. Records come out with their location, so every rejection can name it.
+
+JSON (`json_records`): one object (location ``$``), a list (``[3]``), an API page
+``{"meta": ..., "results": [...]}`` (``results[3]``), or JSON Lines (the line number; a line that
+is itself an API page gives ``7:results[3]``). ``.gz`` files are read through gzip, as in the
+OpenAlex snapshot. JSON Lines are streamed; the other shapes are loaded whole.
+
+Text (`read_text`): UTF-8 with or without a byte-order mark, falling back to Windows-1252 and
+then Latin-1, which cannot fail. `sniff_delimiter` picks ``;``, ``,`` or a tab from a header line.
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from matcher.errors import MatcherError
+from matcher.readers import Rejection
+
+__all__ = [
+    "Location", "csv_rows", "expand", "first_json_record", "gc_paused", "is_json_lines", "json_records",
+    "read_text", "sniff_delimiter", "subpath",
+]
+
+Location = int | str
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while bulk-parsing JSON.
+
+    Decoding allocates millions of dicts and lists that stay alive (no cycles), and each
+    collection pass would walk them again: pausing made a large OpenAlex read 1.2-1.6x faster.
+    Reference counting still frees everything as usual; the previous state is restored.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def subpath(where: Location, path: str) -> str:
+    """The location of `path` inside the record at `where`: ``results[3].authorships[1]``,
+    ``7:authorships[1]`` (line 7 of JSON Lines), or `path` itself for a whole-file record."""
+    if where == "$":
+        return path
+    return f"{where}.{path}" if isinstance(where, str) else f"{where}:{path}"
+
+
+def _open(path: Path) -> IO[bytes]:
+    try:
+        return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+    except FileNotFoundError:
+        raise MatcherError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise MatcherError(f"{path}: is a directory, expected a file") from None
+
+
+def _bad_json(where: Location, err: json.JSONDecodeError) -> Rejection:
+    at = f"line {err.lineno} column {err.colno}" if err.lineno > 1 else f"column {err.colno}"
+    return Rejection(where, f"not valid JSON: {err.msg} at {at}")
+
+
+def expand(where: Location, doc: Any) -> Iterator[tuple[Location, Any]]:
+    """A document's records: the items of a list or of an API page's `results`, or itself,
+    located inside `where`."""
+    prefix = "" if where == "$" else f"{where}:"
+    if isinstance(doc, list):
+        yield from ((f"{prefix}[{i}]", item) for i, item in enumerate(doc))
+    elif isinstance(doc, dict) and isinstance(doc.get("results"), list):
+        yield from ((f"{prefix}results[{i}]", item) for i, item in enumerate(doc["results"]))
+    else:
+        yield where, doc
+
+
+def _next_content(lines: Iterator[bytes], number: int) -> tuple[int, bytes | None]:
+    for line in lines:
+        number += 1
+        if line.strip():
+            return number, line
+    return number, None
+
+
+def _parses(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return True
+
+
+def _looks_like_jsonl(first: bytes, second: bytes | None) -> bool:
+    """Two object lines starting at column 0, at least one of them whole, make JSON Lines."""
+    if second is None or not second.startswith(b"{"):
+        return False
+    return _parses(first) or _parses(second)
+
+
+def _head(lines: Iterator[bytes]) -> tuple[int, bytes | None, int, bytes | None, bool]:
+    """The first two non-blank lines with their numbers, and whether they make JSON Lines."""
+    n1, first = _next_content(lines, 0)
+    n2, second = _next_content(lines, n1)
+    if first is None:
+        return n1, None, n2, None, False
+    first = first.removeprefix(b"\xef\xbb\xbf")
+    return n1, first, n2, second, first.startswith(b"{") and _looks_like_jsonl(first, second)
+
+
+def is_json_lines(path: Path) -> bool:
+    """Whether `path` holds JSON Lines (rather than one JSON document), judged by its first lines."""
+    with _open(path) as fh:
+        return _head(iter(fh))[4]
+
+
+def json_records(path: Path) -> Iterator[tuple[Location, Any]]:
+    """(location, record) pairs of a JSON or JSON Lines file; undecodable JSON comes as a
+    `Rejection` in place of the record."""
+    with _open(path) as fh:
+        lines = iter(fh)
+        n1, first, n2, second, jsonl = _head(lines)
+        if first is None:
+            return
+        if jsonl:
+            yield from _jsonl(n1, first, n2, second, lines)
+            return
+        fh.seek(0)
+        blob = fh.read()
+    try:
+        doc = json.loads(blob)
+    except json.JSONDecodeError as err:
+        yield "$", _bad_json("$", err)
+        return
+    except UnicodeDecodeError as err:
+        yield "$", Rejection("$", f"not UTF-8 text ({err.reason} at byte {err.start})")
+        return
+    yield from expand("$", doc)
+
+
+def _jsonl(
+    n1: int, first: bytes, n2: int, second: bytes | None, rest: Iterator[bytes]
+) -> Iterator[tuple[Location, Any]]:
+    number = n2
+    pending = [(n1, first)] + ([(n2, second)] if second is not None else [])
+    loads = json.loads
+    for where, line in pending:
+        yield from _line(where, line)
+    for line in rest:
+        number += 1
+        try:
+            doc = loads(line)
+        except ValueError:  # JSONDecodeError or UnicodeDecodeError
+            if line.strip():
+                yield from _line(number, line)
+            continue
+        if type(doc) is dict and "results" not in doc:
+            yield number, doc
+        else:
+            yield from expand(number, doc)
+
+
+def _line(number: int, line: bytes) -> Iterator[tuple[Location, Any]]:
+    try:
+        doc = json.loads(line)
+    except json.JSONDecodeError as err:
+        yield number, Rejection(number, f"not valid JSON: {err.msg} at column {err.colno}")
+        return
+    except UnicodeDecodeError as err:
+        yield number, Rejection(number, f"not UTF-8 text ({err.reason} at byte {err.start})")
+        return
+    yield from expand(number, doc)
+
+
+def first_json_record(path: Path) -> Any:
+    """The first record of a JSON or JSON Lines file (for format detection), or None."""
+    for _, record in json_records(path):
+        if not isinstance(record, Rejection):
+            return record
+    return None
+
+
+def read_text(path: Path) -> str:
+    """A text file's content: UTF-8 (a byte-order mark is dropped), else Windows-1252, else Latin-1."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise MatcherError(f"{path}: no such file") from None
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
+def sniff_delimiter(text: str) -> str:
+    """``;``, tab or ``,``: the one that splits the header line (outside quotes) the most."""
+    header = text.split("\n", 1)[0]
+    counts = {d: 0 for d in ";\t,"}
+    quoted = False
+    for ch in header:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def csv_rows(text: str, delimiter: str | None = None) -> Iterator[tuple[int, int, list[str]]]:
+    """(row number with the header as row 1, line the row starts on, cells) for every row,
+    header included; blank rows are skipped but counted."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter or sniff_delimiter(text))
+    line = 1
+    for row_number, row in enumerate(reader, start=1):
+        start, line = line, reader.line_num + 1
+        if any(cell.strip() for cell in row):
+            yield row_number, start, row
