@@ -36,7 +36,11 @@ run: install  ## serve the API on the demo pool at http://127.0.0.1:8000 (docs a
 test: install-test  ## run the whole test suite
 	$(BIN)/pytest -q
 
-bench: install-test  ## run every benchmark in bench/ and write bench/results.json
+$(VENV)/.installed-bench: $(VENV)/.installed-test
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $@
+
+bench: install-test $(VENV)/.installed-bench  ## run every benchmark in bench/ and write bench/results.json
 	$(BIN)/python -m bench.run
 
 soak: install-test  ## long trust runs: 50 kill -9 rounds, long fuzzing, 60 s load -> bench/soak.json

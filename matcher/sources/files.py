@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from matcher.errors import MatcherError
 from matcher.readers import Rejection
 
@@ -152,7 +154,7 @@ def _jsonl(
 ) -> Iterator[tuple[Location, Any]]:
     number = n2
     pending = [(n1, first)] + ([(n2, second)] if second is not None else [])
-    loads = json.loads
+    loads = orjson.loads  # several times faster than json.loads; errors are re-read by json for the message
     for where, line in pending:
         yield from _line(where, line)
     for line in rest:

@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from matcher.errors import MatcherError
 from matcher.readers import Rejection
 from matcher.sources.files import Location, expand, is_json_lines
@@ -68,11 +70,14 @@ _ROW, _PROBLEM, _NOT_JSON, _OBJECT = range(4)
 
 def _decode(line: bytes) -> tuple[int, Any]:
     try:
-        doc = json.loads(line)
-    except json.JSONDecodeError as err:
-        return _NOT_JSON, f"not valid JSON: {err.msg} at column {err.colno}"
-    except UnicodeDecodeError as err:
-        return _NOT_JSON, f"not UTF-8 text ({err.reason} at byte {err.start})"
+        doc = orjson.loads(line)
+    except ValueError:
+        try:  # re-read with json for its precise message
+            doc = json.loads(line)
+        except json.JSONDecodeError as err:
+            return _NOT_JSON, f"not valid JSON: {err.msg} at column {err.colno}"
+        except UnicodeDecodeError as err:
+            return _NOT_JSON, f"not UTF-8 text ({err.reason} at byte {err.start})"
     if type(doc) is dict and "results" not in doc and record_kind(doc) == "work":
         row = work_row_or_problem(doc)
         if isinstance(row, RecordProblem):
