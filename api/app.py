@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from api.middleware import AccessLog, BodyLimit
 from api.routes import router
 from api.routes_batches import router as batches_router
+from api.routes_import import router as import_router
 from api.schemas import HealthOut
 from api.security import RateLimiter
 from api.settings import ApiConfig, load_api_config
@@ -107,6 +108,7 @@ def create_app(
         engine_: Engine = request.app.state.engine
         return HealthOut(status="ok", profiles=engine_.store.count(), model=engine_.embedder.model_id)
 
+    app.include_router(import_router)  # before the router, so /import is not taken for a profile id
     app.include_router(router)
     app.include_router(batches_router)
     if api.cors_origins:

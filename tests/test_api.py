@@ -126,6 +126,7 @@ ENDPOINTS = [
     ("get", "/v1/audit", None, {"admin"}),
     ("get", "/v1/countries/groups", None, {"read", "agency", "admin", "owner"}),
     ("post", "/v1/batches", {"mode": "topk", "k": 2}, {"agency", "admin"}),
+    ("post", "/v1/profiles/import?format=jsonl", None, {"admin"}),
 ]
 
 
@@ -135,7 +136,11 @@ def test_access_matrix(fake_engine, keys, method, path, body, allowed, who):
     app = create_app(fake_engine.config, engine=fake_engine, api=ApiConfig(rate_limit_per_minute=10_000))
     headers = {} if who == "none" else {"X-API-Key": "mk_nope_123" if who == "bad" else keys[who]}
     with TestClient(app) as c:
-        response = c.request(method, path, json=body, headers=headers)
+        if path.endswith("import?format=jsonl"):
+            line = '{"id": "im-1", "name": "I", "country": "DE", "works": [{"title": "T"}]}\n'
+            response = c.post(path, content=line.encode(), headers=headers)
+        else:
+            response = c.request(method, path, json=body, headers=headers)
     expected = 401 if who in ("none", "bad") else (200 if who in allowed else 403)
     status = response.status_code
     assert (status // 100 == 2) if expected == 200 else (status == expected), (status, response.text)
@@ -258,3 +263,35 @@ def test_batch_job_lifecycle_and_restart(fake_engine, keys):
     with TestClient(app, headers={"X-API-Key": keys["agency"]}) as c:
         status = c.get(f"/v1/batches/{stuck}").json()
     assert status["status"] == "failed" and "stopped while this job was running" in status["error"]
+
+
+def test_import_upload_keeps_valid_reports_broken_and_limits_size(fake_engine, keys, tmp_path):
+    import io
+    import zipfile
+
+    from .conftest import SHARED
+    from .test_readers import write_broken_jsonl
+
+    path = tmp_path / "pool.jsonl"
+    write_broken_jsonl(path)
+    app = create_app(fake_engine.config, engine=fake_engine, api=ApiConfig(max_upload_bytes=1_000_000))
+    with TestClient(app, headers={"X-API-Key": keys["admin"]}) as c:
+        response = c.post("/v1/profiles/import", params={"format": "jsonl"}, content=path.read_bytes())
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["added"], body["rejected"]) == (97, 3)
+        assert [r["line"] for r in body["rejections"]] == [10, 42, 77]
+        again = c.post("/v1/profiles/import", params={"format": "jsonl"}, content=path.read_bytes()).json()
+        assert (again["added"], again["unchanged"]) == (0, 97)
+        huge = c.post("/v1/profiles/import", params={"format": "jsonl"}, content=b"x" * 1_100_000)
+        assert huge.status_code == 413
+        assert c.post("/v1/profiles/import", params={"format": "cordis"}, content=b"not a zip").status_code == 400
+        sample = SHARED / "cordis-horizon-sample"
+        if sample.exists():
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w") as archive:
+                for name in ("project.csv", "organization.csv"):
+                    archive.write(sample / name, f"export/{name}")
+            cordis = c.post("/v1/profiles/import", params={"format": "cordis"}, content=buffer.getvalue())
+            assert cordis.status_code == 200, cordis.text
+            assert cordis.json()["added"] > 10
