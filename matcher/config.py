@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from matcher.backends import DEFAULT_BACKEND, Backend
 from matcher.scoring import ScoringConfig
 
 __all__ = ["Config", "Settings", "load_config"]
@@ -22,6 +23,7 @@ class Settings(BaseSettings):
     model_id: str | None = None
     batch_size: int = 32
     threads: int | None = None
+    backend: Backend = DEFAULT_BACKEND  # MATCHER_BACKEND=torch|onnx|onnx-int8, see matcher/backends.py
     aggregate: str = ScoringConfig.aggregate
     lexical_weight: float = ScoringConfig.lexical_weight
     activity_weight: float = ScoringConfig.activity_weight
@@ -36,6 +38,7 @@ class Config:
     model_id: str | None = None
     batch_size: int = 32
     threads: int | None = None
+    backend: Backend = DEFAULT_BACKEND
     diversity: float = 0.1
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
 
@@ -49,6 +52,7 @@ def load_config(**overrides: object) -> Config:
         model_id=settings.model_id,
         batch_size=settings.batch_size,
         threads=settings.threads,
+        backend=settings.backend,
         diversity=settings.diversity,
         scoring=ScoringConfig(
             aggregate=settings.aggregate,

@@ -2,6 +2,7 @@
 
 `Embedder.embed(texts)` returns L2-normalised float32 rows. Texts longer than the model's window
 are chunked by sentences and the chunk vectors averaged (weighted by length), never truncated.
+The transformer itself runs on a backend (torch, ONNX Runtime fp32 or int8): `matcher.backends`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from matcher.backends import DEFAULT_BACKEND, Backend, backend_model_id, load_encoder
 from matcher.chunking import chunk_text
 from matcher.errors import MatcherError
 
@@ -44,7 +46,12 @@ def packaged_model_path() -> Path:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model loaded from a local folder; never reaches a model hub."""
+    """A sentence-transformers model loaded from a local folder; never reaches a model hub.
+
+    `backend` chooses where the transformer runs (`matcher.backends`): "torch" (fp32, the
+    reference), "onnx" (ONNX Runtime fp32, same vectors) or "onnx-int8" (dynamic int8 quantisation,
+    its own model id). Chunking and normalisation are the same for all of them.
+    """
 
     def __init__(
         self,
@@ -53,45 +60,43 @@ class SentenceTransformerEmbedder:
         model_id: str | None = None,
         batch_size: int = 32,
         threads: int | None = None,
+        backend: Backend = DEFAULT_BACKEND,
+        models_dir: Path | None = None,
     ):
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
-        import torch
         import transformers
-        from sentence_transformers import SentenceTransformer
 
         transformers.logging.set_verbosity_error()
         transformers.logging.disable_progress_bar()
 
-        if threads:
-            torch.set_num_threads(threads)
         path = Path(model_path) if model_path else packaged_model_path()
         if not (path / "modules.json").exists() and not (path / "config.json").exists():
             raise MatcherError(f"no sentence-transformers model at {path}")
-        self.model_id = model_id or (DEFAULT_MODEL_ID if model_path is None else f"local:{path.resolve()}")
+        base_id = model_id or (DEFAULT_MODEL_ID if model_path is None else f"local:{path.resolve()}")
+        self.model_id = backend_model_id(base_id, backend)
+        self.backend = backend
         self.batch_size = batch_size
-        self.model_ = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        self.dim = int(self.model_.get_embedding_dimension())
-        self._window = int(self.model_.max_seq_length) - 2  # room for [CLS] and [SEP]
+        self.encoder_ = load_encoder(backend, path, threads=threads, models_dir=models_dir)
+        self.dim = int(self.encoder_.dim)
+        self._window = int(self.encoder_.max_seq_length) - 2  # room for [CLS] and [SEP]
 
     def count_tokens(self, text: str) -> int:
-        return len(self.model_.tokenizer.tokenize(text))
+        return len(self.encoder_.tokenizer.tokenize(text))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        lengths = self.model_.tokenizer(list(texts), add_special_tokens=False, return_length=True)["length"]
+        lengths = self.encoder_.tokenizer(list(texts), add_special_tokens=False, return_length=True)["length"]
         chunks: list[str] = []
         owners: list[int] = []
         for i, (text, length) in enumerate(zip(texts, lengths, strict=True)):
             parts = [text] if length <= self._window else chunk_text(text, self.count_tokens, self._window)
             chunks.extend(parts)
             owners.extend([i] * len(parts))
-        vectors = self.model_.encode(
-            chunks, batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=True
-        )
+        vectors = normalise_rows(self.encoder_.encode(chunks, self.batch_size))
         if len(chunks) == len(texts):
-            return vectors.astype(np.float32, copy=False)
+            return vectors
         weights = np.array([max(len(c), 1) for c in chunks], dtype=np.float32)[:, None]
         pooled = np.zeros((len(texts), self.dim), dtype=np.float32)
         np.add.at(pooled, np.asarray(owners), vectors * weights)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from matcher.backends import backend_model_id
 from matcher.calls import CallRequest, ConsortiumResult, make_aspects, parse_group_min, solve_call
 from matcher.chunking import split_sentences
 from matcher.config import Config
@@ -57,16 +58,17 @@ class MatchRequest:
 def _default_factory(config: Config) -> Callable[[], Embedder]:
     def make() -> Embedder:
         return SentenceTransformerEmbedder(
-            config.model_path, model_id=config.model_id, batch_size=config.batch_size, threads=config.threads
+            config.model_path, model_id=config.model_id, batch_size=config.batch_size, threads=config.threads,
+            backend=config.backend,
         )
 
     return make
 
 
 def model_id_for(config: Config) -> str:
-    if config.model_id:
-        return config.model_id
-    return DEFAULT_MODEL_ID if config.model_path is None else f"local:{config.model_path.resolve()}"
+    """The embedding cache key: the model's id, marked with the backend when its vectors differ (int8)."""
+    local = None if config.model_path is None else f"local:{config.model_path.resolve()}"
+    return backend_model_id(config.model_id or local or DEFAULT_MODEL_ID, config.backend)
 
 
 class Engine:
