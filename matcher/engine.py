@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from matcher.profiles import Profile
 from matcher.rules import MatchRules
 from matcher.store import Store, UpsertResult, save_npy_atomic, text_hash, write_text_atomic
 from matcher.vectors import CachedEmbedder
+
+log = logging.getLogger("matcher.engine")
 
 __all__ = ["Engine", "MatchRequest", "MAX_TEXT_CHARS", "MAX_ASPECTS"]
 
@@ -164,10 +167,13 @@ class Engine:
                 self._rebuilder.start()
 
     def _rebuild(self) -> None:
-        with self._lock:
-            generation = self.store.generation()
-            if self.store.count():
-                self._corpus = self._build(generation)
+        try:
+            with self._lock:
+                generation = self.store.generation()
+                if self.store.count():
+                    self._corpus = self._build(generation)
+        except Exception as err:  # the masked corpus stays in use; the next write or start rebuilds
+            log.warning("background rebuild after a deletion failed: %s", err)
 
     def wait_for_rebuild(self, timeout: float | None = None) -> None:
         """Block until a background rebuild (after a deletion) has finished."""
