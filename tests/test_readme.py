@@ -97,14 +97,14 @@ def test_readme_curl_examples(server, demo_home):
     assert len(by_id["suggestions"]) == 10
 
 
-def test_readme_cli_examples(demo_home):
-    env = {**os.environ, "MATCHER_HOME": str(demo_home)}
+def test_readme_cli_examples(demo_home, tmp_path):
+    env = {**os.environ, "MATCHER_HOME": str(demo_home), "PYTHONPATH": str(ROOT)}
     for line in commands(".venv/bin/matcher"):
         args = shlex.split(line)
         if args[1] in ("ingest", "eval"):
             continue  # these name a user's own files
         result = subprocess.run([sys.executable, "-m", "matcher", *args[1:]], capture_output=True, text=True,
-                                env=env, timeout=300)
+                                env=env, timeout=300, cwd=tmp_path)  # outputs such as --out out/ land here
         assert result.returncode == 0, (line, result.stderr)
         if "--json" in args and args[1] == "match":
             items = json.loads(result.stdout)
@@ -113,3 +113,6 @@ def test_readme_cli_examples(demo_home):
         if "--json" in args and args[1] == "consortium":
             teams = json.loads(result.stdout)["teams"]
             assert len(teams) == 3 and all(len(t["members"]) == 5 for t in teams)
+        if args[1] == "batch":
+            out = tmp_path / args[args.index("--out") + 1]
+            assert (out / "pairs.csv").exists() and (out / "report.html").exists()
