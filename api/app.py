@@ -8,6 +8,8 @@ carries a stack trace.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -77,6 +79,9 @@ def create_app(
         if interrupted:
             log.warning("%d batch job(s) were running when the service stopped; marked failed", interrupted)
         app.state.workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
+        # CPU-bound work (embedding, scoring) runs at most one per core at a time: more threads only
+        # fight over the GIL and starve the event loop; waiting threads release it.
+        app.state.cpu_slots = threading.BoundedSemaphore(os.cpu_count() or 2)
         if warm:
             _warm(app.state.engine)
         yield
@@ -105,8 +110,9 @@ def create_app(
 
     @app.get("/health", response_model=HealthOut, tags=["service"])
     async def health(request: Request) -> HealthOut:
+        """Answers from memory only (no database, no lock), so it stays fast under any load."""
         engine_: Engine = request.app.state.engine
-        return HealthOut(status="ok", profiles=engine_.store.count(), model=engine_.embedder.model_id)
+        return HealthOut(status="ok", profiles=engine_.active_profiles(), model=engine_.embedder.model_id)
 
     app.include_router(import_router)  # before the router, so /import is not taken for a profile id
     app.include_router(router)

@@ -113,14 +113,17 @@ def delete_profile(
 
 
 @router.post("/match", response_model=MatchOut, tags=["matching"])
-def match(body: MatchIn, engine: EngineDep, audit: AuditDep, key: ReadKey) -> dict[str, Any]:
+def match(
+    body: MatchIn, http_request: Request, engine: EngineDep, audit: AuditDep, key: ReadKey
+) -> dict[str, Any]:
     request = MatchRequest(
         profile_id=body.profile_id, text=body.text, k=body.k, countries=tuple(body.countries),
         exclude_countries=tuple(body.exclude_countries), exclude_own_country=body.exclude_own_country,
         exclude_coauthors=body.exclude_coauthors, exclude_same_institution=body.exclude_same_institution,
         kinds=tuple(body.kinds), diversity=body.diversity,
     )
-    suggestions = engine.match(request)
+    with http_request.app.state.cpu_slots:
+        suggestions = engine.match(request)
     audit.record("match", key_id=key.key_id, scope=key.scope, by_id=body.profile_id is not None,
                  by_text=body.text is not None, k=body.k, results=len(suggestions))
     note = None
@@ -131,7 +134,7 @@ def match(body: MatchIn, engine: EngineDep, audit: AuditDep, key: ReadKey) -> di
 
 @router.post("/consortia", response_model=ConsortiumOut, tags=["consortia"])
 def consortia(
-    body: ConsortiumIn, engine: EngineDep, audit: AuditDep, key: AgencyKey
+    body: ConsortiumIn, http_request: Request, engine: EngineDep, audit: AuditDep, key: AgencyKey
 ) -> dict[str, Any]:
     low = body.min_size or body.size or body.max_size or 5
     high = body.max_size or body.size or max(low, 5)
@@ -143,7 +146,8 @@ def consortia(
         exclude_conflicts=body.exclude_conflicts, teams=body.teams, exact=body.exact,
         gap_threshold=body.gap_threshold,
     )
-    result = engine.assemble(request)
+    with http_request.app.state.cpu_slots:
+        result = engine.assemble(request)
     audit.record("consortium", key_id=key.key_id, scope=key.scope, aspects=len(result.aspects),
                  teams=len(result.teams), exact=body.exact)
     return dataclasses.asdict(result)

@@ -140,9 +140,12 @@ def main() -> int:
     rounds = int(os.environ.get("SOAK_CRASH_ROUNDS", "50"))
     examples = int(os.environ.get("SOAK_FUZZ_EXAMPLES", "200"))
     seconds = float(os.environ.get("SOAK_LOAD_SECONDS", "60"))
-    figures: dict[str, object] = {}
+    steps = os.environ.get("SOAK_STEPS", "load,fuzz,crash").split(",")
+    figures: dict[str, object] = json.loads(OUT.read_text()) if OUT.exists() else {}  # steps not run keep theirs
     for name, step in (("load", lambda: load(seconds, 32)), ("fuzz", lambda: fuzz(examples)),
                        ("crash", lambda: crash(rounds))):
+        if name not in steps:
+            continue
         print(f"== {name}", file=sys.stderr, flush=True)
         figures.update(step())
         print(json.dumps(figures, indent=2), file=sys.stderr)

@@ -139,6 +139,11 @@ class Engine:
             return None
         return vectors if vectors.ndim == 2 and len(vectors) == n else None
 
+    def active_profiles(self) -> int:
+        """Profiles in the current matching state, from memory (0 before the first build)."""
+        corpus = self._corpus
+        return 0 if corpus is None else int(corpus.active.sum())
+
     # -- writes ---------------------------------------------------------------------------------
 
     def add(self, profiles: Iterable[Profile], *, create_only: bool = False) -> UpsertResult:
