@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -159,6 +161,22 @@ def test_private_fields_never_leak_to_read_agency_or_other_owner(client, keys):
         ]
         for text in texts:
             assert not any(v in text for v in PRIVATE_VALUES), who
+    # agency and admin outputs that are not about one profile never carry them either
+    job = client.post("/v1/batches", json={"mode": "topk", "k": 3}, headers={"X-API-Key": keys["agency"]}).json()
+    for _ in range(400):
+        if client.get(f"/v1/batches/{job['id']}").json()["status"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    others = [
+        client.get(f"/v1/batches/{job['id']}/result").text,
+        client.get(f"/v1/batches/{job['id']}/result", params={"format": "csv"}).text,
+        client.get("/v1/audit").text,
+        client.get("/v1/keys").text,
+        client.get("/openapi.json").text,
+    ]
+    assert "ke-0100" in others[0]  # the profile took part ...
+    for text in others:
+        assert not any(v in text for v in PRIVATE_VALUES)  # ... without its private fields
 
 
 def test_rate_limit_answers_429_with_retry_after(fake_engine, keys):
