@@ -129,7 +129,13 @@ ENDPOINTS = [
     ("get", "/v1/countries/groups", None, {"read", "agency", "admin", "owner"}),
     ("post", "/v1/batches", {"mode": "topk", "k": 2}, {"agency", "admin"}),
     ("post", "/v1/profiles/import?format=jsonl", None, {"admin"}),
+    ("get", "/v1/batches/nojob", None, {"agency", "admin"}),  # allowed callers get 404 for an unknown job
+    ("get", "/v1/batches/nojob/result", None, {"agency", "admin"}),
+    ("delete", "/v1/keys/nokey", None, {"admin"}),
 ]
+
+
+UNKNOWN = ("/nojob", "/nojob/result", "/nokey")
 
 
 @pytest.mark.parametrize(("method", "path", "body", "allowed"), ENDPOINTS)
@@ -145,7 +151,16 @@ def test_access_matrix(fake_engine, keys, method, path, body, allowed, who):
             response = c.request(method, path, json=body, headers=headers)
     expected = 401 if who in ("none", "bad") else (200 if who in allowed else 403)
     status = response.status_code
-    assert (status // 100 == 2) if expected == 200 else (status == expected), (status, response.text)
+    if expected == 200:  # allowed: past the access check (2xx, or 404 for an unknown object), never 5xx
+        assert status // 100 == 2 or (status == 404 and path.endswith(UNKNOWN)), (status, response.text)
+    else:
+        assert status == expected, (status, response.text)
+
+
+def test_health_and_docs_are_open_to_everyone(fake_engine):
+    with TestClient(create_app(fake_engine.config, engine=fake_engine)) as c:
+        assert c.get("/health").status_code == 200
+        assert c.get("/openapi.json").status_code == 200
 
 
 def test_private_fields_never_leak_to_read_agency_or_other_owner(client, keys):
