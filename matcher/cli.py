@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from matcher.cli_common import HomeOption, fail
 from matcher.config import Config, load_config
 from matcher.engine import Engine, MatchRequest
 from matcher.errors import MatcherError
@@ -27,16 +28,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-HomeOption = Annotated[Optional[Path], typer.Option("--home", help="Store folder (overrides MATCHER_HOME).")]
-
-
 def _config(home: Path | None) -> Config:
     return load_config(home=home)
-
-
-def _fail(message: str, code: int = 1) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 def _emit_json(data: Any) -> None:
@@ -74,8 +67,7 @@ def ingest(
         engine = Engine(_config(home), progress=True)
         upserted = engine.add([p for _, p in result.profiles])
     except MatcherError as err:
-        _fail(str(err))
-        return
+        fail(err)
     merged = [n for n in result.notes if n.startswith("merged")]
     summary = {
         "read": len(result.profiles) + len(result.rejected) + len(merged),
@@ -135,7 +127,7 @@ def match_command(
       matcher match --id de-0001 --countries widening --json
     """
     if profile_id is None and not text:
-        _fail("give --id, --text, or both (see matcher match --help)", code=2)
+        fail("give --id, --text, or both (see matcher match --help)", code=2)
     request = MatchRequest(
         profile_id=profile_id,
         text=text,
@@ -150,8 +142,7 @@ def match_command(
     try:
         suggestions = Engine(_config(home), progress=True).match(request)
     except MatcherError as err:
-        _fail(str(err))
-        return
+        fail(err)
     if as_json:
         _emit_json([dataclasses.asdict(s) for s in suggestions])
         return
@@ -213,8 +204,7 @@ def demo(
             return
         report = demo_store.load(engine)
     except MatcherError as err:
-        _fail(str(err))
-        return
+        fail(err)
     typer.echo(report)
 
 

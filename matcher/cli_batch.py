@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 from tqdm import tqdm
 
+from matcher.cli_common import HomeOption, fail
 from matcher.config import load_config
 from matcher.engine import Engine
 from matcher.errors import MatcherError
@@ -49,7 +50,7 @@ def batch(
         str, typer.Option("--memory", help="Memory budget for the score blocks, e.g. 512M, 2G.")
     ] = "512M",
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary and file paths as JSON.")] = False,
-    home: Annotated[Optional[Path], typer.Option("--home", help="Store folder (overrides MATCHER_HOME).")] = None,
+    home: HomeOption = None,
 ) -> None:
     """Match a whole applicant pool at once: every applicant's k best partners abroad (topk), one global
     pairing within capacities (pairs: greedy 1/2-approximation plus improving swaps), or an exact
@@ -87,8 +88,7 @@ def batch(
             result = run_batch(corpus, request, progress)
         paths = write_result(result, out)
     except MatcherError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from None
+        fail(err)
     typer.echo(result.summary(), err=True)
     reasons: dict[str, int] = {}
     for _, _, _, reason in result.unmatched:

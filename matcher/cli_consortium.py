@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from matcher.calls import CallRequest, ConsortiumResult
+from matcher.cli_common import HomeOption, fail
 from matcher.config import load_config
 from matcher.engine import Engine
 from matcher.errors import MatcherError
@@ -60,7 +61,7 @@ def consortium(
         bool, typer.Option("--exact", help="Solve exactly (OR-Tools CP-SAT) on a small shortlist.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
-    home: Annotated[Optional[Path], typer.Option("--home", help="Store folder (overrides MATCHER_HOME).")] = None,
+    home: HomeOption = None,
 ) -> None:
     """Propose teams that cover a funding call under its rules, with each team's gaps.
 
@@ -75,8 +76,7 @@ def consortium(
     """
     text = call.read_text(encoding="utf-8") if call is not None else call_text
     if not text and not aspect:
-        typer.echo("error: give --call FILE, --call-text TEXT or --aspect (see --help)", err=True)
-        raise typer.Exit(2)
+        fail("give --call FILE, --call-text TEXT or --aspect (see --help)", code=2)
     lo = min_size or size or max_size or 5
     hi = max_size or size or max(lo, 5)
     request = CallRequest(
@@ -88,8 +88,7 @@ def consortium(
     try:
         result = Engine(load_config(home=home), progress=True).assemble(request)
     except MatcherError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from None
+        fail(err)
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(result), ensure_ascii=False, indent=2))
     else:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from matcher.cli_common import fail
 from matcher.config import load_config
 from matcher.engine import Engine
 from matcher.errors import MatcherError
@@ -87,8 +88,7 @@ def consortia(
             _variants(engine, sweep),
         )
     except MatcherError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from None
+        fail(err)
     typer.echo(f"{report['split']['organisations']} organisations, {report['split']['queries']} queries", err=True)
     metrics = ("recall@10", "recall@50", "mrr", "ndcg@10")
     _finish(report, as_json, out, [
@@ -118,8 +118,7 @@ def expertise(
         engine = Engine(load_config(home=home), progress=True)
         report = expertise_report(engine, profiles, judgments, _variants(engine, sweep))
     except MatcherError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from None
+        fail(err)
     _finish(report, as_json, out, [("loss", "loss"), ("correct pairs", "correct_pairs"), ("pairs", "pairs")])
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from matcher.cli_common import HomeOption, fail
 from matcher.config import load_config
 from matcher.errors import MatcherError
 from matcher.keys import SCOPES, KeyStore
@@ -19,7 +20,6 @@ keys_app = typer.Typer(
     "exports), admin (profile writes, erasure, keys), owner (one profile).",
     no_args_is_help=True,
 )
-Home = Annotated[Optional[Path], typer.Option("--home", help="Store folder (overrides MATCHER_HOME).")]
 
 
 def _keys(home: Path | None) -> KeyStore:
@@ -32,7 +32,7 @@ def create(
     owner: Annotated[Optional[str], typer.Option("--owner", help="Profile id an owner key may edit.")] = None,
     label: Annotated[str, typer.Option("--label", help="A note for you, e.g. who holds the key.")] = "",
     replace: Annotated[bool, typer.Option("--replace", help="Revoke earlier keys with the same label.")] = False,
-    home: Home = None,
+    home: HomeOption = None,
 ) -> None:
     """Create a key and print it once, as the last line of output. Only its SHA-256 digest is stored.
 
@@ -46,15 +46,14 @@ def create(
                     keys.revoke(old.key_id)
         made, secret = keys.create(scope, owner=owner, label=label)
     except MatcherError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from None
+        fail(err)
     who = f" for profile {made.owner}" if made.owner else ""
     typer.echo(f"created key {made.key_id} with scope '{made.scope}'{who}; it is shown once, keep it safe:")
     typer.echo(secret)
 
 
 @keys_app.command("list")
-def list_keys(home: Home = None) -> None:
+def list_keys(home: HomeOption = None) -> None:
     """List active keys (ids, scopes, owners, labels; never the secrets)."""
     for key in _keys(home).list():
         typer.echo(f"{key.key_id}  {key.scope:<7} {key.owner or '-':<16} {key.label}")
@@ -62,9 +61,8 @@ def list_keys(home: Home = None) -> None:
 
 @keys_app.command("revoke")
 def revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by `matcher keys list`.")],
-           home: Home = None) -> None:
+           home: HomeOption = None) -> None:
     """Revoke a key: it stops working at once."""
     if not _keys(home).revoke(key_id):
-        typer.echo(f"error: no active key '{key_id}'", err=True)
-        raise typer.Exit(1)
+        fail(f"no active key '{key_id}'")
     typer.echo(f"revoked {key_id}")
