@@ -32,6 +32,8 @@ class Corpus:
     row_of: Mapping[str, int]
     profiles: tuple[Profile, ...]
     countries: np.ndarray  # (P,) '<U2'
+    kinds: np.ndarray  # (P,) str: researcher | organisation
+    activity: np.ndarray  # (P,) float32 in [0, 1]: log(1 + works) / log(1 + most works of anyone)
     institutions: tuple[str, ...]
     work_vectors: np.ndarray  # (W, d) float32, grouped by owner
     work_owner: np.ndarray  # (W,) int64
@@ -105,6 +107,8 @@ def build_corpus(profiles: Sequence[Profile], work_vectors: np.ndarray, *, gener
         row_of={pid: row for row, pid in enumerate(ids)},
         profiles=tuple(profiles),
         countries=np.asarray([p.country for p in profiles], dtype="<U2"),
+        kinds=np.asarray([p.kind for p in profiles]),
+        activity=(np.log1p(counts) / np.log1p(counts.max())).astype(np.float32),
         institutions=tuple(normalise_institution(p.institution) for p in profiles),
         work_vectors=vectors,
         work_owner=owner,

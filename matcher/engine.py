@@ -151,7 +151,7 @@ class Engine:
         profiles = list(profiles)
         with self._lock:
             result = self.store.upsert(profiles, create_only=create_only)
-            texts = [t for p in profiles for t in corpus_texts([p])[0]]
+            texts = corpus_texts(profiles)[0]
             if texts and (result.added or result.updated):
                 self.embedder.embed(texts, desc="embedding works")
         return result
@@ -243,7 +243,7 @@ class Engine:
         if request.pool_countries:
             mask &= np.isin(corpus.countries, list(expand_countries(request.pool_countries)))
         if request.kinds:
-            mask &= np.isin(np.asarray([p.kind for p in corpus.profiles]), list(request.kinds))
+            mask &= np.isin(corpus.kinds, list(request.kinds))
         mask[list(excluded)] = False
         groups = []
         for spec in request.group_min:

@@ -130,8 +130,7 @@ def score_rows(
         lexical += (1 - share) * corpus.lexical.scores(mine, rows)
     scores = (1 - config.lexical_weight) * dense + config.lexical_weight * lexical
     if config.activity_weight:
-        counts = np.diff(corpus.work_offsets)
-        scores += config.activity_weight * np.log1p(counts[rows]) / np.log1p(counts.max())
+        scores += config.activity_weight * corpus.activity[rows]
     if config.partner_weight and query.requester is not None:
         scores += config.partner_weight * partner_strength(corpus, query.requester, rows)
     return Scored(rows, scores, dense, lexical, text_sims, profile_sims, query_terms)

@@ -49,7 +49,7 @@ def eligible_mask(corpus: Corpus, rules: MatchRules, requester: int | None) -> n
     if rules.exclude_countries:
         mask &= ~np.isin(corpus.countries, list(rules.exclude_countries))
     if rules.kinds is not None:
-        mask &= np.isin(np.asarray([p.kind for p in corpus.profiles]), list(rules.kinds))
+        mask &= np.isin(corpus.kinds, list(rules.kinds))
     if requester is not None and (rules.exclude_coauthors or rules.exclude_same_institution):
         rows = np.flatnonzero(mask)
         coauthor, same = conflicts(corpus, requester, rows)
