@@ -22,7 +22,7 @@ from api.schemas import (
 )
 from api.security import AdminKey, AdminOrOwnerKey, AgencyKey, AnyKey, ReadKey
 from matcher.audit import AuditLog
-from matcher.calls import CallRequest
+from matcher.calls import CallRequest, team_size
 from matcher.countries import GROUPS
 from matcher.engine import Engine, MatchRequest
 from matcher.errors import InvalidProfile, MatcherError, ProfileNotFound
@@ -136,8 +136,7 @@ def match(
 def consortia(
     body: ConsortiumIn, http_request: Request, engine: EngineDep, audit: AuditDep, key: AgencyKey
 ) -> dict[str, Any]:
-    low = body.min_size or body.size or body.max_size or 5
-    high = body.max_size or body.size or max(low, 5)
+    low, high = team_size(body.size, body.min_size, body.max_size)
     request = CallRequest(
         call_text=body.call_text, aspects=tuple((a.text, a.weight) for a in body.aspects),
         min_size=low, max_size=high, min_countries=body.min_countries, max_per_country=body.max_per_country,

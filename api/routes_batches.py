@@ -45,7 +45,7 @@ def start_batch(body: BatchIn, request: Request, engine: EngineDep, jobs: JobsDe
             jobs.finish(job_id, result)
         except Exception as err:  # the job fails with a message; the service goes on
             log.error("batch job %s failed: %s", job_id, type(err).__name__)
-            jobs.fail(job_id, str(err) if isinstance(err, Exception) and str(err) else type(err).__name__)
+            jobs.fail(job_id, str(err) or type(err).__name__)
 
     request.app.state.workers.submit(work)
     return jobs.get(job_id)

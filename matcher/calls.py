@@ -20,7 +20,7 @@ from matcher.rules import conflict_pairs
 
 __all__ = [
     "Aspect", "CallRequest", "ConsortiumResult", "MemberOut", "TeamOut", "coverage_matrix", "parse_group_min",
-    "split_aspects", "solve_call",
+    "split_aspects", "solve_call", "team_size",
 ]
 
 MAX_ASPECTS = 30
@@ -81,6 +81,12 @@ class ConsortiumResult:
     method: str
     candidates_considered: int
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def team_size(size: int | None, min_size: int | None, max_size: int | None, default: int = 5) -> tuple[int, int]:
+    """(min, max) team size from what a user gave: `size` sets both; either bound alone works too."""
+    low = min_size or size or max_size or default
+    return low, max_size or size or max(low, default)
 
 
 def split_aspects(text: str) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from matcher.calls import CallRequest, ConsortiumResult
+from matcher.calls import CallRequest, ConsortiumResult, team_size
 from matcher.cli_common import HomeOption, fail
 from matcher.config import load_config
 from matcher.engine import Engine
@@ -77,8 +77,7 @@ def consortium(
     text = call.read_text(encoding="utf-8") if call is not None else call_text
     if not text and not aspect:
         fail("give --call FILE, --call-text TEXT or --aspect (see --help)", code=2)
-    lo = min_size or size or max_size or 5
-    hi = max_size or size or max(lo, 5)
+    lo, hi = team_size(size, min_size, max_size)
     request = CallRequest(
         call_text=text, aspects=tuple(_aspect(a) for a in aspect or ()), min_size=lo, max_size=hi,
         min_countries=min_countries, max_per_country=max_per_country, group_min=tuple(group_min or ()),
