@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from matcher.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,12 +28,6 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def cold_start() -> float:
     """Seconds from `matcher serve` starting (store already loaded) to the first match answered."""
     with tempfile.TemporaryDirectory() as home:
@@ -41,7 +36,7 @@ def cold_start() -> float:
         out = subprocess.run([sys.executable, "-m", "matcher", "keys", "create", "--scope", "read"], env=env,
                              cwd=ROOT, check=True, capture_output=True, text=True).stdout
         key = out.strip().splitlines()[-1]
-        port = _port()
+        port = free_port()
         started = time.perf_counter()
         server = subprocess.Popen([sys.executable, "-m", "matcher", "serve", "--port", str(port)], env=env, cwd=ROOT,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+
+from matcher.testing import free_port
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -54,12 +55,6 @@ def fuzz(examples: int) -> dict[str, object]:
     line = next(x for x in out.splitlines() if x.startswith("FUZZ"))
     _, cases, errors, rc = line.split()
     return {"fuzz_cases": int(cases), "fuzz_server_errors": int(errors), "fuzz_passed": rc == "0"}
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rss_gib(pid: int) -> float:
@@ -118,7 +113,7 @@ def load(seconds: float, users: int) -> dict[str, object]:
         run("demo")
         key = run("keys", "create", "--scope", "read").strip().splitlines()[-1]
         ids = [json.loads(x)["id"] for x in (ROOT / "data/demo/profiles.jsonl").read_text().splitlines()]
-        port = _port()
+        port = free_port()
         server = subprocess.Popen([sys.executable, "-m", "matcher", "serve", "--port", str(port)], env=env, cwd=ROOT,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

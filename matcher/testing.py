@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import socket
 from collections.abc import Sequence
 
 import numpy as np
 
 from matcher.embedding import normalise_rows
 
-__all__ = ["FakeEmbedder"]
+__all__ = ["FakeEmbedder", "free_port"]
 
 _WORD = re.compile(r"[a-z0-9]{3,}")
 
@@ -42,3 +43,10 @@ class FakeEmbedder:
             if not out[row].any():
                 out[row, 0] = 1.0
         return normalise_rows(out)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for test and bench servers)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

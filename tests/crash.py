@@ -8,7 +8,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +17,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from matcher.testing import free_port
 
 __all__ = ["CrashRound", "crash_rounds"]
 
@@ -42,12 +43,6 @@ class CrashRound:
     lost: int
     integrity: str
     vectors_consistent: bool
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _start(home: Path, port: int) -> subprocess.Popen[bytes]:
@@ -120,7 +115,7 @@ def crash_rounds(home: Path, rounds: int, *, seed: int = 0) -> list[CrashRound]:
     acked: list[str] = []
     next_id = 0
     for _ in range(rounds):
-        port = _port()
+        port = free_port()
         proc = _start(home, port)
         stop = threading.Event()
         mine: list[str] = []

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from matcher.testing import free_port
 
 from .conftest import ROOT
 
@@ -36,12 +37,6 @@ def test_readme_opens_with_the_two_commands():
     assert [line.split("#")[0].strip() for line in first] == ["make run", "make test"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("readme-store")
@@ -52,7 +47,7 @@ def demo_home(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(demo_home):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MATCHER_HOME": str(demo_home)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "matcher", "serve", "--host", "127.0.0.1", "--port", str(port)],
