@@ -126,13 +126,13 @@ def parse_group_min(spec: str) -> tuple[str, int]:
 def coverage_matrix(corpus: Corpus, rows: np.ndarray, aspect_vectors: np.ndarray) -> np.ndarray:
     """Coverage of each aspect by each row: its best work's cosine, clipped to [0, 1]."""
     works, starts = corpus.works_of(rows)
-    best = np.maximum.reduceat(corpus.work_vectors[works] @ aspect_vectors.T, starts, axis=0)
+    best = np.maximum.reduceat(corpus.work_matrix(works) @ aspect_vectors.T, starts, axis=0)
     return np.clip(best, 0.0, 1.0).astype(np.float64)
 
 
 def _best_works(corpus: Corpus, row: int, aspect_vectors: np.ndarray) -> np.ndarray:
     lo, hi = int(corpus.work_offsets[row]), int(corpus.work_offsets[row + 1])
-    return lo + np.argmax(corpus.work_vectors[lo:hi] @ aspect_vectors.T, axis=0)
+    return lo + np.argmax(corpus.work_matrix(slice(lo, hi)) @ aspect_vectors.T, axis=0)
 
 
 def solve_call(
@@ -186,19 +186,19 @@ def _team_out(
     out_members = []
     for m in members:
         row = int(short[m])
-        profile = corpus.profiles[row]
+        profile_id, country = corpus.ids[row], str(corpus.countries[row])
         best_work = _best_works(corpus, row, aspect_vectors)
         covers = tuple(
             {"aspect": a.text, "similarity": round(float(coverage[m, k]), 3),
              "work_title": corpus.work_titles[int(best_work[k])]}
             for k, a in enumerate(aspects) if leader[k] == m
         )
-        role = "must-include member; " if profile.id in request.must_include else ""
+        role = "must-include member; " if profile_id in request.must_include else ""
         why = "; ".join(f"'{c['aspect']}' via '{c['work_title']}' ({c['similarity']:.2f})" for c in covers)
         explanation = f"{role}best in the team on " + why if covers else f"{role}adds depth on already covered aspects"
         out_members.append(
-            MemberOut(profile.id, profile.name, profile.country, profile.institution,
-                      f"{explanation}; country {profile.country}", covers)
+            MemberOut(profile_id, corpus.names[row], country, corpus.institution_names[row],
+                      f"{explanation}; country {country}", covers)
         )
     coverage_out = tuple(
         {"aspect": a.text, "weight": round(a.weight, 4), "coverage": round(float(team.coverage[k]), 3),

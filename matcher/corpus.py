@@ -2,22 +2,32 @@
 
 A `Corpus` is immutable once built; writes produce a new one (a deletion only flips `active`), so
 queries in flight always see one consistent state.
+
+It is compact on purpose: it keeps per row only what matching, rules and explanations read (name,
+country, institution, kind, capacity, co-author links as a sparse matrix, work ids and titles) and
+the vectors as float16, never the profiles themselves, so abstracts stay in the store. A
+`CorpusBuilder` takes profiles one at a time, which lets the engine stream a store of any size
+through it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
-from matcher.embedding import normalise_rows
+from matcher import half
 from matcher.index import CosineIndex
 from matcher.lexical import LexicalIndex
 from matcher.profiles import Profile
 
-__all__ = ["KEYWORDS_SUFFIX", "Corpus", "build_corpus", "corpus_texts", "normalise_institution"]
+__all__ = [
+    "KEYWORDS_SUFFIX", "Corpus", "CorpusBuilder", "build_corpus", "corpus_texts", "normalise_institution",
+    "profile_document", "profile_texts",
+]
 
 KEYWORDS_SUFFIX = "#keywords"  # the id suffix of a profile's keywords pseudo-work
 
@@ -30,17 +40,20 @@ def normalise_institution(name: str) -> str:
 class Corpus:
     ids: tuple[str, ...]
     row_of: Mapping[str, int]
-    profiles: tuple[Profile, ...]
+    names: tuple[str, ...]
+    institution_names: tuple[str, ...]  # as the profiles give them, for display
+    institutions: tuple[str, ...]  # normalised, for same-institution checks
     countries: np.ndarray  # (P,) '<U2'
     kinds: np.ndarray  # (P,) str: researcher | organisation
+    capacity: np.ndarray  # (P,) int32: partners a profile takes in a batch, 0 where it gives none
     activity: np.ndarray  # (P,) float32 in [0, 1]: log(1 + works) / log(1 + most works of anyone)
-    institutions: tuple[str, ...]
-    work_vectors: np.ndarray  # (W, d) float32, grouped by owner
-    work_owner: np.ndarray  # (W,) int64
+    links: sparse.csr_matrix  # (P, P) int32: [i, j] = works of i that list j as co-author / co-participant
+    links_to: sparse.csr_matrix  # links transposed: [j, i] = works of i that list j
+    work_vectors: np.ndarray  # (W, d) float16, unit rows, grouped by owner
     work_offsets: np.ndarray  # (P + 1,) int64: works of row p are offsets[p]:offsets[p+1]
     work_ids: tuple[str, ...]
     work_titles: tuple[str, ...]
-    summary: np.ndarray  # (P, d) float32, L2-normalised mean of the profile's work vectors
+    summary: np.ndarray  # (P, d) float16, L2-normalised mean of the profile's work vectors
     index: CosineIndex
     lexical: LexicalIndex
     active: np.ndarray  # (P,) bool: False once a profile is deleted
@@ -57,11 +70,45 @@ class Corpus:
         within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(segment_starts, counts)
         return np.repeat(starts, counts) + within, segment_starts
 
+    def work_matrix(self, works: np.ndarray | slice) -> np.ndarray:
+        """Work vectors as float32, for the given work indices or a slice."""
+        return half.gather(self.work_vectors, works)
+
+    def summaries(self, rows: np.ndarray | int) -> np.ndarray:
+        """Summary vectors of the given rows as float32."""
+        return half.gather(self.summary, rows)
+
+    def link_counts(self, row: int, rows: np.ndarray) -> np.ndarray:
+        """For each of `rows`: how many of `row`'s works list it; 1 where only its own works list `row`."""
+        mine = dict(zip(*_csr_row(self.links, row), strict=True))
+        listed_by = set(_csr_row(self.links_to, row)[0].tolist())
+        return np.fromiter(
+            (mine.get(r, 1 if r in listed_by else 0) for r in np.asarray(rows).tolist()),
+            dtype=np.float32, count=len(rows),
+        )
+
+    def linked_rows(self, row: int) -> np.ndarray:
+        """Rows that worked with `row` before, either side listing the other."""
+        return np.union1d(_csr_row(self.links, row)[0], _csr_row(self.links_to, row)[0])
+
     def without(self, profile_id: str, *, generation: int) -> Corpus:
         """The same corpus with one profile deactivated, sharing every array but `active`."""
         active = self.active.copy()
         active[self.row_of[profile_id]] = False
         return dataclasses.replace(self, active=active, generation=generation)
+
+
+def _csr_row(matrix: sparse.csr_matrix, row: int) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = matrix.indptr[row], matrix.indptr[row + 1]
+    return matrix.indices[lo:hi], matrix.data[lo:hi]
+
+
+def profile_texts(profile: Profile) -> list[str]:
+    """The texts embedded for one profile: its works, then its keywords if any."""
+    texts = [w.text for w in profile.works]
+    if profile.keywords:
+        texts.append(profile.keyword_text)
+    return texts
 
 
 def corpus_texts(profiles: Sequence[Profile]) -> tuple[list[str], list[int], list[str], list[str]]:
@@ -71,17 +118,22 @@ def corpus_texts(profiles: Sequence[Profile]) -> tuple[list[str], list[int], lis
     ids: list[str] = []
     titles: list[str] = []
     for row, profile in enumerate(profiles):
-        for work in profile.works:
-            texts.append(work.text)
-            owners.append(row)
-            ids.append(work.id)
-            titles.append(work.title)
-        if profile.keywords:
-            texts.append(profile.keyword_text)
-            owners.append(row)
-            ids.append(profile.id + KEYWORDS_SUFFIX)
-            titles.append(profile.keyword_text)
+        own = profile_texts(profile)
+        texts.extend(own)
+        owners.extend([row] * len(own))
+        ids.extend(_work_ids(profile))
+        titles.extend(_work_titles(profile))
     return texts, owners, ids, titles
+
+
+def _work_ids(profile: Profile) -> list[str]:
+    ids = [w.id for w in profile.works]
+    return [*ids, profile.id + KEYWORDS_SUFFIX] if profile.keywords else ids
+
+
+def _work_titles(profile: Profile) -> list[str]:
+    titles = [w.title for w in profile.works]
+    return [*titles, profile.keyword_text] if profile.keywords else titles
 
 
 def profile_document(profile: Profile) -> str:
@@ -89,35 +141,113 @@ def profile_document(profile: Profile) -> str:
     return " ".join(p for p in parts if p)
 
 
-def build_corpus(profiles: Sequence[Profile], work_vectors: np.ndarray, *, generation: int = 0) -> Corpus:
+class CorpusBuilder:
+    """Collects the compact per-row state from profiles added one at a time, in row order."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self._names: list[str] = []
+        self._institutions: list[str] = []
+        self._countries: list[str] = []
+        self._kinds: list[str] = []
+        self._capacity: list[int] = []
+        self._counts: list[int] = []
+        self._work_ids: list[str] = []
+        self._work_titles: list[str] = []
+        self._links: list[tuple[int, str, int]] = []  # (row, partner id, shared works)
+
+    @property
+    def n_texts(self) -> int:
+        return len(self._work_ids)
+
+    def add(self, profile: Profile) -> list[str]:
+        """Record one profile (the next row) and return its texts to embed, in corpus order."""
+        row = len(self.ids)
+        self.ids.append(profile.id)
+        self._names.append(profile.name)
+        self._institutions.append(profile.institution)
+        self._countries.append(profile.country)
+        self._kinds.append(profile.kind)
+        self._capacity.append(profile.capacity or 0)
+        texts = profile_texts(profile)
+        self._counts.append(len(texts))
+        self._work_ids.extend(_work_ids(profile))
+        self._work_titles.extend(_work_titles(profile))
+        shared: dict[str, int] = {}
+        for work in profile.works:
+            for partner in set(work.coauthors):
+                shared[partner] = shared.get(partner, 0) + 1
+        self._links.extend((row, partner, n) for partner, n in shared.items())
+        return texts
+
+    def documents(self, profiles: Iterable[Profile]) -> Iterator[str]:
+        """Add each profile and yield its lexical document: one pass builds both."""
+        for profile in profiles:
+            self.add(profile)
+            yield profile_document(profile)
+
+    def finish(self, work_vectors: np.ndarray, lexical: LexicalIndex, *, generation: int = 0) -> Corpus:
+        """The corpus, given the work vectors of every added text (any float dtype, unit rows)."""
+        if not self.ids:
+            raise ValueError("cannot build a corpus with no profiles")
+        if len(work_vectors) != self.n_texts:
+            raise ValueError(f"{self.n_texts} texts but {len(work_vectors)} vectors")
+        if min(self._counts) == 0:
+            raise ValueError(f"profile {self.ids[self._counts.index(0)]} has no works and no keywords")
+        counts = np.asarray(self._counts, dtype=np.int64)
+        offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        vectors = half.to_half(work_vectors)
+        summary = _summaries(vectors, offsets)
+        row_of = {pid: row for row, pid in enumerate(self.ids)}
+        links = self._link_matrix(row_of)
+        return Corpus(
+            ids=tuple(self.ids),
+            row_of=row_of,
+            names=tuple(self._names),
+            institution_names=tuple(self._institutions),
+            institutions=tuple(normalise_institution(name) for name in self._institutions),
+            countries=np.asarray(self._countries, dtype="<U2"),
+            kinds=np.asarray(self._kinds),
+            capacity=np.asarray(self._capacity, dtype=np.int32),
+            activity=(np.log1p(counts) / np.log1p(counts.max())).astype(np.float32),
+            links=links,
+            links_to=links.T.tocsr(),
+            work_vectors=vectors,
+            work_offsets=offsets,
+            work_ids=tuple(self._work_ids),
+            work_titles=tuple(self._work_titles),
+            summary=summary,
+            index=CosineIndex().fit(summary),
+            lexical=lexical,
+            active=np.ones(len(self.ids), dtype=bool),
+            generation=generation,
+        )
+
+    def _link_matrix(self, row_of: Mapping[str, int]) -> sparse.csr_matrix:
+        known = [(row, row_of[partner], n) for row, partner, n in self._links if partner in row_of]
+        n = len(self.ids)
+        if not known:
+            return sparse.csr_matrix((n, n), dtype=np.int32)
+        rows, cols, data = (np.asarray(column) for column in zip(*known, strict=True))
+        return sparse.csr_matrix((data.astype(np.int32), (rows, cols)), shape=(n, n))
+
+
+def _summaries(vectors: np.ndarray, offsets: np.ndarray, block: int = 65_536) -> np.ndarray:
+    """Normalised per-profile means of float16 work vectors, summed in float32 a block of rows at a time."""
+    out = np.empty((len(offsets) - 1, vectors.shape[1]), dtype=np.float16)
+    for lo in range(0, len(offsets) - 1, block):
+        hi = min(lo + block, len(offsets) - 1)
+        part = half.gather(vectors, slice(offsets[lo], offsets[hi]))
+        sums = np.add.reduceat(part, offsets[lo:hi] - offsets[lo], axis=0)
+        out[lo:hi] = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+    return out
+
+
+def build_corpus(profiles: Iterable[Profile], work_vectors: np.ndarray, *, generation: int = 0) -> Corpus:
     """Assemble the matching state from profiles and their work vectors (in `corpus_texts` order)."""
+    profiles = list(profiles)
     if not profiles:
         raise ValueError("cannot build a corpus with no profiles")
-    texts, owners, work_ids, titles = corpus_texts(profiles)
-    if len(work_vectors) != len(texts):
-        raise ValueError(f"{len(texts)} texts but {len(work_vectors)} vectors")
-    owner = np.asarray(owners, dtype=np.int64)
-    counts = np.bincount(owner, minlength=len(profiles))
-    offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-    vectors = np.ascontiguousarray(work_vectors, dtype=np.float32)
-    summary = normalise_rows(np.add.reduceat(vectors, offsets[:-1], axis=0))  # every profile has >= 1 text
-    ids = tuple(p.id for p in profiles)
-    return Corpus(
-        ids=ids,
-        row_of={pid: row for row, pid in enumerate(ids)},
-        profiles=tuple(profiles),
-        countries=np.asarray([p.country for p in profiles], dtype="<U2"),
-        kinds=np.asarray([p.kind for p in profiles]),
-        activity=(np.log1p(counts) / np.log1p(counts.max())).astype(np.float32),
-        institutions=tuple(normalise_institution(p.institution) for p in profiles),
-        work_vectors=vectors,
-        work_owner=owner,
-        work_offsets=offsets,
-        work_ids=tuple(work_ids),
-        work_titles=tuple(titles),
-        summary=summary,
-        index=CosineIndex().fit(summary),
-        lexical=LexicalIndex().fit([profile_document(p) for p in profiles]),
-        active=np.ones(len(profiles), dtype=bool),
-        generation=generation,
-    )
+    builder = CorpusBuilder()
+    lexical = LexicalIndex().fit(builder.documents(profiles), n_documents=len(profiles))
+    return builder.finish(work_vectors, lexical, generation=generation)

@@ -7,10 +7,11 @@ refresh the matching state (a deletion takes effect before `delete` returns).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,10 +22,11 @@ from matcher.calls import CallRequest, ConsortiumResult, make_aspects, parse_gro
 from matcher.chunking import split_sentences
 from matcher.config import Config
 from matcher.consortium import TeamRules
-from matcher.corpus import Corpus, build_corpus, corpus_texts
+from matcher.corpus import Corpus, CorpusBuilder, corpus_texts, profile_document, profile_texts
 from matcher.countries import expand_countries
 from matcher.embedding import DEFAULT_MODEL_ID, Embedder, SentenceTransformerEmbedder
 from matcher.errors import InfeasibleConsortium, InvalidQuery, MatcherError, ProfileNotFound
+from matcher.lexical import LexicalIndex
 from matcher.matching import MAX_K, PreparedQuery, Suggestion, match
 from matcher.profiles import Profile
 from matcher.rules import MatchRules
@@ -106,7 +108,7 @@ class Engine:
             return current
         with self._lock:
             if self._corpus is None or self._corpus.generation != generation:
-                self._corpus = self._build(generation)
+                self._corpus = self._build()
             return self._corpus
 
     def _snapshot_paths(self) -> tuple[Path, Path]:
@@ -114,20 +116,50 @@ class Engine:
         directory = self.store.snapshot_dir / slug
         return directory / "work_vectors.npy", directory / "meta.json"
 
-    def _build(self, generation: int) -> Corpus:
-        profiles = self.store.profiles()
-        if not profiles:
-            raise MatcherError("the store is empty: add profiles first (`matcher ingest FILE` or `matcher demo`)")
-        texts = corpus_texts(profiles)[0]
-        digest = hashlib.sha256("".join(text_hash(t) for t in texts).encode()).hexdigest()
-        vectors_path, meta_path = self._snapshot_paths()
-        vectors = self._load_snapshot(vectors_path, meta_path, digest, len(texts))
-        if vectors is None:
+    def _build(self) -> Corpus:
+        """Stream the store through a `CorpusBuilder` (one pass: compact fields, lexical index and
+        the digest of every text), then take the vectors from the snapshot, or else from the
+        embedding cache in a second pass over the same read view. Abstracts are never all in memory."""
+        with self.store.reader() as view:
+            n_profiles, generation = view.count(), view.generation()
+            if not n_profiles:
+                raise MatcherError("the store is empty: add profiles first (`matcher ingest FILE` or `matcher demo`)")
+            builder = CorpusBuilder()
+            digest = hashlib.sha256()
+
+            def documents() -> Iterator[str]:
+                for profile in view.profiles():
+                    for text in builder.add(profile):
+                        digest.update(text_hash(text).encode())
+                    yield profile_document(profile)
+
+            lexical = LexicalIndex().fit(documents(), n_documents=n_profiles)
+            vectors_path, meta_path = self._snapshot_paths()
+            vectors = self._load_snapshot(vectors_path, meta_path, digest.hexdigest(), builder.n_texts)
+            if vectors is None:
+                vectors = self._embed_all(view.profiles(), builder.n_texts)
+                save_npy_atomic(vectors_path, vectors)
+                meta = {
+                    "model_id": self.embedder.model_id, "texts_digest": digest.hexdigest(), "generation": generation,
+                }
+                write_text_atomic(meta_path, json.dumps(meta))
+        return builder.finish(vectors, lexical, generation=generation)
+
+    def _embed_all(self, profiles: Iterable[Profile], n_texts: int, chunk: int = 2000) -> np.ndarray:
+        """Every text's vector (float16, corpus order), through the cache, `chunk` profiles at a time."""
+        out: np.ndarray | None = None
+        filled = 0
+        profiles = iter(profiles)
+        while batch := list(itertools.islice(profiles, chunk)):
+            texts = [t for p in batch for t in profile_texts(p)]
             vectors = self.embedder.embed(texts, desc="embedding works")
-            save_npy_atomic(vectors_path, vectors)
-            meta = {"model_id": self.embedder.model_id, "texts_digest": digest, "generation": generation}
-            write_text_atomic(meta_path, json.dumps(meta))
-        return build_corpus(profiles, vectors, generation=generation)
+            if out is None:
+                out = np.empty((n_texts, vectors.shape[1]), dtype=np.float16)
+            out[filled : filled + len(vectors)] = vectors
+            filled += len(vectors)
+        if out is None or filled != n_texts:
+            raise RuntimeError(f"the store gave {filled} texts on the second pass, {n_texts} on the first")
+        return out
 
     def _load_snapshot(self, vectors_path: Path, meta_path: Path, digest: str, n: int) -> np.ndarray | None:
         try:
@@ -174,9 +206,8 @@ class Engine:
     def _rebuild(self) -> None:
         try:
             with self._lock:
-                generation = self.store.generation()
                 if self.store.count():
-                    self._corpus = self._build(generation)
+                    self._corpus = self._build()
         except Exception as err:  # the masked corpus stays in use; the next write or start rebuilds
             log.warning("background rebuild after a deletion failed: %s", err)
 

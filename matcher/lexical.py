@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -12,29 +12,43 @@ __all__ = ["LexicalIndex"]
 
 
 class LexicalIndex:
-    """TF-IDF document vectors (one per profile), L2-normalised, with term look-ups."""
+    """TF-IDF document vectors (one per profile), L2-normalised, with term look-ups.
+
+    `fit` takes any iterable of documents, read once, so a large store can be streamed through it.
+    """
 
     def __init__(self, *, max_features: int = 200_000, min_df: int = 1, max_df: float = 0.5):
         self.max_features = max_features
         self.min_df = min_df
         self.max_df = max_df
 
-    def fit(self, documents: Sequence[str]) -> LexicalIndex:
-        max_df = self.max_df if len(documents) >= 20 else 1.0
-        self.vectorizer_ = TfidfVectorizer(
-            stop_words="english", sublinear_tf=True, min_df=self.min_df, max_df=max_df,
+    def fit(self, documents: Iterable[str], *, n_documents: int | None = None) -> LexicalIndex:
+        if n_documents is None:
+            documents = list(documents)
+            n_documents = len(documents)
+        self.vectorizer_: TfidfVectorizer | None = TfidfVectorizer(
+            stop_words="english", sublinear_tf=True, min_df=self.min_df,
+            max_df=self.max_df if n_documents >= 20 else 1.0,
             max_features=self.max_features, token_pattern=r"(?u)\b[^\W\d_][\w\-]{2,}\b",
             dtype=np.float32,
         )
         try:
             self.matrix_ = self.vectorizer_.fit_transform(documents).tocsr()
-        except ValueError:  # every document empty after stop words
-            self.vectorizer_ = TfidfVectorizer(dtype=np.float32, token_pattern=r"(?u)\b\w+\b")
-            self.matrix_ = self.vectorizer_.fit_transform([d or "empty" for d in documents]).tocsr()
-        self.terms_ = np.asarray(self.vectorizer_.get_feature_names_out())
+        except ValueError:  # no document has a term that is not a stop word: no lexical signal at all
+            self.vectorizer_ = None
+            self.matrix_ = sparse.csr_matrix((n_documents, 0), dtype=np.float32)
+            self.terms_ = np.asarray([], dtype=object)
+            return self
+        # the terms dropped by max_df / max_features, kept by scikit-learn for introspection only;
+        # on a large corpus they outweigh the vocabulary itself
+        if hasattr(self.vectorizer_, "stop_words_"):
+            del self.vectorizer_.stop_words_
+        self.terms_ = self.vectorizer_.get_feature_names_out().astype(object)
         return self
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        if self.vectorizer_ is None:
+            return sparse.csr_matrix((len(texts), 0), dtype=np.float32)
         return self.vectorizer_.transform(texts).tocsr()
 
     def scores(self, query: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:

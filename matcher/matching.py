@@ -5,7 +5,6 @@ Pure: takes a `Corpus` and a `PreparedQuery` (texts already embedded) and return
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +14,7 @@ from matcher.corpus import Corpus
 from matcher.diversity import mmr
 from matcher.embedding import normalise_rows
 from matcher.explain import Explanation, explain
+from matcher.index import top_n
 from matcher.rules import MatchRules, eligible_mask
 from matcher.scoring import ScoringConfig, profile_relevance, text_relevance
 
@@ -50,45 +50,33 @@ class Suggestion:
 
 
 def candidate_rows(corpus: Corpus, mask: np.ndarray, vector: np.ndarray, n: int) -> np.ndarray:
-    """The `n` eligible rows nearest to `vector` by summary cosine (index first, exact fallback)."""
-    eligible = int(mask.sum())
-    if eligible <= n:
+    """The `n` eligible rows nearest to `vector` by summary cosine, exactly: one scan of the index,
+    rows the rules exclude set aside before the partial sort."""
+    if int(mask.sum()) <= n:
         return np.flatnonzero(mask)
-    rows = corpus.index.query(vector, min(len(corpus), 4 * n))[0][0]
-    rows = rows[mask[rows]][:n]
-    if len(rows) < n:  # the rules removed most of the neighbourhood: rank every eligible row
-        pool = np.flatnonzero(mask)
-        sims = corpus.summary[pool] @ vector
-        rows = pool[np.argsort(-sims, kind="stable")[:n]]
-    return rows
+    sims = corpus.index.scores(vector)
+    sims[~mask] = -np.inf
+    return top_n(sims[None, :], n)[0][0]
 
 
 def partner_mask(corpus: Corpus, requester: int) -> np.ndarray:
     """Rows that worked with the requester before (co-authors, co-participants), either direction."""
-    me = corpus.profiles[requester]
     mask = np.zeros(len(corpus), dtype=bool)
-    rows = [corpus.row_of[c] for c in me.coauthors if c in corpus.row_of]
-    mask[rows] = True
+    mask[corpus.linked_rows(requester)] = True
     return mask
 
 
 def partner_strength(corpus: Corpus, requester: int, rows: np.ndarray) -> np.ndarray:
     """How much each row worked with the requester before: log-scaled count of shared works, in [0, 1]
     (1 from three shared works on). Links may be listed on either side."""
-    me = corpus.profiles[requester]
-    shared = Counter(c for w in me.works for c in set(w.coauthors))
-    counts = np.fromiter(
-        (shared.get(corpus.ids[r], 0) or (1 if me.id in corpus.profiles[r].coauthors else 0) for r in rows),
-        dtype=np.float32, count=len(rows),
-    )
-    return np.minimum(1.0, np.log1p(counts) / np.log1p(3.0))
+    return np.minimum(1.0, np.log1p(corpus.link_counts(requester, rows)) / np.log1p(3.0))
 
 
 def _retrieval_vector(corpus: Corpus, query: PreparedQuery, config: ScoringConfig) -> np.ndarray:
     if query.requester is None:
         assert query.text_vector is not None
         return query.text_vector
-    mine = corpus.summary[query.requester]
+    mine = corpus.summaries(query.requester)
     if query.text_vector is None:
         return mine
     w = config.text_weight
@@ -151,7 +139,7 @@ def rank(
         rows = np.union1d(rows, np.flatnonzero(mask & partner_mask(corpus, query.requester)))
     scored = score_rows(corpus, rows, query, config)
     order = np.argsort(-scored.scores, kind="stable")[: max(5 * k, 50)]
-    chosen = order[mmr(scored.scores[order], corpus.summary[rows[order]], k, query.diversity)]
+    chosen = order[mmr(scored.scores[order], corpus.summaries(rows[order]), k, query.diversity)]
     return scored, chosen
 
 
@@ -166,10 +154,10 @@ def match(corpus: Corpus, query: PreparedQuery, config: ScoringConfig = DEFAULT_
     return [
         Suggestion(
             id=corpus.ids[rows[i]],
-            name=corpus.profiles[rows[i]].name,
+            name=corpus.names[rows[i]],
             country=str(corpus.countries[rows[i]]),
-            institution=corpus.profiles[rows[i]].institution,
-            kind=corpus.profiles[rows[i]].kind,
+            institution=corpus.institution_names[rows[i]],
+            kind=str(corpus.kinds[rows[i]]),
             score=round(float(scored.scores[i]), 4),
             relevance=round(float(scored.dense[i]), 4),
             lexical=round(float(scored.lexical[i]), 4),

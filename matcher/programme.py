@@ -120,11 +120,11 @@ def run_batch(corpus: Corpus, request: BatchRequest, progress: Callable[[int, in
     rows = _pool_rows(corpus, request)
     ids = [corpus.ids[r] for r in rows]
     countries = corpus.countries[rows]
-    vectors = corpus.summary[rows]
+    vectors = corpus.summaries(rows)
     blocked = np.asarray(sorted(conflict_pairs(corpus, rows)), dtype=np.int64).reshape(-1, 2) \
         if request.exclude_conflicts else None
     capacity = np.asarray(
-        [request.capacity or corpus.profiles[r].capacity or DEFAULT_CAPACITY for r in rows], dtype=np.int64
+        [request.capacity or int(corpus.capacity[r]) or DEFAULT_CAPACITY for r in rows], dtype=np.int64
     )
     common = dict(countries=countries, exclude_same_country=request.cross_border, blocked_pairs=blocked,
                   memory_bytes=request.memory_bytes, progress=progress)

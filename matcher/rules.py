@@ -25,11 +25,7 @@ class MatchRules:
 
 def conflicts(corpus: Corpus, requester: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(co-author, same institution) flags of `rows` with respect to the requester row."""
-    me = corpus.profiles[requester]
-    mine = me.coauthors
-    coauthor = np.fromiter(
-        (corpus.ids[r] in mine or me.id in corpus.profiles[r].coauthors for r in rows), dtype=bool, count=len(rows)
-    )
+    coauthor = corpus.link_counts(requester, rows) > 0
     institution = corpus.institutions[requester]
     same = np.fromiter(
         (bool(institution) and corpus.institutions[r] == institution for r in rows), dtype=bool, count=len(rows)
@@ -76,11 +72,12 @@ def admitting_rule(corpus: Corpus, rules: MatchRules, requester: int | None, row
 def conflict_pairs(corpus: Corpus, rows: np.ndarray) -> frozenset[tuple[int, int]]:
     """Pairs (i < j) of positions in `rows` that are co-authors (either side lists the other) or
     share an institution: the conflicts of interest kept apart in consortia and batches."""
-    position = {corpus.ids[r]: i for i, r in enumerate(rows)}
+    position = {int(r): i for i, r in enumerate(rows)}
     pairs: set[tuple[int, int]] = set()
     by_institution: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
-        for other in corpus.profiles[r].coauthors:
+        lo, hi = corpus.links.indptr[r], corpus.links.indptr[r + 1]
+        for other in corpus.links.indices[lo:hi].tolist():
             j = position.get(other)
             if j is not None and j != i:
                 pairs.add((min(i, j), max(i, j)))

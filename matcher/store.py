@@ -12,7 +12,8 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import numpy as np
 from matcher.errors import ProfileExists, ProfileNotFound
 from matcher.profiles import Profile, parse_profile, profile_to_dict
 
-__all__ = ["Store", "UpsertResult", "save_npy_atomic", "text_hash", "write_text_atomic"]
+__all__ = ["Store", "StoreReader", "UpsertResult", "save_npy_atomic", "text_hash", "write_text_atomic"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS profiles (
@@ -182,6 +183,18 @@ class Store:
             rows = self._db.execute("SELECT data FROM profiles ORDER BY id").fetchall()
         return [parse_profile(json.loads(r[0])) for r in rows]
 
+    @contextmanager
+    def reader(self) -> Iterator[StoreReader]:
+        """A consistent read-only view of the profiles (one SQLite read transaction on its own
+        connection): writers go on meanwhile, the view does not see them."""
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+        try:
+            db.execute("BEGIN")
+            yield StoreReader(db)
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
     def list_ids(self, *, offset: int = 0, limit: int = 100) -> list[tuple[str, str, str, str]]:
         with self._lock:
             return self._db.execute(
@@ -247,6 +260,25 @@ class Store:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
+
+
+class StoreReader:
+    """Profiles as of one moment, streamed in id order a batch at a time (see `Store.reader`)."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+
+    def generation(self) -> int:
+        return int(self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM profiles").fetchone()[0])
+
+    def profiles(self, batch: int = 1000) -> Iterator[Profile]:
+        cursor = self._db.execute("SELECT data FROM profiles ORDER BY id")
+        while rows := cursor.fetchmany(batch):
+            for (data,) in rows:
+                yield parse_profile(json.loads(data))
 
 
 class _Transaction:

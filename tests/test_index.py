@@ -15,7 +15,7 @@ def test_query_matches_brute_force_and_round_trips(tmp_path, method):
     rows, sims = index.query(vectors[:3], 5)
     brute = np.argsort(-(vectors[:3] @ vectors.T), axis=1)[:, :5]
     np.testing.assert_array_equal(rows, brute)
-    assert np.allclose(sims[:, 0], 1.0, atol=1e-5)
+    assert np.allclose(sims[:, 0], 1.0, atol=1e-3 if method == "half" else 1e-5)  # float16: 11-bit mantissa
     index.save(tmp_path)
     again = CosineIndex.load(tmp_path)
     np.testing.assert_array_equal(again.query(vectors[:3], 5)[0], rows)
@@ -34,6 +34,20 @@ def test_blas_and_sklearn_give_the_same_neighbours():
     b_rows, b_sims = CosineIndex(method="sklearn").fit(vectors).query(queries, 40)
     np.testing.assert_array_equal(a_rows, b_rows)
     np.testing.assert_allclose(a_sims, b_sims, atol=1e-5)
+
+
+def test_half_precision_gives_the_float32_neighbours_up_to_rounding():
+    """The default index keeps float16 vectors: its neighbours are the float32 ones wherever the
+    float32 similarities are not within float16 rounding (1e-3) of each other."""
+    vectors = normalise_rows(np.random.default_rng(3).normal(size=(5000, 384)))
+    queries = normalise_rows(vectors[:20] + 0.2 * np.random.default_rng(4).normal(size=(20, 384)))
+    h_rows, h_sims = CosineIndex(method="half").fit(vectors).query(queries, 50)
+    f_rows, f_sims = CosineIndex(method="blas").fit(vectors).query(queries, 50)
+    np.testing.assert_allclose(h_sims, f_sims, atol=1e-3)
+    exact = queries @ vectors.T
+    for q in range(len(queries)):
+        swapped = set(h_rows[q]) ^ set(f_rows[q])
+        assert all(abs(exact[q, r] - f_sims[q, -1]) < 1e-3 for r in swapped)
 
 
 def test_mmr_zero_diversity_is_ranking_and_diversity_avoids_copies():
