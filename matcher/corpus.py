@@ -232,13 +232,14 @@ class CorpusBuilder:
         return sparse.csr_matrix((data.astype(np.int32), (rows, cols)), shape=(n, n))
 
 
-def _summaries(vectors: np.ndarray, offsets: np.ndarray, block: int = 65_536) -> np.ndarray:
-    """Normalised per-profile means of float16 work vectors, summed in float32 a block of rows at a time."""
+def _summaries(vectors: np.ndarray, offsets: np.ndarray, block: int = 4096) -> np.ndarray:
+    """Normalised per-profile means of float16 work vectors, summed in float32 `block` profiles at a
+    time (no float32 copy of every work vector: that would double the memory float16 storage saves)."""
     out = np.empty((len(offsets) - 1, vectors.shape[1]), dtype=np.float16)
     for lo in range(0, len(offsets) - 1, block):
         hi = min(lo + block, len(offsets) - 1)
-        part = half.gather(vectors, slice(offsets[lo], offsets[hi]))
-        sums = np.add.reduceat(part, offsets[lo:hi] - offsets[lo], axis=0)
+        part = vectors[offsets[lo] : offsets[hi]]
+        sums = np.add.reduceat(part, offsets[lo:hi] - offsets[lo], axis=0, dtype=np.float32)
         out[lo:hi] = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
     return out
 
