@@ -1,6 +1,8 @@
 """Match latency in process: over the demo pool (real model and store), and over synthetic corpora of
-10,000 and 100,000 profiles (5 works each, clustered random vectors; the query text is embedded by
-the real model)."""
+10,000 and 100,000 profiles (5 works each with a title and a ~100-word abstract, clustered random
+vectors; the query text is embedded by the real model). Then the candidate scan alone at 100k for
+each index method (float16 PyTorch scan, float32 BLAS, scikit-learn's cosine metric), with the
+float16 scan's recall of the float32 top 300."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from bench.synthetic_corpus import synthetic_corpus
 from bench.timing import latencies_ms, summary
 from matcher import demo_store
 from matcher.config import Config
+from matcher.corpus import Corpus
 from matcher.engine import Engine, MatchRequest
+from matcher.index import CosineIndex
 from matcher.matching import PreparedQuery, match
 from matcher.rules import MatchRules
 
@@ -42,8 +46,8 @@ def _demo() -> tuple[dict[str, object], Engine]:
     return out, engine
 
 
-def _synthetic(n: int, engine: Engine) -> dict[str, object]:
-    corpus = synthetic_corpus(n)
+def _synthetic(n: int, engine: Engine, corpus: Corpus | None = None) -> dict[str, object]:
+    corpus = corpus or synthetic_corpus(n)
     rng = np.random.default_rng(1)
     rows = rng.choice(n, 300, replace=False)
     by_id = latencies_ms(lambda i: match(corpus, PreparedQuery(requester=int(rows[i % 300]), k=10)), 300)
@@ -59,9 +63,31 @@ def _synthetic(n: int, engine: Engine) -> dict[str, object]:
     return {**summary(f"by_id_{label}", by_id), **summary(f"by_text_{label}", by_text)}
 
 
+def _index_methods(corpus_summary: np.ndarray, n_queries: int = 100) -> dict[str, object]:
+    """The candidate scan alone, per index method, on the same 100k summaries and queries: latency
+    (ratios from one run) and how many of float32's 300 nearest the float16 scan returns."""
+    summary32 = corpus_summary.astype(np.float32)
+    rng = np.random.default_rng(2)
+    queries = summary32[rng.choice(len(summary32), n_queries, replace=False)]
+    out: dict[str, object] = {}
+    results = {}
+    for method in ("half", "blas", "sklearn"):
+        index = CosineIndex(method=method).fit(corpus_summary if method == "half" else summary32)
+        runs = n_queries if method != "sklearn" else 20
+        times = latencies_ms(lambda i, index=index: index.query(queries[i % n_queries], 300), runs)
+        out[f"scan_100k_{method}_p50_ms"] = round(float(np.median(times)), 2)
+        results[method] = [set(index.query(q, 300)[0][0].tolist()) for q in queries[:20]]
+    out["scan_100k_half_over_blas"] = round(out["scan_100k_half_p50_ms"] / out["scan_100k_blas_p50_ms"], 3)
+    out["scan_100k_half_recall_at_300"] = round(
+        float(np.mean([len(h & b) / 300 for h, b in zip(results["half"], results["blas"], strict=True)])), 4)
+    return out
+
+
 def run() -> dict[str, object]:
     out, engine = _demo()
-    for n in (10_000, 100_000):
-        out.update(_synthetic(n, engine))
+    out.update(_synthetic(10_000, engine))
+    corpus = synthetic_corpus(100_000)
+    out.update(_synthetic(100_000, engine, corpus))
+    out.update(_index_methods(corpus.summary))
     engine.store.close()
     return out

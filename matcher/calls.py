@@ -126,13 +126,13 @@ def parse_group_min(spec: str) -> tuple[str, int]:
 def coverage_matrix(corpus: Corpus, rows: np.ndarray, aspect_vectors: np.ndarray) -> np.ndarray:
     """Coverage of each aspect by each row: its best work's cosine, clipped to [0, 1]."""
     works, starts = corpus.works_of(rows)
-    best = np.maximum.reduceat(corpus.work_matrix(works) @ aspect_vectors.T, starts, axis=0)
+    best = np.maximum.reduceat(corpus.work_sims(works, aspect_vectors), starts, axis=0)
     return np.clip(best, 0.0, 1.0).astype(np.float64)
 
 
 def _best_works(corpus: Corpus, row: int, aspect_vectors: np.ndarray) -> np.ndarray:
     lo, hi = int(corpus.work_offsets[row]), int(corpus.work_offsets[row + 1])
-    return lo + np.argmax(corpus.work_matrix(slice(lo, hi)) @ aspect_vectors.T, axis=0)
+    return lo + np.argmax(corpus.work_sims(slice(lo, hi), aspect_vectors), axis=0)
 
 
 def solve_call(

@@ -78,6 +78,14 @@ class Corpus:
         """Summary vectors of the given rows as float32."""
         return half.gather(self.summary, rows)
 
+    def work_sims(self, works: np.ndarray | slice, queries: np.ndarray) -> np.ndarray:
+        """Cosine of the given works to each query vector: (works, m) for (m, d) queries, (works,) for (d,)."""
+        return half.rows_dot(self.work_vectors, works, queries)
+
+    def summary_sims(self, rows: np.ndarray | int, queries: np.ndarray) -> np.ndarray:
+        """Cosine of the given rows' summaries to each query vector, shaped as `work_sims`."""
+        return half.rows_dot(self.summary, rows, queries)
+
     def link_counts(self, row: int, rows: np.ndarray) -> np.ndarray:
         """For each of `rows`: how many of `row`'s works list it; 1 where only its own works list `row`."""
         mine = dict(zip(*_csr_row(self.links, row), strict=True))

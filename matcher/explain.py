@@ -95,12 +95,12 @@ def _aspects(corpus: Corpus, query: PreparedQuery, row: int) -> list[AspectMatch
     if query.aspect_vectors is None or not query.aspects:
         return []
     lo, hi = int(corpus.work_offsets[row]), int(corpus.work_offsets[row + 1])
-    cov = corpus.work_matrix(slice(lo, hi)) @ query.aspect_vectors.T  # (works, aspects)
+    cov = corpus.work_sims(slice(lo, hi), query.aspect_vectors)  # (works, aspects)
     best = cov.argmax(axis=0)
     mine = None
     if query.requester is not None:
         r_lo, r_hi = int(corpus.work_offsets[query.requester]), int(corpus.work_offsets[query.requester + 1])
-        mine = (corpus.work_matrix(slice(r_lo, r_hi)) @ query.aspect_vectors.T).max(axis=0)
+        mine = corpus.work_sims(slice(r_lo, r_hi), query.aspect_vectors).max(axis=0)
     out = [
         AspectMatch(
             aspect=text,

@@ -69,8 +69,8 @@ def text_relevance(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(dense score per candidate row, per-work similarities in `works_of(rows)` order)."""
     works, starts = corpus.works_of(rows)
-    sims = corpus.work_matrix(works) @ query
-    centroid = corpus.summaries(rows) @ query
+    sims = corpus.work_sims(works, query)
+    centroid = corpus.summary_sims(rows, query)
     return aggregate_segments(sims, starts, centroid, config).astype(np.float32), sims
 
 
@@ -84,9 +84,9 @@ def profile_relevance(
     """
     works, starts = corpus.works_of(rows)
     mine = corpus.work_matrix(slice(corpus.work_offsets[requester], corpus.work_offsets[requester + 1]))
-    sims = corpus.work_matrix(works) @ mine.T  # (n_works, m)
+    sims = corpus.work_sims(works, mine)  # (n_works, m)
     best_per_mine = _segment_max(sims, starts)  # (n_rows, m)
-    centroid = corpus.summaries(rows) @ corpus.summaries(requester)
+    centroid = corpus.summary_sims(rows, corpus.summaries(requester))
     if config.aggregate == "centroid":
         return centroid.astype(np.float32), sims
     return (0.5 * best_per_mine.mean(axis=1) + 0.5 * centroid).astype(np.float32), sims
