@@ -82,8 +82,11 @@ class LexicalIndex:
     def distinctive_terms(self, row: int, exclude: sparse.csr_matrix | None = None, n: int = 5) -> list[str]:
         """The document's heaviest terms that the query does not have."""
         cols, weights = self._row(row)
-        if exclude is not None:
-            keep = ~np.isin(cols, exclude.indices)
-            cols, weights = cols[keep], weights[keep]
-        order = np.argsort(-weights, kind="stable")[:n]
-        return [str(self.terms_[cols[i]]) for i in order]
+        skip = set(exclude.indices.tolist()) if exclude is not None else set()
+        out: list[str] = []
+        for i in np.argsort(-weights, kind="stable").tolist():
+            if int(cols[i]) not in skip:
+                out.append(str(self.terms_[cols[i]]))
+                if len(out) == n:
+                    break
+        return out
