@@ -56,3 +56,14 @@ def test_mmr_zero_diversity_is_ranking_and_diversity_avoids_copies():
     assert mmr(scores, vectors, 2, 0.0).tolist() == [0, 1]
     assert mmr(scores, vectors, 2, 0.5).tolist() == [0, 2]
     assert mmr(scores, vectors, 10, 0.3).shape == (3,)
+
+
+def test_a_split_scan_equals_one_scan(monkeypatch):
+    from matcher import half
+
+    matrix = normalise_rows(np.random.default_rng(5).normal(size=(1001, 32))).astype(np.float16)
+    vector = normalise_rows(np.random.default_rng(6).normal(size=(1, 32)))[0]
+    whole = half.matvec(matrix, vector)
+    monkeypatch.setattr(half, "SPLIT_ROWS", 100)
+    np.testing.assert_array_equal(half.matvec(matrix, vector), whole)
+    np.testing.assert_allclose(whole, matrix.astype(np.float32) @ vector, atol=1e-3)  # float16 result
