@@ -187,9 +187,11 @@ def write_works(path: Path, n: int = N, seed: int = 0) -> Path:
 
 
 def _rates(n: int, fn: Callable[[], object], repeats: int) -> tuple[list[float], object]:
-    """Works per second of each of `repeats` calls (sorted), and the last result."""
+    """Works per second of each of `repeats` calls (sorted), and the last result. The previous
+    result is freed before the clock starts: freeing it is not part of the next read."""
     rates, result = [], None
     for _ in range(repeats):
+        result = None
         start = time.perf_counter()
         result = fn()
         rates.append(n / (time.perf_counter() - start))

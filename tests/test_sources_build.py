@@ -1,8 +1,12 @@
-"""The fast profile builder agrees with `parse_profile`; JSON shapes; parallel decoding is invisible."""
+"""The fast profile builder agrees with `parse_profile`; JSON shapes; parallel and fast decoding
+are invisible."""
 
 from __future__ import annotations
 
+import gc
+import io
 import json
+import weakref
 from pathlib import Path
 
 import pytest
@@ -11,9 +15,11 @@ from hypothesis import strategies as st
 
 from matcher.errors import InvalidProfile
 from matcher.profiles import MAX_TEXT, parse_profile
+from matcher.sources import files
 from matcher.sources.build import clip, make_profile, make_work
-from matcher.sources.files import json_records
+from matcher.sources.files import gc_paused, json_records, text_lines
 from matcher.sources.openalex import parse_openalex, read_openalex
+from matcher.sources.openalex_records import RecordProblem, WorkRow, decode_work, work_row_or_problem
 from matcher.sources.parallel import parallel_records
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sources"
@@ -123,3 +129,125 @@ def test_stopping_early_ends_the_workers(tmp_path):
     first = next(records)
     assert first[0] == 1
     records.close()  # the workers' pipes are closed and the processes reaped, without waiting
+
+
+ODD = [None, "", " ", 0, 7, 2.5, True, "x", [], {}, [None], 2**70, -3]
+AUTHORSHIP_FIELDS = {
+    "author": [None, 5, {}, {"id": None}, {"id": 7}, {"id": "https://openalex.org/a9", "orcid": " "},
+               {"id": "A5", "display_name": 3}, {"id": "https://openalex.org/", "orcid": "https://orcid.org/x"}],
+    "institutions": [None, [None], [{"country_code": None}], [{"country_code": 5}], [{"country_code": "de"}],
+                     [{"country_code": "", "display_name": "A"}, {"country_code": "FR", "display_name": None}]],
+    "countries": [None, [], [None], ["NO"], "NO", ["", "DE"]],
+}
+WORK_FIELDS = {
+    "id": [None, 5, "W1", "https://openalex.org/w2", "https://openalex.org/A5", "", "https://openalex.org/"],
+    "title": ODD, "display_name": ODD, "publication_year": [*ODD, 1850, 2021, "2019", 2**63],
+    "abstract_inverted_index": [*ODD, {"a": [1], "b": [0]}, {"a": [5]}, {"a": ["x"]}, {"": [0], "b": [1]},
+                                {"a": [0, 0]}, {"a": [-1], "b": [0]}, {"a": [1.0], "b": [0]}, {"a": [True]}],
+    "topics": [*ODD, [{"display_name": 5}], [{"display_name": " T "}, {"display_name": "U"}]],
+    "concepts": [*ODD, [{"display_name": "c", "score": "h"}, {"display_name": "d", "score": 0.9}],
+                 [{"display_name": "e", "score": True}, {"display_name": "f", "score": 2**64}]],
+    "results": [None, [], 5],
+}
+
+
+def _work_record() -> dict:
+    return json.loads((FIXTURES / "openalex_works_page.json").read_text())["results"][1]
+
+
+@st.composite
+def work_records(draw: st.DrawFn) -> dict:
+    """The fixture's work with some fields the reader uses replaced by odd values, or dropped."""
+    record = _work_record()
+    for name, values in WORK_FIELDS.items():
+        if draw(st.integers(0, 3)) == 0:
+            record[name] = draw(st.sampled_from(values))
+        elif draw(st.integers(0, 9)) == 0:
+            record.pop(name, None)
+    for authorship in record["authorships"]:
+        for name, values in AUTHORSHIP_FIELDS.items():
+            if draw(st.integers(0, 5)) == 0:
+                authorship[name] = draw(st.sampled_from(values))
+    return record
+
+
+def _same(row: WorkRow | RecordProblem | None) -> tuple | None:
+    return (row.reason, row.record_id, row.field) if isinstance(row, RecordProblem) else row
+
+
+@settings(max_examples=400, deadline=None)
+@given(record=work_records())
+def test_fast_decoding_gives_the_row_a_full_decode_gives(record):
+    line = json.dumps(record).encode()
+    fast = decode_work(line)
+    if fast is not None:
+        assert _same(fast) == _same(work_row_or_problem(json.loads(line)))
+
+
+def test_fast_decoding_takes_well_formed_works_and_leaves_the_rest():
+    assert type(decode_work(json.dumps(_work_record()).encode())) is WorkRow
+    author = (FIXTURES / "openalex_author.json").read_bytes()
+    for line in [author, b'{"meta": {}, "results": []}', b"[1, 2]", b'{"id": "https://openalex.org/W1", "title": ',
+                 b"   ", b'{"id": "https://openalex.org/W1", "title": "T", "authorships": [null]}']:
+        assert decode_work(line) is None, line
+
+
+def test_lines_the_fast_decoder_skips_are_read_as_a_full_decode_reads_them(tmp_path):
+    """Text in fields the fast decoder skips is still checked, as are numbers a full decode
+    reads differently: invalid UTF-8, NaN, lone surrogates and huge numbers give the same result."""
+    work = _work_record()
+    text = json.dumps(work)
+    lines = [
+        text.encode(),
+        text[:-1].encode() + b', "junk": "\xff\xfe"}',  # invalid UTF-8 where nothing is read
+        text[:-1].encode() + b', "junk": "\xed\xa0\x80"}',  # an encoded surrogate: json.loads takes it
+        text[:-1].encode() + b', "junk": NaN}',
+        text[:-1].encode() + b', "junk": "\\ud800"}',
+        text[:-1].encode() + b', "junk": 1e999, "more": 123456789012345678901234567890}',
+        json.dumps({**work, "id": "https://openalex.org/W9", "publication_year": 2**64}).encode(),
+        json.dumps({**work, "id": "https://openalex.org/W8", "abstract_inverted_index": {"a": [2**64]}}).encode(),
+        b'{"title": "First", ' + text[1:].replace('"W4280000002"', '"W7"').encode(),  # a duplicate key
+        "\ufeff".encode() + json.dumps({**work, "id": "https://openalex.org/W6"}).encode(),  # a BOM mid-file
+        json.dumps({**work, "id": "https://openalex.org/W5", "title": "Caf\u00e9 \u2603"}, ensure_ascii=False).encode(),
+        b"",
+        (FIXTURES / "openalex_author.json").read_text().replace("\n", " ").encode(),
+        json.dumps({"meta": {}, "results": [{**work, "id": "https://openalex.org/W4"}]}).encode(),
+    ]
+    path = tmp_path / "works.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    full = parse_openalex(json_records(path), source=path.name)  # no fast decoder
+    assert any("not UTF-8" in r.reason for r in full.rejected) and len(full.profiles) == 3
+    assert read_openalex(path, workers=1) == full
+    records = parallel_records(path, 2, chunk_bytes=2048)
+    assert records is not None and parse_openalex(records, source=path.name) == full
+
+
+def test_text_lines_are_those_of_the_file_whatever_the_block_size(monkeypatch):
+    data = b'{"a": 1}\n\n  \n{"b": "\xc3\xa9"}\n{"c": "\xff"}\n' + b"x" * 50 + b"\n" + b"tail \xc3"
+    expected = [(line, line != b'{"c": "\xff"}\n' and line != b"tail \xc3") for line in io.BytesIO(data)]
+    for block in (1, 2, 3, 7, 64, 1 << 22):
+        monkeypatch.setattr(files, "_BLOCK", block)
+        monkeypatch.setattr(files, "_TAIL", max(1, block // 2))
+        assert [(bytes(line), text) for line, text in text_lines(io.BytesIO(data))] == expected
+        for limit in range(len(data) + 2):  # only the lines that start within `limit` bytes
+            starts = [sum(len(line) for line, _ in expected[:i]) for i in range(len(expected))]
+            got = [bytes(line) for line, _ in text_lines(io.BytesIO(data), limit)]
+            assert got == [line for (line, _), start in zip(expected, starts, strict=True) if start < limit]
+
+
+def test_gc_paused_leaves_what_it_made_collectable():
+    class Node:
+        pass
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        node = Node()
+        node.itself = node  # a reference cycle, which only the collector frees
+        made = [[i] for i in range(20_000)]
+        ref = weakref.ref(node)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert gc.get_count()[0] < 1000  # what was made is not waiting for a young collection
+    del node, made
+    gc.collect()
+    assert ref() is None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 from typing import Any
 
 from matcher.countries import normalise_country
@@ -28,6 +29,7 @@ __all__ = ["MAX_COAUTHORS", "MAX_TITLE", "clip", "make_profile", "make_work", "m
 MAX_TITLE = 1000
 MAX_COAUTHORS = 200
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")  # as in matcher.profiles
+_WORK_ID = attrgetter("id")
 
 
 def clip(text: str, limit: int) -> str:
@@ -114,7 +116,7 @@ def make_profile(
         and (orcid is None or valid_orcid(orcid))
         and (openalex is None or 0 < len(openalex) <= 100)
         and (capacity is None or 0 <= capacity <= 1000)
-        and (len(works) < 2 or len({w.id for w in works}) == len(works))
+        and (len(works) < 2 or len(set(map(_WORK_ID, works))) == len(works))
     )
     if ok:
         try:

@@ -20,15 +20,14 @@ its most recent ones, with a note. Rejected: undecodable lines, records that are
 nor work, duplicate records, works without a title or without any author id, and authors
 without a country or that fail validation; each with its line or JSON path.
 
-Large JSON Lines files are decoded in worker processes (`matcher.sources.parallel`); the result
-is the same as reading them in one process.
+Work lines of JSON Lines are decoded into only the fields used (`openalex_records.decode_work`),
+anything else in full; large files are decoded in worker processes when CPUs are idle
+(`matcher.sources.parallel`). The result is the same either way.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ from matcher.sources.openalex_records import (
     WorkRow,
     abstract_text,
     author_place,
+    decode_work,
     names,
     orcid_of,
     record_kind,
@@ -60,18 +60,26 @@ KEYWORDS = 5
 class _Author:
     """What is known about one author so far: its record, if seen, and its works."""
 
-    __slots__ = ("short", "where", "record", "name", "orcid", "place", "place_year", "works", "topics")
+    __slots__ = ("short", "pid", "where", "record", "name", "orcid", "place", "place_year", "works", "topics")
 
-    def __init__(self, short: str, where: Location | tuple[Location, int]):
-        self.short = short
-        self.where = where
+    def __init__(self, short: str, where: Location | tuple[Location, int], name: str = "", orcid: str | None = None):
+        self.short, self.pid, self.where = short, PREFIX + short, where
         self.record: dict[str, Any] | None = None
-        self.name = ""
-        self.orcid: str | None = None
+        self.name, self.orcid = name, orcid
         self.place: Place | None = None
         self.place_year = -1
         self.works: list[Work] = []
         self.topics: list[list[str]] = []
+
+
+def _most_frequent(topic_lists: list[list[str]]) -> list[str]:
+    """The `KEYWORDS` most frequent topics, first seen first among equals (as
+    `Counter.most_common`, without its overhead: this runs for most authors)."""
+    counts: dict[str, int] = {}
+    for topics in topic_lists:
+        for topic in topics:
+            counts[topic] = counts.get(topic, 0) + 1
+    return sorted(counts, key=counts.__getitem__, reverse=True)[:KEYWORDS]
 
 
 def _where(where: Location | tuple[Location, int]) -> Location:
@@ -134,24 +142,23 @@ class _Reader:
         for aid, index, name, orcid, place in authorships:
             acc = authors.get(aid)
             if acc is None:
-                acc = authors[aid] = _Author(aid, (where, index))
-                acc.name, acc.orcid = name, orcid
+                acc = authors[aid] = _Author(aid, (where, index), name, orcid)
             elif not acc.name and acc.record is None:
                 acc.name, acc.orcid = name, acc.orcid or orcid
             if place is not None and rank > acc.place_year:  # the most recent authorship's place
                 acc.place, acc.place_year = place, rank
-            members[PREFIX + aid] = acc
+            members[acc.pid] = acc
         work_id, ids = PREFIX + wid, tuple(members)
         crowd = len(ids) > MAX_COAUTHORS + 1  # cap the co-author list, without O(n^2) copies
-        for k, (pid, acc) in enumerate(members.items()):
-            others = tuple(p for p in ids[: MAX_COAUTHORS + 1] if p != pid)[:MAX_COAUTHORS] if crowd else (
+        for k, acc in enumerate(members.values()):
+            others = tuple(p for p in ids[: MAX_COAUTHORS + 1] if p != acc.pid)[:MAX_COAUTHORS] if crowd else (
                 ids[:k] + ids[k + 1 :]
             )
             acc.works.append(Work(work_id, title, abstract, year, others))
             acc.topics.append(topics)
 
     def profile(self, acc: _Author) -> None:
-        pid, rec, where = PREFIX + acc.short, acc.record, _where(acc.where)
+        pid, rec, where = acc.pid, acc.record, _where(acc.where)
         name, orcid, place, keywords = acc.name, acc.orcid, acc.place, None
         if rec is not None:
             name = rec.get("display_name") if isinstance(rec.get("display_name"), str) else name
@@ -168,10 +175,8 @@ class _Reader:
                 "authorships has an institution with a country_code"
             )
             return self.reject(where, reason, pid, "country")
-        if not keywords and len(acc.topics) == 1:
-            keywords = acc.topics[0]
-        elif not keywords:
-            keywords = [t for t, _ in Counter(chain.from_iterable(acc.topics)).most_common(KEYWORDS)]
+        if not keywords:
+            keywords = acc.topics[0] if len(acc.topics) == 1 else _most_frequent(acc.topics)
         works = acc.works
         if len(works) > MAX_WORKS:
             works = most_recent(works)
@@ -213,4 +218,6 @@ def read_openalex(path: Path, workers: int | None = None) -> ReadResult:
     """
     workers = auto_workers(path) if workers is None else workers
     records = parallel_records(path, workers) if workers > 1 else None
-    return parse_openalex(records if records is not None else json_records(path), source=path.name)
+    if records is None:
+        records = json_records(path, decode_work)
+    return parse_openalex(records, source=path.name)

@@ -1,15 +1,15 @@
 """Decode a large OpenAlex JSON Lines file in worker processes.
 
-`json.loads` is most of the cost of reading OpenAlex works (a work record is 5-20 kB), and it
-holds the GIL, so threads do not help. `parallel_records` splits the file into byte ranges cut
-at line boundaries; each worker process decodes its range and turns work records into compact
-`WorkRow` tuples (see `matcher.sources.openalex_records.work_row`), which are cheap to send
-back as `marshal` bytes of builtin types (never pickles of objects). The parent receives the
-chunks in file order and yields exactly what the single-process reader would see: (line, item)
-pairs where item is a `WorkRow`, a `RecordProblem`, a `Rejection` for a line that is not JSON,
-or the decoded object for anything else (author records, API pages). Only uncompressed JSON
-Lines files are split; for anything else `parallel_records` returns None and the caller reads
-in one process.
+Decoding JSON and rebuilding abstracts are most of the cost of reading OpenAlex works (a work
+record is 5-20 kB), and both hold the GIL, so threads do not help. `parallel_records` splits the
+file into byte ranges cut at line boundaries; each worker process decodes its range (work lines
+through `matcher.sources.openalex_records.decode_work`, as in one process) into compact
+`WorkRow` tuples, which are cheap to send back as `marshal` bytes of builtin types (never
+pickles of objects). The parent receives the chunks in file order and yields exactly what the
+single-process reader would see: (line, item) pairs where item is a `WorkRow`, a
+`RecordProblem`, a `Rejection` for a line that is not JSON, or the decoded object for anything
+else (author records, API pages). Only uncompressed JSON Lines files are split; for anything
+else `parallel_records` returns None and the caller reads in one process.
 
 Workers are fresh interpreters running `serve` on the file, fed byte ranges on stdin: nothing
 of the calling process is inherited (no forked locks or threads, no re-run of the caller's
@@ -33,8 +33,8 @@ import orjson
 
 from matcher.errors import MatcherError
 from matcher.readers import Rejection
-from matcher.sources.files import Location, expand, is_json_lines
-from matcher.sources.openalex_records import RecordProblem, WorkRow, record_kind, work_row_or_problem
+from matcher.sources.files import Location, expand, is_json_lines, text_lines
+from matcher.sources.openalex_records import RecordProblem, WorkRow, decode_work, record_kind, work_row_or_problem
 
 __all__ = ["CHUNK_BYTES", "PARALLEL_BYTES", "auto_workers", "decode_range", "parallel_records", "serve"]
 
@@ -68,22 +68,27 @@ def auto_workers(path: Path) -> int:
 _ROW, _PROBLEM, _NOT_JSON, _OBJECT = range(4)
 
 
-def _decode(line: bytes) -> tuple[int, Any]:
-    try:
-        doc = orjson.loads(line)
-    except ValueError:
-        try:  # re-read with json for its precise message
-            doc = json.loads(line)
-        except json.JSONDecodeError as err:
-            return _NOT_JSON, f"not valid JSON: {err.msg} at column {err.colno}"
-        except UnicodeDecodeError as err:
-            return _NOT_JSON, f"not UTF-8 text ({err.reason} at byte {err.start})"
-    if type(doc) is dict and "results" not in doc and record_kind(doc) == "work":
+def _decode(line: bytes | memoryview, text: bool) -> tuple[int, Any] | None:
+    """(tag, payload) for one line, None for a blank one. `text`: the line is valid UTF-8."""
+    row = decode_work(line) if text else None
+    if row is None:
+        try:
+            doc = orjson.loads(line)
+        except ValueError:
+            if not (line := bytes(line)).strip():
+                return None
+            try:  # re-read with json for its precise message
+                doc = json.loads(line)
+            except json.JSONDecodeError as err:
+                return _NOT_JSON, f"not valid JSON: {err.msg} at column {err.colno}"
+            except UnicodeDecodeError as err:
+                return _NOT_JSON, f"not UTF-8 text ({err.reason} at byte {err.start})"
+        if type(doc) is not dict or "results" in doc or record_kind(doc) != "work":
+            return _OBJECT, doc
         row = work_row_or_problem(doc)
-        if isinstance(row, RecordProblem):
-            return _PROBLEM, (row.reason, row.record_id, row.field)
-        return _ROW, tuple(row)
-    return _OBJECT, doc
+    if isinstance(row, RecordProblem):
+        return _PROBLEM, (row.reason, row.record_id, row.field)
+    return _ROW, tuple(row)
 
 
 def decode_range(path: str, start: int, end: int) -> tuple[int, bytes]:
@@ -97,15 +102,10 @@ def decode_range(path: str, start: int, end: int) -> tuple[int, bytes]:
             fh.seek(start - 1)
             if fh.read(1) != b"\n":
                 fh.readline()  # the line in progress belongs to the previous range
-        position = fh.tell()
-        while position < end:
-            line = fh.readline()
-            if not line:
-                break
-            position += len(line)
+        for line, text in text_lines(fh, end - fh.tell()):
             number += 1
-            if line.strip():
-                items.append((number, *_decode(line)))
+            if (item := _decode(line, text)) is not None:
+                items.append((number, *item))
     return number, marshal.dumps(items)
 
 
