@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -73,16 +72,20 @@ def _timed(fn: Callable[[], object]) -> tuple[float, object]:
 
 
 def _child_peak_rss_gib(n: int, k: int) -> float:
-    """Peak RSS of a fresh process that only builds the pool and runs topk_pairs."""
+    """Peak RSS of a fresh process that only builds the pool and runs topk_pairs, as the child
+    reports it (RUSAGE_CHILDREN would give the largest child this process ever waited for, which
+    is another section's when several run in one `bench.run`)."""
     code = (
+        "import resource\n"
         "from bench.bench_batch import make_pool\n"
         "from matcher.batch import topk_pairs\n"
         f"v, c = make_pool({n})\n"
         f"topk_pairs(v, {k}, countries=c)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env=env)
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 2**30
+    out = subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env=env, capture_output=True, text=True)
+    return int(out.stdout.split()[-1]) * 1024 / 2**30
 
 
 def _bipartite_seconds(n_side: int = 5000, capacity: int = 3, k: int = 30) -> dict:
@@ -107,7 +110,7 @@ def _bipartite_seconds(n_side: int = 5000, capacity: int = 3, k: int = 30) -> di
 
 def run(n: int = N, k: int = K, repeats: int = 3) -> dict:
     """The benchmark section: our top-k and faiss timed in the same run, medians of runs."""
-    peak = _child_peak_rss_gib(n, k)  # first child, so RUSAGE_CHILDREN is this one's peak
+    peak = _child_peak_rss_gib(n, k)
     vectors, codes = make_pool(n)
     ours, theirs = [], []
     for _ in range(repeats):  # interleaved, so load from other processes hits both alike

@@ -217,6 +217,7 @@ def run(n: int = N, repeats: int = 3) -> dict:
         path = write_works(Path(tmp) / "works.jsonl", n)
         size_mb = path.stat().st_size / 1e6
         _json_only(path)  # warm the page cache
+        read_source(path)  # and the process (allocator arenas, imports): every mode below is timed warm
         workers = auto_workers(path)
         rates, result = _rates(n, lambda: read_source(path), repeats)
         one, _ = _rates(n, lambda: read_source(path, workers=1), repeats)

@@ -26,7 +26,7 @@ from matcher.profiles import Profile
 
 __all__ = [
     "KEYWORDS_SUFFIX", "Corpus", "CorpusBuilder", "build_corpus", "corpus_texts", "normalise_institution",
-    "profile_document", "profile_texts",
+    "profile_document",
 ]
 
 KEYWORDS_SUFFIX = "#keywords"  # the id suffix of a profile's keywords pseudo-work
@@ -111,14 +111,6 @@ def _csr_row(matrix: sparse.csr_matrix, row: int) -> tuple[np.ndarray, np.ndarra
     return matrix.indices[lo:hi], matrix.data[lo:hi]
 
 
-def profile_texts(profile: Profile) -> list[str]:
-    """The texts embedded for one profile: its works, then its keywords if any."""
-    texts = [w.text for w in profile.works]
-    if profile.keywords:
-        texts.append(profile.keyword_text)
-    return texts
-
-
 def corpus_texts(profiles: Sequence[Profile]) -> tuple[list[str], list[int], list[str], list[str]]:
     """The texts to embed, in corpus order: each profile's works, then its keywords if any."""
     texts: list[str] = []
@@ -126,7 +118,7 @@ def corpus_texts(profiles: Sequence[Profile]) -> tuple[list[str], list[int], lis
     ids: list[str] = []
     titles: list[str] = []
     for row, profile in enumerate(profiles):
-        own = profile_texts(profile)
+        own = profile.texts
         texts.extend(own)
         owners.extend([row] * len(own))
         ids.extend(_work_ids(profile))
@@ -177,7 +169,7 @@ class CorpusBuilder:
         self._countries.append(profile.country)
         self._kinds.append(profile.kind)
         self._capacity.append(profile.capacity or 0)
-        texts = profile_texts(profile)
+        texts = profile.texts
         self._counts.append(len(texts))
         self._work_ids.extend(_work_ids(profile))
         self._work_titles.extend(_work_titles(profile))

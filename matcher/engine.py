@@ -22,7 +22,7 @@ from matcher.calls import CallRequest, ConsortiumResult, make_aspects, parse_gro
 from matcher.chunking import split_sentences
 from matcher.config import Config
 from matcher.consortium import TeamRules
-from matcher.corpus import Corpus, CorpusBuilder, corpus_texts, profile_document, profile_texts
+from matcher.corpus import Corpus, CorpusBuilder, corpus_texts, profile_document
 from matcher.countries import expand_countries
 from matcher.embedding import DEFAULT_MODEL_ID, Embedder, SentenceTransformerEmbedder
 from matcher.errors import InfeasibleConsortium, InvalidQuery, MatcherError, ProfileNotFound
@@ -151,7 +151,7 @@ class Engine:
         filled = 0
         profiles = iter(profiles)
         while batch := list(itertools.islice(profiles, chunk)):
-            texts = [t for p in batch for t in profile_texts(p)]
+            texts = [t for p in batch for t in p.texts]
             vectors = self.embedder.embed(texts, desc="embedding works")
             if out is None:
                 out = np.empty((n_texts, vectors.shape[1]), dtype=np.float16)

@@ -76,6 +76,14 @@ class Profile:
     def keyword_text(self) -> str:
         return "Keywords: " + "; ".join(self.keywords) if self.keywords else ""
 
+    @property
+    def texts(self) -> list[str]:
+        """The texts embedded for this profile: its works, then its keywords if any."""
+        texts = [w.text for w in self.works]
+        if self.keywords:
+            texts.append(self.keyword_text)
+        return texts
+
     def content_hash(self) -> str:
         """A digest of everything stored, so that re-ingesting an unchanged record is a no-op."""
         blob = json.dumps(profile_to_dict(self, private=True), sort_keys=True, ensure_ascii=False)

@@ -88,13 +88,6 @@ class UpsertResult:
     unchanged: int = 0
 
 
-def _work_texts(profile: Profile) -> list[str]:
-    texts = [w.text for w in profile.works]
-    if profile.keywords:
-        texts.append(profile.keyword_text)
-    return texts
-
-
 class Store:
     """Profiles, works and cached embeddings in one SQLite file under `home`."""
 
@@ -205,7 +198,7 @@ class Store:
         """Remove a profile, its works, and cached vectors of texts no other profile uses."""
         with self._lock:
             profile = self.get(profile_id)
-            hashes = [text_hash(t) for t in _work_texts(profile)]
+            hashes = [text_hash(t) for t in profile.texts]
             with self._transaction():
                 self._db.execute("DELETE FROM profiles WHERE id=?", (profile_id,))
                 for digest in hashes:
