@@ -129,14 +129,22 @@ class TorchEncoder:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        torch.set_num_threads(threads)
+        self.torch_ = torch
+        self.threads = threads
         self.model_ = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.tokenizer = self.model_.tokenizer
         self.max_seq_length = int(self.model_.max_seq_length)
         self.dim = int(self.model_.get_embedding_dimension())
 
     def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
-        vectors = self.model_.encode(list(texts), batch_size=batch_size, convert_to_numpy=True)
+        # torch's thread count is process-wide, and the vector scans keep it at one (matcher.half):
+        # set ours for the encode, then give theirs back
+        previous = self.torch_.get_num_threads()
+        self.torch_.set_num_threads(self.threads)
+        try:
+            vectors = self.model_.encode(list(texts), batch_size=batch_size, convert_to_numpy=True)
+        finally:
+            self.torch_.set_num_threads(previous)
         return vectors.astype(np.float32, copy=False)
 
 

@@ -10,9 +10,9 @@ PyTorch is imported on first use: commands that never touch vectors do not pay f
 intra-op threads are then set to one: a scan is bound by memory bandwidth, and a server answers
 concurrent queries on separate threads, where a second intra-op thread per query only adds contention
 (measured: p50 18 ms with one thread, 28 ms with two, at 100k profiles with a second process busy).
-The torch embedding backend sets its own thread count when it loads. A scan of many rows is instead
-split in two halves on a small shared pool of Python threads (PyTorch releases the GIL): on an idle
-machine both cores stream memory, and under load the halves simply queue.
+The torch embedding backend sets its own thread count for each encode and then restores it. A scan
+of many rows is instead split in two halves on a small shared pool of Python threads (PyTorch
+releases the GIL): on an idle machine both cores stream memory, and under load the halves queue.
 """
 
 from __future__ import annotations

@@ -177,12 +177,22 @@ def test_export_is_cached_and_recorded(embedders, models_dir, monkeypatch):
 
 @pytest.mark.integration
 def test_threads_are_set_explicitly(models_dir):
-    """ONNX: `threads` single-threaded runs at a time; torch: `threads` intra-op threads."""
+    """ONNX: `threads` single-threaded runs at a time; torch: `threads` intra-op threads during each
+    encode, and the process-wide count the vector scans set (one) given back afterwards."""
     import torch
 
     for threads, expected in ((1, 1), (None, backends.usable_cpus())):
         onnx = SentenceTransformerEmbedder(backend="onnx", threads=threads, models_dir=models_dir)
         assert onnx.encoder_.workers == expected
         assert onnx.encoder_.session_.get_session_options().intra_op_num_threads == 1
-        SentenceTransformerEmbedder(backend="torch", threads=threads)
-        assert torch.get_num_threads() == expected
+        encoder = SentenceTransformerEmbedder(backend="torch", threads=threads).encoder_
+        seen: list[int] = []
+
+        def counting(*args, inner=encoder.model_.encode, seen=seen, **kwargs):
+            seen.append(torch.get_num_threads())
+            return inner(*args, **kwargs)
+
+        encoder.model_.encode = counting
+        torch.set_num_threads(1)
+        encoder.encode(["soil moisture sensing"], batch_size=1)
+        assert seen == [expected] and torch.get_num_threads() == 1
