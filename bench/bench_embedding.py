@@ -47,7 +47,7 @@ def _texts() -> tuple[list[str], list[str], list[str]]:
     abstracts = [w.abstract for p in profiles for w in p.works if w.abstract]
     pairs = [f"{a} {b}" for a, b in zip(abstracts[0::2], abstracts[1::2], strict=False)][:N_ABSTRACTS]
     keywords = ["; ".join(p.keywords[:3]) for p in profiles if len(p.keywords) >= 3][:N_KEYWORDS]
-    corpus = corpus_texts(profiles)[0]
+    corpus = corpus_texts(profiles)
     rng = np.random.default_rng(0)
     quality = [corpus[i] for i in sorted(rng.choice(len(corpus), min(QUALITY_TEXTS, len(corpus)), replace=False))]
     return pairs, keywords, quality

@@ -82,7 +82,7 @@ def synthetic_store(
     done = 0
     while chunk := list(itertools.islice(profiles, batch)):
         store.upsert(chunk)
-        texts = corpus_texts(chunk)[0]
+        texts = corpus_texts(chunk)
         store.put_vectors(model_id, [text_hash(t) for t in texts], vectors[done : done + len(texts)])
         done += len(texts)
     return store

@@ -13,7 +13,7 @@ through it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +23,7 @@ from matcher import half
 from matcher.index import CosineIndex
 from matcher.lexical import LexicalIndex
 from matcher.profiles import Profile
+from matcher.segments import segments_of
 
 __all__ = [
     "KEYWORDS_SUFFIX", "Corpus", "CorpusBuilder", "build_corpus", "corpus_texts", "normalise_institution",
@@ -64,11 +65,7 @@ class Corpus:
 
     def works_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Work indices of the given profile rows (concatenated) and the segment starts."""
-        starts = self.work_offsets[rows]
-        counts = self.work_offsets[rows + 1] - starts
-        segment_starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
-        within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(segment_starts, counts)
-        return np.repeat(starts, counts) + within, segment_starts
+        return segments_of(self.work_offsets, rows)
 
     def work_matrix(self, works: np.ndarray | slice) -> np.ndarray:
         """Work vectors as float32, for the given work indices or a slice."""
@@ -95,9 +92,13 @@ class Corpus:
             dtype=np.float32, count=len(rows),
         )
 
+    def listed_rows(self, row: int) -> np.ndarray:
+        """Rows that `row`'s own works list as co-authors or co-participants."""
+        return _csr_row(self.links, row)[0]
+
     def linked_rows(self, row: int) -> np.ndarray:
         """Rows that worked with `row` before, either side listing the other."""
-        return np.union1d(_csr_row(self.links, row)[0], _csr_row(self.links_to, row)[0])
+        return np.union1d(self.listed_rows(row), _csr_row(self.links_to, row)[0])
 
     def without(self, profile_id: str, *, generation: int) -> Corpus:
         """The same corpus with one profile deactivated, sharing every array but `active`."""
@@ -111,19 +112,9 @@ def _csr_row(matrix: sparse.csr_matrix, row: int) -> tuple[np.ndarray, np.ndarra
     return matrix.indices[lo:hi], matrix.data[lo:hi]
 
 
-def corpus_texts(profiles: Sequence[Profile]) -> tuple[list[str], list[int], list[str], list[str]]:
+def corpus_texts(profiles: Iterable[Profile]) -> list[str]:
     """The texts to embed, in corpus order: each profile's works, then its keywords if any."""
-    texts: list[str] = []
-    owners: list[int] = []
-    ids: list[str] = []
-    titles: list[str] = []
-    for row, profile in enumerate(profiles):
-        own = profile.texts
-        texts.extend(own)
-        owners.extend([row] * len(own))
-        ids.extend(_work_ids(profile))
-        titles.extend(_work_titles(profile))
-    return texts, owners, ids, titles
+    return [text for profile in profiles for text in profile.texts]
 
 
 def _work_ids(profile: Profile) -> list[str]:

@@ -36,7 +36,7 @@ def _pool_file(directory: Path) -> Path:
 def write_vectors(engine: Engine, directory: Path = DEMO_DIR) -> Path:
     """Embed the demo pool with the engine's model and ship the vectors as float16 (no pickle)."""
     profiles = [p for _, p in read_profiles(_pool_file(directory)).profiles]
-    texts = corpus_texts(profiles)[0]
+    texts = corpus_texts(profiles)
     vectors = engine.embedder.embed(texts, desc="embedding demo pool")
     path = directory / "vectors.npz"
     tmp = directory / ".vectors.tmp.npz"

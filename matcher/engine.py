@@ -151,8 +151,7 @@ class Engine:
         filled = 0
         profiles = iter(profiles)
         while batch := list(itertools.islice(profiles, chunk)):
-            texts = [t for p in batch for t in p.texts]
-            vectors = self.embedder.embed(texts, desc="embedding works")
+            vectors = self.embedder.embed(corpus_texts(batch), desc="embedding works")
             if out is None:
                 out = np.empty((n_texts, vectors.shape[1]), dtype=np.float16)
             out[filled : filled + len(vectors)] = vectors
@@ -183,7 +182,7 @@ class Engine:
         profiles = list(profiles)
         with self._lock:
             result = self.store.upsert(profiles, create_only=create_only)
-            texts = corpus_texts(profiles)[0]
+            texts = corpus_texts(profiles)
             if texts and (result.added or result.updated):
                 self.embedder.embed(texts, desc="embedding works")
         return result

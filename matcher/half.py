@@ -66,10 +66,7 @@ def matvec(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
 
 def gather(matrix: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
     """`matrix[rows]` as a float32 array, for a float16 `matrix`."""
-    part = matrix[rows]
-    if part.dtype != np.float16:
-        return np.asarray(part, dtype=np.float32)
-    return _torch().from_numpy(np.ascontiguousarray(part)).float().numpy()
+    return _torch().from_numpy(np.ascontiguousarray(matrix[rows])).float().numpy()
 
 
 def rows_dot(matrix: np.ndarray, rows: np.ndarray | slice, queries: np.ndarray) -> np.ndarray:
@@ -79,7 +76,7 @@ def rows_dot(matrix: np.ndarray, rows: np.ndarray | slice, queries: np.ndarray) 
     BLAS call per query costs more in thread wake-ups than in arithmetic when the cores are shared
     (measured: demo match by id p50 8 ms this way, 12-17 ms with two OpenBLAS threads)."""
     torch = _torch()
-    part = torch.from_numpy(np.ascontiguousarray(matrix[rows])).float()
+    part = torch.from_numpy(gather(matrix, rows))
     right = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32))
     return (part @ right.T).numpy() if right.ndim == 2 else torch.mv(part, right).numpy()
 

@@ -8,6 +8,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from matcher.segments import segments_of
+
 __all__ = ["LexicalIndex"]
 
 
@@ -56,14 +58,9 @@ class LexicalIndex:
         arrays: scipy's row fancy-indexing costs more than the arithmetic at this size)."""
         dense = np.zeros(self.matrix_.shape[1], dtype=np.float32)
         dense[query.indices] = query.data
-        indptr = self.matrix_.indptr
-        starts, ends = indptr[rows], indptr[np.asarray(rows) + 1]
-        counts = ends - starts
-        if not counts.sum():
-            return np.zeros(len(rows), dtype=np.float32)
-        positions = np.repeat(starts - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) + np.arange(counts.sum())
+        positions, starts = segments_of(self.matrix_.indptr, rows)
         products = self.matrix_.data[positions] * dense[self.matrix_.indices[positions]]
-        owner = np.repeat(np.arange(len(rows)), counts)
+        owner = np.repeat(np.arange(len(rows)), np.diff(np.append(starts, len(positions))))
         return np.bincount(owner, weights=products, minlength=len(rows)).astype(np.float32)
 
     def _row(self, row: int) -> tuple[np.ndarray, np.ndarray]:

@@ -76,8 +76,7 @@ def conflict_pairs(corpus: Corpus, rows: np.ndarray) -> frozenset[tuple[int, int
     pairs: set[tuple[int, int]] = set()
     by_institution: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
-        lo, hi = corpus.links.indptr[r], corpus.links.indptr[r + 1]
-        for other in corpus.links.indices[lo:hi].tolist():
+        for other in corpus.listed_rows(r).tolist():
             j = position.get(other)
             if j is not None and j != i:
                 pairs.add((min(i, j), max(i, j)))

@@ -114,11 +114,11 @@ class Store:
 
     def generation(self) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+            return _generation(self._db)
 
     def count(self) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM profiles").fetchone()[0])
+            return _count(self._db)
 
     def upsert(self, profiles: Iterable[Profile], *, create_only: bool = False) -> UpsertResult:
         """Insert or replace profiles by id in one transaction; unchanged records are left alone."""
@@ -255,6 +255,14 @@ class Store:
         return _Transaction(self._db)
 
 
+def _generation(db: sqlite3.Connection) -> int:
+    return int(db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+
+
+def _count(db: sqlite3.Connection) -> int:
+    return int(db.execute("SELECT count(*) FROM profiles").fetchone()[0])
+
+
 class StoreReader:
     """Profiles as of one moment, streamed in id order a batch at a time (see `Store.reader`)."""
 
@@ -262,10 +270,10 @@ class StoreReader:
         self._db = db
 
     def generation(self) -> int:
-        return int(self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+        return _generation(self._db)
 
     def count(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM profiles").fetchone()[0])
+        return _count(self._db)
 
     def profiles(self, batch: int = 1000) -> Iterator[Profile]:
         cursor = self._db.execute("SELECT data FROM profiles ORDER BY id")

@@ -27,7 +27,7 @@ def _same(a, b) -> None:
 def test_engine_build_from_the_store_equals_build_corpus(fake_engine):
     streamed = fake_engine.corpus()
     profiles = fake_engine.store.profiles()
-    direct = build_corpus(profiles, fake_engine.embedder.embed(corpus_texts(profiles)[0]))
+    direct = build_corpus(profiles, fake_engine.embedder.embed(corpus_texts(profiles)))
     _same(streamed, direct)
     fake_engine._corpus = None  # a restart: the vectors now come from the snapshot
     _same(fake_engine.corpus(), direct)
@@ -63,6 +63,6 @@ def test_links_count_shared_works_in_both_directions():
 
 def test_vectors_must_match_the_texts():
     profiles = small_pool(4)
-    n_texts = len(corpus_texts(profiles)[0])
+    n_texts = len(corpus_texts(profiles))
     with pytest.raises(ValueError, match=f"{n_texts} texts but {n_texts - 1} vectors"):
         build_corpus(profiles, np.ones((n_texts - 1, 8), dtype=np.float32))

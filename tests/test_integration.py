@@ -43,7 +43,7 @@ def test_long_texts_are_chunked_not_cut(model):
 
 def test_shipped_demo_vectors_are_this_models(model):
     profiles = [p for _, p in read_profiles(demo_store.DEMO_DIR / "profiles.jsonl").profiles]
-    texts = corpus_texts(profiles)[0]
+    texts = corpus_texts(profiles)
     with np.load(demo_store.DEMO_DIR / "vectors.npz", allow_pickle=False) as shipped:
         assert len(shipped["vectors"]) == len(texts)
         sample = np.random.default_rng(3).choice(len(texts), 24, replace=False)

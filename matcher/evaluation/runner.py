@@ -50,7 +50,7 @@ def consortia_report(
     split = temporal_split(read_projects(projects), cut, until)
     if not split.profiles or not split.queries:
         raise MatcherError(f"the split at {cut} leaves {len(split.profiles)} profiles and {len(split.queries)} queries")
-    vectors = engine.embedder.embed(corpus_texts(split.profiles)[0], desc="embedding organisations' projects")
+    vectors = engine.embedder.embed(corpus_texts(split.profiles), desc="embedding organisations' projects")
     corpus = build_corpus(split.profiles, vectors)
     query_vectors = engine.embedder.embed([q.project.text for q in split.queries], desc="embedding queries")
     results = {
@@ -95,7 +95,7 @@ def expertise_report(
     if read.rejected:
         raise MatcherError(f"{profiles}: {len(read.rejected)} invalid record(s), first: {read.rejected[0]}")
     people = [p for _, p in read.profiles]
-    corpus = build_corpus(people, engine.embedder.embed(corpus_texts(people)[0], desc="embedding profiles"))
+    corpus = build_corpus(people, engine.embedder.embed(corpus_texts(people), desc="embedding profiles"))
     judged = read_judgments(judgments)
     unknown = sorted(set(judged) - set(corpus.row_of))
     if unknown:

@@ -25,7 +25,7 @@ def synthetic_report(
     pool = generate_pool()
     profiles = [parse_profile(p) for p in pool.profiles]
     seed_cache(engine)
-    corpus = build_corpus(profiles, engine.embedder.embed(corpus_texts(profiles)[0], desc="embedding demo pool"))
+    corpus = build_corpus(profiles, engine.embedder.embed(corpus_texts(profiles), desc="embedding demo pool"))
     rng = np.random.default_rng(seed)
     sample = rng.choice(len(profiles), min(queries, len(profiles)), replace=False)
     picks = [profiles[i].works[int(rng.integers(len(profiles[i].works)))] for i in sample]
