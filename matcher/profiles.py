@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import mul
 from typing import Any
 
 from matcher.countries import normalise_country
@@ -30,7 +31,9 @@ __all__ = [
 KINDS = ("researcher", "organisation")
 PRIVATE_FIELDS = ("career_stage", "gender", "email")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
-_ORCID = re.compile(r"^(\d{4}-){3}\d{3}[\dX]$")
+_ORCID = re.compile(r"([0-9]{4}-){3}[0-9]{3}[0-9X]")  # ASCII digits only; matched whole
+_ORCID_WEIGHTS = tuple(2 ** (15 - i) for i in range(15))
+_ORCID_ZERO = ord("0") * sum(_ORCID_WEIGHTS)
 _KNOWN = {
     "id", "name", "kind", "country", "institution", "keywords", "works", "capacity",
     "orcid", "openalex", *PRIVATE_FIELDS,
@@ -92,14 +95,14 @@ class Profile:
 
 def valid_orcid(value: str) -> bool:
     """ORCID iD format and ISO 7064 MOD 11-2 check digit."""
-    if not _ORCID.match(value):
+    if not _ORCID.fullmatch(value):
         return False
-    digits = value.replace("-", "")
-    total = 0
-    for ch in digits[:-1]:
-        total = (total + int(ch)) * 2
+    digits = value.replace("-", "").encode()
+    # MOD 11-2 folds total = (total + digit) * 2 over the first 15 digits: the sum of digit i
+    # times 2^(15-i); over the ASCII codes, minus that sum for fifteen "0"s.
+    total = sum(map(mul, digits, _ORCID_WEIGHTS)) - _ORCID_ZERO
     check = (12 - total % 11) % 11
-    return digits[-1] == ("X" if check == 10 else str(check))
+    return digits[15] == (88 if check == 10 else 48 + check)  # b"X"[0], b"0"[0] + check
 
 
 def _text(raw: Mapping[str, Any], name: str, *, required: bool = False, limit: int = 500) -> str:

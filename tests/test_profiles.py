@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -48,6 +50,27 @@ def test_orcid_checksum():
     assert valid_orcid("0000-0002-1825-0097")
     assert valid_orcid("0000-0002-9079-593X")
     assert not valid_orcid("0000-0002-1825-0098")
+    assert not valid_orcid("0000-0002-1825-0097\n") and not valid_orcid(" 0000-0002-1825-0097")
+    assert not valid_orcid("\u0660000-0002-1825-0097")  # a non-ASCII digit
+
+
+def test_orcid_check_digit_is_iso_7064_mod_11_2():
+    def reference(digits: str) -> str:  # ISO 7064 MOD 11-2 as ORCID documents it
+        total = 0
+        for ch in digits:
+            total = (total + int(ch)) * 2
+        result = (12 - total % 11) % 11
+        return "X" if result == 10 else str(result)
+
+    rng = random.Random(7)
+    for _ in range(2000):
+        digits = "".join(rng.choice("0123456789") for _ in range(15))
+        check = reference(digits)
+        raw = digits + check
+        orcid = "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+        assert valid_orcid(orcid)
+        wrong = next(c for c in "0123456789X" if c != check)
+        assert not valid_orcid(orcid[:-1] + wrong)
     assert parse_profile({**BASE, "orcid": "https://orcid.org/0000-0002-1825-0097"}).orcid == "0000-0002-1825-0097"
 
 

@@ -7,6 +7,7 @@ import gc
 import io
 import json
 import weakref
+from dataclasses import FrozenInstanceError, fields
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher.errors import InvalidProfile
-from matcher.profiles import MAX_TEXT, parse_profile
+from matcher.profiles import MAX_TEXT, Profile, Work, parse_profile
 from matcher.sources import files
-from matcher.sources.build import clip, make_profile, make_work
+from matcher.sources.build import checked_work, clip, make_profile, make_work
 from matcher.sources.files import gc_paused, json_records, text_lines
 from matcher.sources.openalex import parse_openalex, read_openalex
 from matcher.sources.openalex_records import RecordProblem, WorkRow, decode_work, work_row_or_problem
@@ -40,7 +41,7 @@ works = st.lists(
 
 @settings(max_examples=300, deadline=None)
 @given(
-    pid=st.sampled_from(["openalex-A1", "cordis-org-7", "orcid-0000", "openalex-A2", "", "-bad", "x" * 129]),
+    pid=st.sampled_from(["openalex-A1", "cordis-org-7", "orcid-0000", "openalex-A2", "", "-bad", "x" * 129, "a1\n"]),
     name=texts,
     country=st.sampled_from(["DE", "EL", "uk", "Türkiye", "kz", "Narnia", ""]),
     kind=st.sampled_from(["researcher", "organisation", "researcher", "robot"]),
@@ -70,6 +71,19 @@ def test_make_profile_accepts_and_rejects_exactly_like_parse_profile(
     built = make_profile(id=pid, name=name, country=country, kind=kind, institution=institution,
                          keywords=keywords, works=works, orcid=orcid, capacity=capacity)
     assert built == expected
+    assert vars(built) == vars(expected)  # built without the dataclass's __init__: every field set
+
+
+def test_checked_work_and_make_profile_set_exactly_the_dataclass_fields():
+    work = checked_work("w1", "Karst", "An abstract.", 2021, ("p2",))
+    assert vars(work) == vars(Work("w1", "Karst", "An abstract.", 2021, ("p2",)))
+    assert list(vars(work)) == [f.name for f in fields(Work)]
+    profile = make_profile(id="p1", name="Ana", country="DE", keywords=["soil"], works=[work])
+    assert list(vars(profile)) == [f.name for f in fields(Profile)]
+    assert profile == Profile(id="p1", name="Ana", country="DE", keywords=("soil",), works=(work,))
+    assert not hasattr(Work, "__post_init__") and not hasattr(Profile, "__post_init__")
+    with pytest.raises(FrozenInstanceError):
+        profile.name = "Bo"  # type: ignore[misc]
 
 
 def test_make_work_trims_to_the_format_limits():

@@ -27,14 +27,16 @@ anything else in full; large files are decoded in worker processes when CPUs are
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from matcher.errors import InvalidProfile
 from matcher.profiles import MAX_WORKS, Profile, Work
 from matcher.readers import ReadResult, Rejection
-from matcher.sources.build import MAX_COAUTHORS, make_profile, most_recent
+from matcher.sources.build import MAX_COAUTHORS, checked_work, make_profile, most_recent
 from matcher.sources.files import Location, gc_paused, json_records, subpath
 from matcher.sources.openalex_records import (
     Place,
@@ -74,11 +76,15 @@ class _Author:
 
 def _most_frequent(topic_lists: list[list[str]]) -> list[str]:
     """The `KEYWORDS` most frequent topics, first seen first among equals (as
-    `Counter.most_common`, without its overhead: this runs for most authors)."""
-    counts: dict[str, int] = {}
-    for topics in topic_lists:
-        for topic in topics:
-            counts[topic] = counts.get(topic, 0) + 1
+    `Counter.most_common`; counted in a plain loop for the many authors with a few works,
+    where building a `Counter` costs more than the counting)."""
+    if len(topic_lists) > 8:
+        counts: dict[str, int] = Counter(chain.from_iterable(topic_lists))
+    else:
+        counts = {}
+        for topics in topic_lists:
+            for topic in topics:
+                counts[topic] = counts.get(topic, 0) + 1
     return sorted(counts, key=counts.__getitem__, reverse=True)[:KEYWORDS]
 
 
@@ -154,7 +160,7 @@ class _Reader:
             others = tuple(p for p in ids[: MAX_COAUTHORS + 1] if p != acc.pid)[:MAX_COAUTHORS] if crowd else (
                 ids[:k] + ids[k + 1 :]
             )
-            acc.works.append(Work(work_id, title, abstract, year, others))
+            acc.works.append(checked_work(work_id, title, abstract, year, others))
             acc.topics.append(topics)
 
     def profile(self, acc: _Author) -> None:
