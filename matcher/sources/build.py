@@ -24,7 +24,9 @@ from matcher.countries import normalise_country
 from matcher.errors import UnknownCountry
 from matcher.profiles import MAX_TEXT, MAX_WORKS, Profile, Work, parse_profile, valid_orcid
 
-__all__ = ["MAX_COAUTHORS", "MAX_TITLE", "checked_work", "clip", "make_profile", "make_work", "most_recent", "valid_year"]
+__all__ = [
+    "MAX_COAUTHORS", "MAX_TITLE", "checked_work", "clip", "make_profile", "make_work", "most_recent", "valid_year",
+]
 
 MAX_TITLE = 1000
 MAX_COAUTHORS = 200
