@@ -8,10 +8,11 @@ Nothing here keeps state across records.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, NamedTuple, TypedDict
+from typing import Annotated, Any, NamedTuple
 
 import msgspec
 import orjson
+from msgspec import UNSET, UnsetType
 
 from matcher.profiles import MAX_TEXT
 from matcher.sources.build import MAX_TITLE, clip, valid_year
@@ -154,38 +155,47 @@ def _authorships(authorships: Any) -> list[Authorship]:
     return out
 
 
-def work_row(rec: dict[str, Any], abstract: str | None = None) -> WorkRow:
-    """The values a work record gives its authors; `RecordProblem` if it has none to give.
-    `abstract`: the abstract, if already rebuilt from the record's ``abstract_inverted_index``."""
+def _no_title(wid: str) -> RecordProblem:
+    return RecordProblem(f"work {wid} has no title; it is not attached to its authors", wid, "title")
+
+
+def _no_authors(wid: str) -> RecordProblem:
+    reason = f"work {wid} has no authorships with an author id; there is no one to attach it to"
+    return RecordProblem(reason, wid, "authorships")
+
+
+def _row(wid: str, title: str, abstract: str, year: Any, topics: list[str], authors: list[Authorship]) -> WorkRow:
+    """The row of a work whose id, title and authors are known, trimmed to the format's limits."""
+    if type(year) is not int or not 1900 <= year <= 2100:
+        year = valid_year(year)
+    abstract = abstract.strip()
+    if len(abstract) > MAX_TEXT:
+        abstract = clip(abstract, MAX_TEXT)
+    if len(title) > MAX_TITLE:
+        title = clip(title, MAX_TITLE)
+    return WorkRow(wid, title, abstract, year, topics, authors)
+
+
+def work_row(rec: dict[str, Any]) -> WorkRow:
+    """The values a work record gives its authors; `RecordProblem` if it has none to give."""
     get = rec.get
     wid = short_id(get("id"))
     if wid is None:
         raise RecordProblem("a work record needs an id", None, "id")
     title = get("title") or get("display_name")
     if type(title) is not str or not (title := title.strip()):
-        raise RecordProblem(f"work {wid} has no title; it is not attached to its authors", wid, "title")
+        raise _no_title(wid)
     authors = _authorships(get("authorships"))
     if not authors:
-        reason = f"work {wid} has no authorships with an author id; there is no one to attach it to"
-        raise RecordProblem(reason, wid, "authorships")
-    year = get("publication_year")
-    if type(year) is not int or not 1900 <= year <= 2100:
-        year = valid_year(year)
-    if abstract is None:
-        abstract = abstract_text(get("abstract_inverted_index"))
-    abstract = abstract.strip()
-    if len(abstract) > MAX_TEXT:
-        abstract = clip(abstract, MAX_TEXT)
-    if len(title) > MAX_TITLE:
-        title = clip(title, MAX_TITLE)
+        raise _no_authors(wid)
     topics = names(get("topics"), None, 3) or names(get("concepts"), "score", 3)
-    return WorkRow(wid, title, abstract, year, topics, authors)
+    return _row(wid, title, abstract_text(get("abstract_inverted_index")), get("publication_year"), topics, authors)
 
 
-def work_row_or_problem(rec: dict[str, Any], abstract: str | None = None) -> WorkRow | RecordProblem:
+def work_row_or_problem(rec: dict[str, Any]) -> WorkRow | RecordProblem:
     """`work_row`, with any failure (a layout it does not know included) as a `RecordProblem`."""
     try:
-        return work_row(rec, abstract)
+        return work_row(rec)
     except RecordProblem as problem:
         return problem
     except (AttributeError, TypeError, ValueError) as err:
@@ -193,50 +203,99 @@ def work_row_or_problem(rec: dict[str, Any], abstract: str | None = None) -> Wor
 
 
 # The fields of a work record that `work_row` and `record_kind` read, each with the one type it
-# has in OpenAlex data: a record that has them so decodes into a dict of them alone, anything
-# else fails and is decoded in full. Integers are limited to 64 bits (orjson gives larger ones as
-# float, and the values must be exactly those of a full decode). The id must end in a W... part:
-# an author's line (its id comes first) then fails at once instead of after a scan of the whole
-# record; `record_kind` still decides what is a work, this only has to let every work through.
+# has in OpenAlex data: a record that has them so decodes into a `_Work` of them alone (msgspec
+# structs: cheaper to build than dicts, and their types need no checking), anything else fails
+# and is decoded in full. Integers are limited to 64 bits (orjson gives larger ones as float,
+# and the values must be exactly those of a full decode). The id must end in a W... part: an
+# author's line (its id comes first) then fails at once instead of after a scan of the whole
+# record. UNSET marks a field that is absent (`record_kind` asks which fields are present).
 _Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 _WorkId = Annotated[str, msgspec.Meta(pattern=r"(?:^|/)\s*[wW][^/]*$")]
 
 
-class _Institution(TypedDict, total=False):
-    country_code: str | None
-    display_name: str | None
+class _Institution(msgspec.Struct, gc=False):
+    country_code: str | None = None
+    display_name: str | None = None
 
 
-class _AuthorRef(TypedDict, total=False):
-    id: str | None
-    display_name: str | None
-    orcid: str | None
+class _AuthorRef(msgspec.Struct, gc=False):
+    id: str | None = None
+    display_name: str | None = None
+    orcid: str | None = None
 
 
-class _Authorship(TypedDict, total=False):
-    author: _AuthorRef | None
-    institutions: list[_Institution] | None
-    countries: list[str] | None
+class _Authorship(msgspec.Struct, gc=False):
+    author: _AuthorRef | None = None
+    institutions: list[_Institution] | None = None
+    countries: list[str] | None = None
 
 
-class _Named(TypedDict, total=False):
-    display_name: str | None
-    score: _Int | float | None
+class _Named(msgspec.Struct, gc=False):
+    display_name: str | None = None
+    score: _Int | float | None = None
 
 
-class _WorkFields(TypedDict, total=False):
-    id: _WorkId | None
-    title: str | None
-    display_name: str | None
-    publication_year: _Int | None
-    abstract_inverted_index: msgspec.Raw  # its JSON text: see `decode_work`
-    authorships: list[_Authorship] | None
-    topics: list[_Named] | None
-    concepts: list[_Named] | None
-    results: Any  # only looked for: a line with `results` is an API page, decoded in full
+class _Work(msgspec.Struct, gc=False):
+    id: _WorkId | None | UnsetType = UNSET
+    title: str | None = None
+    display_name: str | None = None
+    publication_year: _Int | None = None
+    abstract_inverted_index: msgspec.Raw | UnsetType = UNSET  # its JSON text: see `decode_work`
+    authorships: list[_Authorship] | None | UnsetType = UNSET
+    topics: list[_Named] | None = None
+    concepts: list[_Named] | None = None
+    results: Any = UNSET  # only looked for: a line with `results` is an API page, decoded in full
 
 
-_decode_fields = msgspec.json.Decoder(_WorkFields).decode
+_decode_fields = msgspec.json.Decoder(_Work).decode
+
+
+def _typed_authorships(authorships: list[_Authorship] | None | UnsetType) -> list[Authorship]:
+    """`_authorships` of decoded structs (whose types are known)."""
+    out: list[Authorship] = []
+    for index, authorship in enumerate(authorships or ()):
+        author = authorship.author
+        if author is None or (aid := author.id) is None:
+            continue
+        aid = aid[len(URL) :] if aid.startswith(URL) else short_id(aid)
+        if not aid:
+            continue
+        place = None
+        if institutions := authorship.institutions:
+            for inst in institutions:
+                if code := inst.country_code:
+                    place = (code, inst.display_name or "")
+                    break
+        if place is None and (countries := authorship.countries) and countries[0]:
+            place = (countries[0], "")
+        orcid = author.orcid
+        out.append((aid, index, author.display_name or "", orcid_of(orcid) if orcid else None, place))
+    return out
+
+
+def _typed_names(items: list[_Named] | None, ranked: bool) -> list[str]:
+    """`names(items, "score" if ranked else None, 3)` of decoded structs."""
+    if not items:
+        return []
+    named = [i for i in items if i.display_name is not None]
+    if ranked:
+        named.sort(key=lambda i: 0 if i.score is None else -i.score)
+    return [i.display_name for i in named[:3]]  # type: ignore[misc]
+
+
+def _typed_row(rec: _Work, abstract: str) -> WorkRow | RecordProblem:
+    """`work_row_or_problem` of a decoded `_Work`: the same checks, in the same order."""
+    wid = short_id(rec.id)
+    if wid is None:
+        return RecordProblem("a work record needs an id", None, "id")
+    title = rec.title or rec.display_name
+    if title is None or not (title := title.strip()):
+        return _no_title(wid)
+    authors = _typed_authorships(rec.authorships)
+    if not authors:
+        return _no_authors(wid)
+    topics = _typed_names(rec.topics, False) or _typed_names(rec.concepts, True)
+    return _row(wid, title, abstract, rec.publication_year, topics, authors)
 
 
 def decode_work(line: bytes | memoryview) -> WorkRow | RecordProblem | None:
@@ -254,14 +313,16 @@ def decode_work(line: bytes | memoryview) -> WorkRow | RecordProblem | None:
         rec = _decode_fields(line)
     except (msgspec.MsgspecError, UnicodeDecodeError):
         return None
-    if "results" in rec or record_kind(rec) != "work":
+    if rec.results is not UNSET:
         return None
-    abstract = None
-    if (raw := rec.get("abstract_inverted_index")) is not None:
+    if not rec.id and rec.authorships is UNSET and rec.abstract_inverted_index is UNSET:
+        return None  # not a work by `record_kind`: an id, if any, ends in a W... part
+    abstract = ""
+    if (raw := rec.abstract_inverted_index) is not UNSET:
         abstract = abstract_from_json(raw)
         if abstract is None:
             try:
-                rec["abstract_inverted_index"] = orjson.loads(memoryview(raw))
+                abstract = abstract_text(orjson.loads(memoryview(raw)))
             except orjson.JSONDecodeError:
                 return None
-    return work_row_or_problem(rec, abstract)
+    return _typed_row(rec, abstract)
