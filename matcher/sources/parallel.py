@@ -1,17 +1,19 @@
-"""Decode a large OpenAlex JSON Lines file in worker processes.
+"""Decode a large OpenAlex JSON Lines file in several processes.
 
 Decoding JSON and rebuilding abstracts are most of the cost of reading OpenAlex works (a work
 record is 5-20 kB), and both hold the GIL, so threads do not help. `parallel_records` splits the
-file into byte ranges cut at line boundaries; each worker process decodes its range (work lines
+file into byte ranges cut at line boundaries; each helper process decodes its ranges (work lines
 through `matcher.sources.openalex_records.decode_work`, as in one process) into compact
 `WorkRow` tuples, which are cheap to send back as `marshal` bytes of builtin types (never
-pickles of objects). The parent receives the chunks in file order and yields exactly what the
-single-process reader would see: (line, item) pairs where item is a `WorkRow`, a
-`RecordProblem`, a `Rejection` for a line that is not JSON, or the decoded object for anything
-else (author records, API pages). Only uncompressed JSON Lines files are split; for anything
-else `parallel_records` returns None and the caller reads in one process.
+pickles of objects). The calling process decodes every few ranges itself (it also builds the
+profiles from all of them, so its ranges are smaller: see `schedule`) and takes the helpers'
+ranges in file order, yielding exactly what the single-process reader would see: (line, item)
+pairs where item is a `WorkRow`, a `RecordProblem`, a `Rejection` for a line that is not JSON,
+or the decoded object for anything else (author records, API pages). Only uncompressed JSON
+Lines files are split; for anything else `parallel_records` returns None and the caller reads
+in one process.
 
-Workers are fresh interpreters running `serve` on the file, fed byte ranges on stdin: nothing
+Helpers are fresh interpreters running `serve` on the file, fed byte ranges on stdin: nothing
 of the calling process is inherited (no forked locks or threads, no re-run of the caller's
 ``__main__``), so this is safe from a server or a notebook as well as the CLI.
 """
@@ -36,10 +38,11 @@ from matcher.readers import Rejection
 from matcher.sources.files import Location, expand, is_json_lines, text_lines
 from matcher.sources.openalex_records import RecordProblem, WorkRow, decode_work, record_kind, work_row_or_problem
 
-__all__ = ["CHUNK_BYTES", "PARALLEL_BYTES", "auto_workers", "decode_range", "parallel_records", "serve"]
+__all__ = ["CHUNK_BYTES", "PARALLEL_BYTES", "auto_workers", "decode_range", "parallel_records", "schedule", "serve"]
 
 PARALLEL_BYTES = 64 << 20  # files smaller than this are read in one process
 CHUNK_BYTES = 8 << 20
+OWN_SHARE = 0.8  # of a chunk, for the calling process's ranges: see `schedule`
 MAX_WORKERS = 4
 _HEADER = struct.Struct("<QQ")  # lines counted, length of the marshalled items
 _WORKER = "import sys; from matcher.sources.parallel import serve; serve(sys.argv[1])"
@@ -91,10 +94,9 @@ def _decode(line: bytes | memoryview, text: bool) -> tuple[int, Any] | None:
     return _ROW, tuple(row)
 
 
-def decode_range(path: str, start: int, end: int) -> tuple[int, bytes]:
-    """Decode the lines that start in bytes [start, end): (lines counted, marshalled
-    [(line within the range, tag, payload)]). Runs in a worker process."""
-    gc.disable()  # the items are kept until returned; see matcher.sources.files.gc_paused
+def _decoded_range(path: str, start: int, end: int) -> tuple[int, list[tuple[int, int, Any]]]:
+    """(lines counted, [(line within the range, tag, payload)]) for the lines that start in
+    bytes [start, end) of the file."""
     items: list[tuple[int, int, Any]] = []
     number = 0
     with open(path, "rb") as fh:
@@ -106,22 +108,40 @@ def decode_range(path: str, start: int, end: int) -> tuple[int, bytes]:
             number += 1
             if (item := _decode(line, text)) is not None:
                 items.append((number, *item))
-    return number, marshal.dumps(items)
+    return number, items
 
 
-def _ranges(size: int, chunk: int) -> Iterator[tuple[int, int]]:
-    for start in range(0, size, chunk):
-        yield start, min(size, start + chunk)
+def decode_range(path: str, start: int, end: int) -> tuple[int, bytes]:
+    """`_decoded_range`, its items marshalled. Runs in a worker process."""
+    gc.disable()  # the items are kept until returned; see matcher.sources.files.gc_paused
+    count, items = _decoded_range(path, start, end)
+    return count, marshal.dumps(items)
+
+
+def schedule(size: int, helpers: int, chunk: int) -> list[tuple[int, int, int]]:
+    """The byte ranges of a file of `size` bytes, in order, each as (start, end, who): who is
+    -1 for the calling process, else the number of the helper process that decodes it. Each
+    round is one range for the caller, `OWN_SHARE` of a chunk (it also builds the profiles from
+    every range), then a chunk for each helper."""
+    ranges: list[tuple[int, int, int]] = []
+    start = 0
+    while start < size:
+        for who in range(-1, helpers):
+            end = min(size, start + (int(chunk * OWN_SHARE) if who < 0 else chunk))
+            if start < end:
+                ranges.append((start, end, who))
+            start = end
+    return ranges
 
 
 def parallel_records(
     path: Path, workers: int, chunk_bytes: int = CHUNK_BYTES
 ) -> Iterator[tuple[Location, Any]] | None:
-    """(line, item) pairs of a JSON Lines file decoded by `workers` processes, in file order;
-    None if `path` is not an uncompressed JSON Lines file."""
+    """(line, item) pairs of a JSON Lines file decoded by `workers` processes (this one and
+    `workers` - 1 helpers), in file order; None if `path` is not an uncompressed JSON Lines file."""
     if workers < 2 or path.suffix == ".gz" or not is_json_lines(path):
         return None
-    return _ordered(path.resolve(), workers, chunk_bytes)
+    return _ordered(path.resolve(), workers - 1, chunk_bytes)
 
 
 def _start_worker(path: Path) -> subprocess.Popen[bytes]:
@@ -147,30 +167,44 @@ def _receive(worker: subprocess.Popen[bytes]) -> tuple[int, bytes]:
     return count, worker.stdout.read(length)
 
 
-def _ordered(path: Path, workers: int, chunk_bytes: int) -> Iterator[tuple[Location, Any]]:
-    """Range i goes to worker i mod n, which answers in order; at most two ranges per worker
-    are in flight, so memory stays bounded however far the workers could run ahead."""
-    ranges = list(_ranges(path.stat().st_size, chunk_bytes))
-    pool = [_start_worker(path) for _ in range(min(workers, len(ranges)))]
+def _records(offset: int, items: list[tuple[int, int, Any]]) -> Iterator[tuple[Location, Any]]:
+    """The (line, item) pairs of a range's decoded items; `offset`: lines before the range."""
+    for number, tag, payload in items:
+        line = offset + number
+        if tag == _ROW:
+            yield line, WorkRow._make(payload)
+        elif tag == _PROBLEM:
+            yield line, RecordProblem(*payload)
+        elif tag == _NOT_JSON:
+            yield line, Rejection(line, payload)
+        else:
+            yield from expand(line, payload)
+
+
+def _ordered(path: Path, helpers: int, chunk_bytes: int) -> Iterator[tuple[Location, Any]]:
+    """The ranges of `schedule`, decoded here or by a helper, yielded in file order. A helper
+    has at most two ranges in flight (the one it decodes, the next one queued), so memory stays
+    bounded however far it could run ahead; while this process decodes its own range, each
+    helper decodes its next."""
+    ranges = schedule(path.stat().st_size, helpers, chunk_bytes)
+    queues = [[(start, end) for start, end, who in ranges if who == h] for h in range(helpers)]
+    pool = [_start_worker(path) for queue in queues if queue]
     try:
-        for i, (start, end) in enumerate(ranges[: 2 * len(pool)]):
-            _send(pool[i % len(pool)], start, end)
+        for worker, queue in zip(pool, queues, strict=False):
+            for start, end in queue[:2]:
+                _send(worker, start, end)
+        received = [0] * len(pool)
         offset = 0
-        for i in range(len(ranges)):
-            worker = pool[i % len(pool)]
-            count, blob = _receive(worker)
-            if i + 2 * len(pool) < len(ranges):
-                _send(worker, *ranges[i + 2 * len(pool)])
-            for number, tag, payload in marshal.loads(blob):
-                line = offset + number
-                if tag == _ROW:
-                    yield line, WorkRow._make(payload)
-                elif tag == _PROBLEM:
-                    yield line, RecordProblem(*payload)
-                elif tag == _NOT_JSON:
-                    yield line, Rejection(line, payload)
-                else:
-                    yield from expand(line, payload)
+        for start, end, who in ranges:
+            if who < 0:
+                count, items = _decoded_range(str(path), start, end)
+            else:
+                count, blob = _receive(pool[who])
+                received[who] += 1
+                if received[who] + 1 < len(queues[who]):
+                    _send(pool[who], *queues[who][received[who] + 1])
+                items = marshal.loads(blob)
+            yield from _records(offset, items)
             offset += count
     finally:  # also when the caller stops early: closing the pipes ends each worker
         for worker in pool:
