@@ -43,7 +43,7 @@ MAX_TEXT = 20_000
 MAX_WORKS = 500
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Work:
     id: str
     title: str
@@ -57,7 +57,7 @@ class Work:
         return f"{self.title}. {self.abstract}".strip() if self.abstract else self.title
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Profile:
     id: str
     name: str

@@ -71,16 +71,26 @@ def test_make_profile_accepts_and_rejects_exactly_like_parse_profile(
     built = make_profile(id=pid, name=name, country=country, kind=kind, institution=institution,
                          keywords=keywords, works=works, orcid=orcid, capacity=capacity)
     assert built == expected
-    assert vars(built) == vars(expected)  # built without the dataclass's __init__: every field set
+    assert _fields(built) == _fields(expected)  # built without the dataclass's __init__: every field set
+
+
+def _fields(obj: object) -> dict:
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}  # type: ignore[arg-type]
 
 
 def test_checked_work_and_make_profile_set_exactly_the_dataclass_fields():
     work = checked_work("w1", "Karst", "An abstract.", 2021, ("p2",))
-    assert vars(work) == vars(Work("w1", "Karst", "An abstract.", 2021, ("p2",)))
-    assert list(vars(work)) == [f.name for f in fields(Work)]
-    profile = make_profile(id="p1", name="Ana", country="DE", keywords=["soil"], works=[work])
-    assert list(vars(profile)) == [f.name for f in fields(Profile)]
-    assert profile == Profile(id="p1", name="Ana", country="DE", keywords=("soil",), works=(work,))
+    expected_work = {"id": "w1", "title": "Karst", "abstract": "An abstract.", "year": 2021, "coauthors": ("p2",)}
+    assert _fields(work) == expected_work
+    assert work == Work("w1", "Karst", "An abstract.", 2021, ("p2",))
+    profile = make_profile(id="p1", name="Ana", country="de", institution="U", keywords=["soil"], works=[work],
+                           capacity=3, orcid="0000-0002-1825-0097", openalex="A1")
+    expected = Profile(id="p1", name="Ana", country="DE", institution="U", keywords=("soil",), works=(work,),
+                       capacity=3, orcid="0000-0002-1825-0097", openalex="A1")
+    assert _fields(profile) == _fields(expected) and profile == expected
+    assert [f.name for f in fields(Profile)] == [
+        "id", "name", "country", "kind", "institution", "keywords", "works", "capacity", "orcid", "openalex", "private",
+    ]
     assert not hasattr(Work, "__post_init__") and not hasattr(Profile, "__post_init__")
     with pytest.raises(FrozenInstanceError):
         profile.name = "Bo"  # type: ignore[misc]
