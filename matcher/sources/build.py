@@ -121,7 +121,7 @@ def make_profile(
 ) -> Profile:
     """A `Profile` that `parse_profile` would accept; raises its `InvalidProfile` otherwise."""
     name, institution = (name or "").strip(), (institution or "").strip()
-    if not isinstance(keywords, list | tuple):
+    if not isinstance(keywords, (list, tuple)):  # noqa: UP038 - the tuple form is the faster check
         keywords = list(keywords)
     try:
         kw = tuple(dict.fromkeys(map(str.strip, keywords)))

@@ -82,9 +82,10 @@ def _most_frequent(topic_lists: list[list[str]]) -> list[str]:
         counts: dict[str, int] = Counter(chain.from_iterable(topic_lists))
     else:
         counts = {}
+        count = counts.get
         for topics in topic_lists:
             for topic in topics:
-                counts[topic] = counts.get(topic, 0) + 1
+                counts[topic] = count(topic, 0) + 1
     return sorted(counts, key=counts.__getitem__, reverse=True)[:KEYWORDS]
 
 

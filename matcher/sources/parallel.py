@@ -42,7 +42,7 @@ __all__ = ["CHUNK_BYTES", "PARALLEL_BYTES", "auto_workers", "decode_range", "par
 
 PARALLEL_BYTES = 64 << 20  # files smaller than this are read in one process
 CHUNK_BYTES = 8 << 20
-OWN_SHARE = 0.8  # of a chunk, for the calling process's ranges: see `schedule`
+OWN_SHARE = 0.6  # of a chunk, for the calling process's ranges: see `schedule`
 MAX_WORKERS = 4
 _HEADER = struct.Struct("<QQ")  # lines counted, length of the marshalled items
 _WORKER = "import sys; from matcher.sources.parallel import serve; serve(sys.argv[1])"
