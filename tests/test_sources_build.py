@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import io
 import json
+import os
 import weakref
 from dataclasses import FrozenInstanceError, fields
 from pathlib import Path
@@ -16,12 +17,12 @@ from hypothesis import strategies as st
 
 from matcher.errors import InvalidProfile
 from matcher.profiles import MAX_TEXT, Profile, Work, parse_profile
-from matcher.sources import files
+from matcher.sources import files, parallel
 from matcher.sources.build import checked_work, clip, make_profile, make_work
 from matcher.sources.files import gc_paused, json_records, text_lines
 from matcher.sources.openalex import parse_openalex, read_openalex
 from matcher.sources.openalex_records import RecordProblem, WorkRow, decode_work, work_row_or_problem
-from matcher.sources.parallel import parallel_records
+from matcher.sources.parallel import auto_workers, idle_cpus, parallel_records, schedule
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sources"
 
@@ -275,3 +276,30 @@ def test_gc_paused_leaves_what_it_made_collectable():
     del node, made
     gc.collect()
     assert ref() is None
+
+
+def test_schedule_covers_the_file_once_in_order_and_gives_the_caller_smaller_ranges():
+    for size, helpers, chunk in [(0, 1, 10), (1, 1, 10), (95, 1, 10), (1000, 3, 64), (7, 2, 1)]:
+        ranges = schedule(size, helpers, chunk)
+        assert [start for start, _, _ in ranges] == [0, *(end for _, end, _ in ranges)][: len(ranges)]
+        assert (ranges[-1][1] if ranges else 0) == size
+        assert all(start < end for start, end, _ in ranges)
+        assert {who for _, _, who in ranges} <= set(range(-1, helpers))
+    ranges = schedule(1000, 1, 100)
+    own = sum(end - start for start, end, who in ranges if who < 0)
+    assert 0.3 < own / 1000 < 0.5  # 0.6 of a chunk against a chunk
+
+
+def test_auto_workers_counts_idle_cpus_for_large_plain_files(tmp_path, monkeypatch):
+    small = tmp_path / "small.jsonl"
+    small.write_text('{"id": "W1"}\n')
+    assert auto_workers(small) == 1 and auto_workers(tmp_path / "missing.jsonl") == 1
+    large = tmp_path / "large.jsonl"
+    with large.open("wb") as fh:
+        fh.truncate(parallel.PARALLEL_BYTES)  # sparse: no disk used
+    for idle, expected in [(0.0, 1), (0.9, 1), (1.6, 2), (2.0, 2), (16.0, parallel.MAX_WORKERS)]:
+        monkeypatch.setattr(parallel, "idle_cpus", lambda idle=idle: idle)
+        assert auto_workers(large) == expected
+    assert auto_workers(large.rename(tmp_path / "large.jsonl.gz")) == 1
+    monkeypatch.undo()
+    assert 0.0 <= idle_cpus(0.01) <= (os.cpu_count() or 1)

@@ -27,6 +27,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,10 @@ from matcher.readers import Rejection
 from matcher.sources.files import Location, expand, is_json_lines, text_lines
 from matcher.sources.openalex_records import RecordProblem, WorkRow, decode_work, record_kind, work_row_or_problem
 
-__all__ = ["CHUNK_BYTES", "PARALLEL_BYTES", "auto_workers", "decode_range", "parallel_records", "schedule", "serve"]
+__all__ = [
+    "CHUNK_BYTES", "PARALLEL_BYTES", "auto_workers", "decode_range", "idle_cpus", "parallel_records", "schedule",
+    "serve",
+]
 
 PARALLEL_BYTES = 64 << 20  # files smaller than this are read in one process
 CHUNK_BYTES = 8 << 20
@@ -50,20 +54,39 @@ _WORKER = "import sys; from matcher.sources.parallel import serve; serve(sys.arg
 
 def auto_workers(path: Path) -> int:
     """How many processes to decode `path` with: one for a small or compressed file; else as
-    many CPUs as are idle (those this process may use, minus the 1-minute load average, as
-    ``make -l`` does), at most `MAX_WORKERS`. On a busy machine the workers mostly compete with
-    other processes for the same CPUs (on a loaded 2-core machine two workers measured from 20%
-    slower to 25% faster than one process), so the default stays in one process there."""
+    many CPUs as are idle now (`idle_cpus`), at most `MAX_WORKERS`. On a busy machine helpers
+    mostly compete with other processes for the same CPUs (on a loaded 2-core machine two
+    processes measured from 20% slower to 25% faster than one), so it stays in one there."""
     try:
         size = path.stat().st_size
     except OSError:
         return 1
     if path.suffix == ".gz" or size < PARALLEL_BYTES:
         return 1
+    return max(1, min(MAX_WORKERS, round(idle_cpus())))
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(idle, total) clock ticks of all CPUs since boot, from the first line of /proc/stat."""
+    with open("/proc/stat", "rb") as fh:
+        ticks = [int(t) for t in fh.readline().split()[1:]]
+    return ticks[3] + ticks[4], sum(ticks[:8])  # idle + iowait; guest time is inside user time
+
+
+def idle_cpus(interval: float = 0.05) -> float:
+    """How many of the CPUs this process may use are idle: measured over `interval` seconds
+    from /proc/stat, while this process sleeps (so its own work does not count, as it would in
+    the load average); elsewhere the CPUs less the 1-minute load average."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    idle = cpus - round(os.getloadavg()[0]) if hasattr(os, "getloadavg") else cpus
-    workers = min(MAX_WORKERS, idle)
-    return workers if workers >= 2 else 1
+    try:
+        idle0, total0 = _cpu_times()
+        time.sleep(interval)
+        idle1, total1 = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        return max(0.0, cpus - os.getloadavg()[0]) if hasattr(os, "getloadavg") else float(cpus)
+    if total1 <= total0:
+        return float(cpus)
+    return min(float(cpus), (os.cpu_count() or cpus) * (idle1 - idle0) / (total1 - total0))
 
 
 # What a worker sends back per line, as (line, tag, payload) of builtin types only, so that it
