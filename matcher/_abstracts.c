@@ -92,16 +92,18 @@ static int has_repeated_key(const char *s, const Span *keys, Py_ssize_t count) {
 /* Parse the object into `keys` (one per word) and `words` (the word at each position, in
  * reading order, with its position in `positions`). 1: parsed; 0: not the plain case; -1: error. */
 static int parse(const char *s, Py_ssize_t n, Spans *keys, Spans *words, Py_ssize_t **positions,
-                 Py_ssize_t *positions_capacity) {
+                 Py_ssize_t *positions_capacity, unsigned char *high) {
+    unsigned char bits = 0; /* kept in a register: a char pointer may alias the input */
     Py_ssize_t i = skip_space(s, 0, n);
     if (i >= n || s[i] != '{') return 0;
     i = skip_space(s, i + 1, n);
-    if (i < n && s[i] == '}') return skip_space(s, i + 1, n) == n;
+    if (i < n && s[i] == '}') return skip_space(s, i + 1, n) == n; /* {}: no words */
     for (;;) {
         if (i >= n || s[i] != '"') return 0;
         Py_ssize_t start = ++i;
         while (i < n && s[i] != '"') {
             if (s[i] == '\\' || (unsigned char)s[i] < 0x20) return 0;
+            bits |= (unsigned char)s[i];
             i++;
         }
         if (i >= n || i == start) return 0; /* unterminated, or an empty word */
@@ -150,7 +152,10 @@ static int parse(const char *s, Py_ssize_t n, Spans *keys, Spans *words, Py_ssiz
             i = skip_space(s, i + 1, n);
             continue;
         }
-        if (i < n && s[i] == '}') return skip_space(s, i + 1, n) == n;
+        if (i < n && s[i] == '}') {
+            *high = bits;
+            return skip_space(s, i + 1, n) == n;
+        }
         return 0;
     }
 }
@@ -165,7 +170,8 @@ static PyObject *abstract_from_json(PyObject *module, PyObject *arg) {
     PyObject *result = NULL;
     char *text = NULL;
 
-    int parsed = parse(s, n, &keys, &words, &positions, &positions_capacity);
+    unsigned char high = 0; /* the bits of every byte of every word: below 0x80, all ASCII */
+    int parsed = parse(s, n, &keys, &words, &positions, &positions_capacity, &high);
     if (parsed < 0) {
         PyErr_NoMemory();
         goto done;
@@ -195,6 +201,18 @@ static PyObject *abstract_from_json(PyObject *module, PyObject *arg) {
         goto done;
     }
     if (repeated) goto fallback;
+    if (high < 0x80) { /* ASCII: written straight into the string */
+        result = PyUnicode_New(size, 127);
+        if (result == NULL) goto done;
+        char *out = (char *)PyUnicode_1BYTE_DATA(result);
+        for (Py_ssize_t p = 0; p < words.count; p++) {
+            const Span *word = &words.items[order[p]];
+            if (p) *out++ = ' ';
+            memcpy(out, s + word->start, word->length);
+            out += word->length;
+        }
+        goto done;
+    }
     text = PyMem_Malloc(size);
     if (text == NULL) {
         PyErr_NoMemory();
