@@ -7,16 +7,20 @@ index; where it declines (None), the reader decodes the index and uses `abstract
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.sources.openalex_records import abstract_text
+from matcher.sources import openalex_records
+from matcher.sources.openalex_records import WorkRow, abstract_text, decode_work
 
 try:
     from matcher._abstracts import abstract_from_json
 except ImportError:  # pragma: no cover - the check below names the cause
     abstract_from_json = None
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sources"
 
 
 def test_the_c_rebuild_is_built():
@@ -83,3 +87,18 @@ def test_c_and_python_give_the_same_abstract(raw):
     text = _rebuilt(raw)
     if text is not None:
         assert text == abstract_text(json.loads(raw))
+
+
+def test_without_the_c_rebuild_the_rows_are_the_same(monkeypatch):
+    """An install without a C compiler rebuilds every abstract in Python: same rows."""
+    page = json.loads((FIXTURES / "openalex_works_page.json").read_text())
+    indexes = [{"b": [1], "a": [0, 2]}, {"Café": [0], "x": []}, {"a\"b": [0]}, {"a": [0, 0]}, {}, None, {"a": [5]}]
+    lines = [
+        json.dumps({**work, "abstract_inverted_index": index}, ensure_ascii=ascii_only).encode()
+        for work in page["results"] for index in indexes for ascii_only in (True, False)
+    ]
+    with_c = [decode_work(line) for line in lines]
+    assert all(type(row) is WorkRow for row in with_c)
+    monkeypatch.setattr(openalex_records, "abstract_from_json", lambda raw: None)
+    assert [decode_work(line) for line in lines] == with_c
+    assert [row.abstract for row in with_c[:2]] == ["a b a"] * 2
