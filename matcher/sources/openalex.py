@@ -20,9 +20,10 @@ its most recent ones, with a note. Rejected: undecodable lines, records that are
 nor work, duplicate records, works without a title or without any author id, and authors
 without a country or that fail validation; each with its line or JSON path.
 
-Work lines of JSON Lines are decoded into only the fields used (`openalex_records.decode_work`),
-anything else in full; large files are decoded in worker processes when CPUs are idle
-(`matcher.sources.parallel`). The result is the same either way.
+Work lines of JSON Lines are decoded into only the fields used (`openalex_records.decode_work`,
+abstracts rebuilt in C where the extension is built), anything else in full; a large file is
+decoded by this process and one helper process per other idle CPU (`matcher.sources.parallel`).
+The result is the same either way.
 """
 
 from __future__ import annotations
@@ -220,8 +221,9 @@ def parse_openalex(records: Iterable[tuple[Location, Any]], source: str = "") ->
 def read_openalex(path: Path, workers: int | None = None) -> ReadResult:
     """Profiles from an OpenAlex JSON, JSON Lines or API-page file (``.gz`` accepted).
 
-    `workers`: processes decoding a JSON Lines file; by default several for a large file
-    (see `matcher.sources.parallel.auto_workers`), 1 to stay in this process.
+    `workers`: processes decoding a JSON Lines file, this one included; by default as many as
+    CPUs are idle for a large file (see `matcher.sources.parallel.auto_workers`), 1 to stay in
+    this process.
     """
     workers = auto_workers(path) if workers is None else workers
     records = parallel_records(path, workers) if workers > 1 else None
