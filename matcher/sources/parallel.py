@@ -145,15 +145,16 @@ def schedule(size: int, helpers: int, chunk: int) -> list[tuple[int, int, int]]:
     """The byte ranges of a file of `size` bytes, in order, each as (start, end, who): who is
     -1 for the calling process, else the number of the helper process that decodes it. Each
     round is one range for the caller, `OWN_SHARE` of a chunk (it also builds the profiles from
-    every range), then a chunk for each helper."""
+    every range; the first is a whole chunk), then a chunk for each helper."""
     ranges: list[tuple[int, int, int]] = []
-    start = 0
+    start, own = 0, chunk  # the first range is a whole chunk: the helpers are starting meanwhile
     while start < size:
         for who in range(-1, helpers):
-            end = min(size, start + (int(chunk * OWN_SHARE) if who < 0 else chunk))
+            end = min(size, start + (own if who < 0 else chunk))
             if start < end:
                 ranges.append((start, end, who))
             start = end
+        own = int(chunk * OWN_SHARE)
     return ranges
 
 
