@@ -253,11 +253,13 @@ def test_text_lines_are_those_of_the_file_whatever_the_block_size(monkeypatch):
     for block in (1, 2, 3, 7, 64, 1 << 22):
         monkeypatch.setattr(files, "_BLOCK", block)
         monkeypatch.setattr(files, "_TAIL", max(1, block // 2))
-        assert [(bytes(line), text) for line, text in text_lines(io.BytesIO(data))] == expected
-        for limit in range(len(data) + 2):  # only the lines that start within `limit` bytes
-            starts = [sum(len(line) for line, _ in expected[:i]) for i in range(len(expected))]
-            got = [bytes(line) for line, _ in text_lines(io.BytesIO(data), limit)]
-            assert got == [line for (line, _), start in zip(expected, starts, strict=True) if start < limit]
+        for buffer in (None, bytearray(block), bytearray(block + 5)):  # read into new bytes, or one buffer
+            lines = text_lines(io.BytesIO(data), buffer=buffer)
+            assert [(bytes(line), text) for line, text in lines] == expected
+            for limit in range(len(data) + 2):  # only the lines that start within `limit` bytes
+                starts = [sum(len(line) for line, _ in expected[:i]) for i in range(len(expected))]
+                got = [bytes(line) for line, _ in text_lines(io.BytesIO(data), limit, buffer)]
+                assert got == [line for (line, _), start in zip(expected, starts, strict=True) if start < limit]
 
 
 def test_gc_paused_leaves_what_it_made_collectable():

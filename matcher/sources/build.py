@@ -34,6 +34,7 @@ MAX_COAUTHORS = 200
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")  # as in matcher.profiles, matched whole
 _WORK_ID = attrgetter("id")
 _new = object.__new__
+_COUNTRY_CODES: dict[str, str] = {}  # what normalise_country made of each value seen
 # The slots' own setters, in field order (the test of `checked_work` checks the order).
 _work_id, _work_title, _work_abstract, _work_year, _work_coauthors = (
     getattr(Work, f.name).__set__ for f in fields(Work)
@@ -133,23 +134,25 @@ def make_profile(
     works = tuple(works)
     ok = (
         texts
-        and bool(_ID.fullmatch(id or ""))
-        and kind in ("researcher", "organisation")
         and 0 < len(name) <= 300
         and len(institution) <= 500
         and len(kw) <= 200
         and len(works) <= MAX_WORKS
-        and bool(works or kw)
-        and (orcid is None or valid_orcid(orcid))
-        and (openalex is None or 0 < len(openalex) <= 100)
+        and (works or kw)
+        and (kind == "researcher" or kind == "organisation")
         and (capacity is None or 0 <= capacity <= 1000)
+        and (openalex is None or 0 < len(openalex) <= 100)
+        and _ID.fullmatch(id or "") is not None
+        and (orcid is None or valid_orcid(orcid))
         and (len(works) < 2 or len(set(map(_WORK_ID, works))) == len(works))
     )
     if ok:
-        try:
-            code = normalise_country(country)
-        except UnknownCountry:
-            ok = False
+        code = _COUNTRY_CODES.get(country) if type(country) is str else None
+        if code is None:
+            try:
+                code = _COUNTRY_CODES[country] = normalise_country(country)
+            except UnknownCountry:
+                ok = False
     if not ok:
         values = {
             "id": id, "name": name, "kind": kind, "country": country, "institution": institution,

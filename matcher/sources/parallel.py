@@ -46,6 +46,7 @@ __all__ = [
 
 PARALLEL_BYTES = 64 << 20  # files smaller than this are read in one process
 CHUNK_BYTES = 8 << 20
+BLOCK_BYTES = 4 << 20  # read at a time within a range (see `text_lines`)
 OWN_SHARE = 0.6  # of a chunk, for the calling process's ranges: see `schedule`
 MAX_WORKERS = 4
 _HEADER = struct.Struct("<QQ")  # lines counted, length of the marshalled items
@@ -117,9 +118,11 @@ def _decode(line: bytes | memoryview, text: bool) -> tuple[int, Any] | None:
     return _ROW, tuple(row)
 
 
-def _decoded_range(path: str, start: int, end: int) -> tuple[int, list[tuple[int, int, Any]]]:
+def _decoded_range(
+    path: str, start: int, end: int, buffer: bytearray | None = None
+) -> tuple[int, list[tuple[int, int, Any]]]:
     """(lines counted, [(line within the range, tag, payload)]) for the lines that start in
-    bytes [start, end) of the file."""
+    bytes [start, end) of the file; `buffer`: see `text_lines` (one per process, reused)."""
     items: list[tuple[int, int, Any]] = []
     number = 0
     with open(path, "rb") as fh:
@@ -127,17 +130,17 @@ def _decoded_range(path: str, start: int, end: int) -> tuple[int, list[tuple[int
             fh.seek(start - 1)
             if fh.read(1) != b"\n":
                 fh.readline()  # the line in progress belongs to the previous range
-        for line, text in text_lines(fh, end - fh.tell()):
+        for line, text in text_lines(fh, end - fh.tell(), buffer):
             number += 1
             if (item := _decode(line, text)) is not None:
                 items.append((number, *item))
     return number, items
 
 
-def decode_range(path: str, start: int, end: int) -> tuple[int, bytes]:
+def decode_range(path: str, start: int, end: int, buffer: bytearray | None = None) -> tuple[int, bytes]:
     """`_decoded_range`, its items marshalled. Runs in a worker process."""
     gc.disable()  # the items are kept until returned; see matcher.sources.files.gc_paused
-    count, items = _decoded_range(path, start, end)
+    count, items = _decoded_range(path, start, end, buffer)
     return count, marshal.dumps(items)
 
 
@@ -211,6 +214,7 @@ def _ordered(path: Path, helpers: int, chunk_bytes: int) -> Iterator[tuple[Locat
     bounded however far it could run ahead; while this process decodes its own range, each
     helper decodes its next."""
     ranges = schedule(path.stat().st_size, helpers, chunk_bytes)
+    buffer = bytearray(BLOCK_BYTES)  # for this process's ranges, one after the other
     queues = [[(start, end) for start, end, who in ranges if who == h] for h in range(helpers)]
     pool = [_start_worker(path) for queue in queues if queue]
     try:
@@ -221,7 +225,7 @@ def _ordered(path: Path, helpers: int, chunk_bytes: int) -> Iterator[tuple[Locat
         offset = 0
         for start, end, who in ranges:
             if who < 0:
-                count, items = _decoded_range(str(path), start, end)
+                count, items = _decoded_range(str(path), start, end, buffer)
             else:
                 count, blob = _receive(pool[who])
                 received[who] += 1
@@ -248,10 +252,11 @@ def serve(path: str) -> None:
     At the end of input the process exits at once (`os._exit`): it holds nothing that needs
     cleaning up, and the reader waits for it to exit before it builds the profiles."""
     out = sys.stdout.buffer
+    buffer = bytearray(BLOCK_BYTES)
     try:
         for task in sys.stdin.buffer:
             start, end = map(int, task.split())
-            count, blob = decode_range(path, start, end)
+            count, blob = decode_range(path, start, end, buffer)
             out.write(_HEADER.pack(count, len(blob)))
             out.write(blob)
             out.flush()
