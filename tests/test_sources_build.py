@@ -288,8 +288,9 @@ def test_schedule_covers_the_file_once_in_order_and_gives_the_caller_smaller_ran
         assert all(start < end for start, end, _ in ranges)
         assert {who for _, _, who in ranges} <= set(range(-1, helpers))
     ranges = schedule(1000, 1, 100)
-    own = sum(end - start for start, end, who in ranges if who < 0)
-    assert 0.3 < own / 1000 < 0.5  # 0.6 of a chunk against a chunk
+    own = [end - start for start, end, who in ranges if who < 0]
+    assert own[0] == 100 and set(own[1:-1]) == {int(100 * parallel.OWN_SHARE)} and own[-1] <= own[1]
+    assert [who for _, _, who in ranges[:4]] == [-1, 0, -1, 0]
 
 
 def test_auto_workers_counts_idle_cpus_for_large_plain_files(tmp_path, monkeypatch):
