@@ -46,17 +46,19 @@ static Py_ssize_t skip_space(const char *s, Py_ssize_t i, Py_ssize_t n) {
     return i;
 }
 
-/* A cheap hash of a word: its length and its first and last (up to) eight bytes, mixed by
- * MurmurHash3's finaliser. Words are short, and a collision only costs a memcmp. */
+/* A hash of a word, eight bytes at a time, mixed by MurmurHash3's finaliser. */
 static uint64_t word_hash(const unsigned char *word, Py_ssize_t length) {
-    uint64_t head = 0, tail = 0;
-    if (length >= 8) {
-        memcpy(&head, word, 8);
-        memcpy(&tail, word + length - 8, 8);
-    } else {
-        for (Py_ssize_t i = 0; i < length; i++) head |= (uint64_t)word[i] << (8 * i);
+    uint64_t hash = (uint64_t)length * 0x9E3779B97F4A7C15ULL;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= length; i += 8) {
+        uint64_t chunk;
+        memcpy(&chunk, word + i, 8);
+        hash = (hash ^ chunk) * 0xFF51AFD7ED558CCDULL;
+        hash ^= hash >> 32;
     }
-    uint64_t hash = head ^ ((tail << 23) | (tail >> 41)) ^ ((uint64_t)length * 0x9E3779B97F4A7C15ULL);
+    uint64_t tail = 0;
+    for (Py_ssize_t j = 0; i + j < length; j++) tail |= (uint64_t)word[i + j] << (8 * j);
+    hash ^= tail;
     hash ^= hash >> 33;
     hash *= 0xFF51AFD7ED558CCDULL;
     hash ^= hash >> 33;
@@ -64,7 +66,8 @@ static uint64_t word_hash(const unsigned char *word, Py_ssize_t length) {
     return hash ^ (hash >> 33);
 }
 
-/* Is a key (word) seen twice? Open addressing over `word_hash`. 1: yes; 0: no; -1: no memory. */
+/* Is a key (word) seen twice? Open addressing over `word_hash`. 1: yes (or too many
+ * collisions to tell cheaply); 0: no; -1: no memory. */
 static int has_repeated_key(const char *s, const Span *keys, Py_ssize_t count) {
     Py_ssize_t stack[512], *table = stack, size = 16;
     while (size < 2 * count) size *= 2;
@@ -75,10 +78,10 @@ static int has_repeated_key(const char *s, const Span *keys, Py_ssize_t count) {
         const char *word = s + keys[k].start;
         Py_ssize_t length = keys[k].length;
         Py_ssize_t slot = (Py_ssize_t)(word_hash((const unsigned char *)word, length) & (uint64_t)(size - 1));
-        while (table[slot] >= 0) {
+        for (int probes = 0; table[slot] >= 0; probes++) {
             const Span *other = &keys[table[slot]];
-            if (other->length == length && memcmp(s + other->start, word, length) == 0) {
-                repeated = 1;
+            if (probes == 64 || (other->length == length && memcmp(s + other->start, word, length) == 0)) {
+                repeated = 1; /* a repeat, or too many collisions to tell cheaply: Python decides */
                 break;
             }
             slot = (slot + 1) & (size - 1);
@@ -101,11 +104,13 @@ static int parse(const char *s, Py_ssize_t n, Spans *keys, Spans *words, Py_ssiz
     for (;;) {
         if (i >= n || s[i] != '"') return 0;
         Py_ssize_t start = ++i;
+        unsigned char key_bits = 0;
         while (i < n && s[i] != '"') {
             if (s[i] == '\\' || (unsigned char)s[i] < 0x20) return 0;
-            bits |= (unsigned char)s[i];
+            key_bits |= (unsigned char)s[i];
             i++;
         }
+        bits |= key_bits;
         if (i >= n || i == start) return 0; /* unterminated, or an empty word */
         Py_ssize_t length = i - start;
         if (spans_push(keys, start, length) < 0) return -1;
@@ -115,6 +120,7 @@ static int parse(const char *s, Py_ssize_t n, Spans *keys, Spans *words, Py_ssiz
         if (i >= n || s[i] != '[') return 0;
         i = skip_space(s, i + 1, n);
         if (i < n && s[i] == ']') {
+            if (key_bits >= 0x80) return 0; /* a word not in the text: its UTF-8 would go unchecked */
             i++;
         } else {
             for (;;) {

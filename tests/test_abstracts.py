@@ -41,6 +41,8 @@ def test_plain_indexes_are_rebuilt_in_c():
     assert _rebuilt('{"Café":[0],"☃":[1],"x":[]}'.encode()) == "Café ☃"
     assert _rebuilt(b"{}") == "" and _rebuilt(b"{ }") == ""
     assert _rebuilt(memoryview(b'{"a":[0]}')) == "a"
+    index = {f"aaaaaaaa{i:06d}bbbbbbbb": [i] for i in range(5000)}  # words alike at both ends
+    assert _rebuilt(json.dumps(index).encode()) == " ".join(index)
 
 
 def test_anything_else_is_left_to_python():
@@ -49,6 +51,8 @@ def test_anything_else_is_left_to_python():
         b'{"a":[1.0],"b":[0]}', b'{"a":[1e0],"b":[0]}', b'{"a":[01],"b":[0]}', b'{"a":["0"]}', b'{"a":[true]}',
         b'{"a":[0,0]}', b'{"a":[2]}', b'{"a":[0],"b":[2]}', b'{"":[0]}', b'{"a\\"b":[0]}', b'{"\\u00e9":[0]}',
         b'{"a":[0],"a":[1]}', b'{"a":[99999999999999999999]}', b'{"\xff":[0]}', b'{"a\nb":[0]}', b"",
+        b'{"\xff":[],"a":[0]}', b'{"\x81":[]}',  # invalid UTF-8 in a word with no position
+
     ]
     for raw in declined:
         assert _rebuilt(raw) is None, raw

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from matcher.errors import InvalidProfile
 from matcher.profiles import MAX_TEXT, Profile, Work, parse_profile
+from matcher.readers import Rejection
 from matcher.sources import files, parallel
 from matcher.sources.build import checked_work, clip, make_profile, make_work
 from matcher.sources.files import gc_paused, json_records, text_lines
@@ -306,3 +307,31 @@ def test_auto_workers_counts_idle_cpus_for_large_plain_files(tmp_path, monkeypat
     assert auto_workers(large.rename(tmp_path / "large.jsonl.gz")) == 1
     monkeypatch.undo()
     assert 0.0 <= idle_cpus(0.01) <= (os.cpu_count() or 1)
+
+
+def test_deeply_nested_lines_are_rejected_not_fatal(tmp_path):
+    """msgspec and json stop at the interpreter's recursion limit (so where depends on the
+    caller's stack), orjson at 1,024 levels: each line gets a rejection or its record, and the
+    read goes on, in one process and in several."""
+    work = _work_record()
+    lines = [
+        json.dumps(work),
+        '{"id": "https://openalex.org/W3", "x": ' + "[" * 1000 + "]" * 1000 + "}",
+        '{"id": "https://openalex.org/W4", "x": ' + "[" * 5000 + "]" * 5000 + "}",
+        json.dumps({**work, "id": "https://openalex.org/W5"}),
+    ]
+    path = tmp_path / "works.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    one = read_openalex(path, workers=1)
+    reasons = {r.line: r.reason for r in one.rejected}
+    assert "no title" in reasons[2] or reasons[2] == files.TOO_DEEP
+    assert reasons[3] == files.TOO_DEEP and len(one.profiles) > 1
+    records = parallel_records(path, 2, chunk_bytes=256)
+    assert records is not None and parse_openalex(records, source=path.name) == one
+    assert list(files.json_records(_deep_document(tmp_path))) == [("$", Rejection("$", files.TOO_DEEP))]
+
+
+def _deep_document(tmp_path: Path) -> Path:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    return path

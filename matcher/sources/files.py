@@ -30,11 +30,12 @@ from matcher.errors import MatcherError
 from matcher.readers import Rejection
 
 __all__ = [
-    "LineDecoder", "Location", "csv_rows", "expand", "first_json_record", "gc_paused", "is_json_lines", "json_records",
-    "read_text", "sniff_delimiter", "subpath", "text_lines",
+    "TOO_DEEP", "LineDecoder", "Location", "csv_rows", "expand", "first_json_record", "gc_paused", "is_json_lines",
+    "json_records", "read_text", "sniff_delimiter", "subpath", "text_lines",
 ]
 
 Location = int | str
+TOO_DEEP = "not readable JSON: nested too deeply"
 
 
 @contextmanager
@@ -228,6 +229,9 @@ def json_records(path: Path, decode_line: LineDecoder | None = None) -> Iterator
     except UnicodeDecodeError as err:
         yield "$", Rejection("$", f"not UTF-8 text ({err.reason} at byte {err.start})")
         return
+    except RecursionError:
+        yield "$", Rejection("$", TOO_DEEP)
+        return
     yield from expand("$", doc)
 
 
@@ -239,13 +243,15 @@ def _jsonl(
     rest: Iterator[tuple[bytes | memoryview, bool]],
     decode_line: LineDecoder | None,
 ) -> Iterator[tuple[Location, Any]]:
-    number = n2
-    pending = [(n1, first)] + ([(n2, second)] if second is not None else [])
+    def numbered() -> Iterator[tuple[int, bytes | memoryview, bool]]:  # the two lines read ahead too
+        yield n1, first, _is_text(first)
+        if second is not None:
+            yield n2, second, _is_text(second)
+        for number, (line, text) in enumerate(rest, n2 + 1):
+            yield number, line, text
+
     loads = orjson.loads  # several times faster than json.loads; errors are re-read by json for the message
-    for where, line in pending:
-        yield from _line(where, line)
-    for line, text in rest:
-        number += 1
+    for number, line, text in numbered():
         if text and decode_line is not None and (doc := decode_line(line)) is not None:
             yield number, doc
             continue
@@ -269,6 +275,9 @@ def _line(number: int, line: bytes) -> Iterator[tuple[Location, Any]]:
         return
     except UnicodeDecodeError as err:
         yield number, Rejection(number, f"not UTF-8 text ({err.reason} at byte {err.start})")
+        return
+    except RecursionError:
+        yield number, Rejection(number, TOO_DEEP)
         return
     yield from expand(number, doc)
 

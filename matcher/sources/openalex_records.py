@@ -315,7 +315,7 @@ def decode_work(line: bytes | memoryview) -> WorkRow | RecordProblem | None:
     """
     try:
         rec = _decode_fields(line)
-    except (msgspec.MsgspecError, UnicodeDecodeError):
+    except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):  # deep nesting: msgspec stops at 1000
         return None
     if rec.results is not UNSET:
         return None

@@ -36,7 +36,7 @@ import orjson
 
 from matcher.errors import MatcherError
 from matcher.readers import Rejection
-from matcher.sources.files import Location, expand, is_json_lines, text_lines
+from matcher.sources.files import TOO_DEEP, Location, expand, is_json_lines, text_lines
 from matcher.sources.openalex_records import RecordProblem, WorkRow, decode_work, record_kind, work_row_or_problem
 
 __all__ = [
@@ -110,6 +110,8 @@ def _decode(line: bytes | memoryview, text: bool) -> tuple[int, Any] | None:
                 return _NOT_JSON, f"not valid JSON: {err.msg} at column {err.colno}"
             except UnicodeDecodeError as err:
                 return _NOT_JSON, f"not UTF-8 text ({err.reason} at byte {err.start})"
+            except RecursionError:
+                return _NOT_JSON, TOO_DEEP
         if type(doc) is not dict or "results" in doc or record_kind(doc) != "work":
             return _OBJECT, doc
         row = work_row_or_problem(doc)
@@ -149,6 +151,8 @@ def schedule(size: int, helpers: int, chunk: int) -> list[tuple[int, int, int]]:
     -1 for the calling process, else the number of the helper process that decodes it. Each
     round is one range for the caller, `OWN_SHARE` of a chunk (it also builds the profiles from
     every range; the first is a whole chunk), then a chunk for each helper."""
+    if chunk < 1:
+        raise ValueError(f"chunk must be at least one byte, got {chunk}")
     ranges: list[tuple[int, int, int]] = []
     start, own = 0, chunk  # the first range is a whole chunk: the helpers are starting meanwhile
     while start < size:
@@ -191,7 +195,10 @@ def _receive(worker: subprocess.Popen[bytes]) -> tuple[int, bytes]:
     if len(header) < _HEADER.size:
         raise MatcherError(f"a JSON decoding worker process stopped (exit code {worker.wait()})")
     count, length = _HEADER.unpack(header)
-    return count, worker.stdout.read(length)
+    blob = worker.stdout.read(length)
+    if len(blob) < length:
+        raise MatcherError(f"a JSON decoding worker process stopped (exit code {worker.wait()})")
+    return count, blob
 
 
 def _records(offset: int, items: list[tuple[int, int, Any]]) -> Iterator[tuple[Location, Any]]:
