@@ -21,6 +21,7 @@ from matcher.errors import InvalidProfile, UnknownCountry
 __all__ = [
     "KINDS",
     "PRIVATE_FIELDS",
+    "PROFILE_ID",
     "Profile",
     "Work",
     "parse_profile",
@@ -30,7 +31,7 @@ __all__ = [
 
 KINDS = ("researcher", "organisation")
 PRIVATE_FIELDS = ("career_stage", "gender", "email")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
+PROFILE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")  # what a profile id is, matched whole
 _ORCID = re.compile(r"([0-9]{4}-){3}[0-9]{3}[0-9X]")  # ASCII digits only; matched whole
 _ORCID_WEIGHTS = tuple(2 ** (15 - i) for i in range(15))
 _ORCID_ZERO = ord("0") * sum(_ORCID_WEIGHTS)
@@ -190,7 +191,7 @@ def _parse(raw: Mapping[str, Any]) -> Profile:
     if unknown:
         raise InvalidProfile(f"unknown field(s): {', '.join(unknown)}")
     profile_id = _text(raw, "id", required=True, limit=128)
-    if not _ID.match(profile_id):
+    if not PROFILE_ID.fullmatch(profile_id):
         raise InvalidProfile(
             "must start with a letter or digit and use only letters, digits and . _ : -", field="id"
         )

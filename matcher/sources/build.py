@@ -15,7 +15,6 @@ and abstracts are cut at a word boundary to the format's limits, a publication y
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from operator import attrgetter
@@ -23,7 +22,7 @@ from typing import Any
 
 from matcher.countries import normalise_country
 from matcher.errors import UnknownCountry
-from matcher.profiles import MAX_TEXT, MAX_WORKS, Profile, Work, parse_profile, valid_orcid
+from matcher.profiles import MAX_TEXT, MAX_WORKS, PROFILE_ID, Profile, Work, parse_profile, valid_orcid
 
 __all__ = [
     "MAX_COAUTHORS", "MAX_TITLE", "checked_work", "clip", "make_profile", "make_work", "most_recent", "valid_year",
@@ -31,10 +30,8 @@ __all__ = [
 
 MAX_TITLE = 1000
 MAX_COAUTHORS = 200
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")  # as in matcher.profiles, matched whole
 _WORK_ID = attrgetter("id")
 _new = object.__new__
-_COUNTRY_CODES: dict[str, str] = {}  # what normalise_country made of each value seen
 # The slots' own setters, in field order (the test of `checked_work` checks the order).
 _work_id, _work_title, _work_abstract, _work_year, _work_coauthors = (
     getattr(Work, f.name).__set__ for f in fields(Work)
@@ -142,17 +139,15 @@ def make_profile(
         and (kind == "researcher" or kind == "organisation")
         and (capacity is None or 0 <= capacity <= 1000)
         and (openalex is None or 0 < len(openalex) <= 100)
-        and _ID.fullmatch(id or "") is not None
+        and PROFILE_ID.fullmatch(id or "") is not None
         and (orcid is None or valid_orcid(orcid))
         and (len(works) < 2 or len(set(map(_WORK_ID, works))) == len(works))
     )
     if ok:
-        code = _COUNTRY_CODES.get(country) if type(country) is str else None
-        if code is None:
-            try:
-                code = _COUNTRY_CODES[country] = normalise_country(country)
-            except UnknownCountry:
-                ok = False
+        try:
+            code = normalise_country(country)
+        except UnknownCountry:
+            ok = False
     if not ok:
         values = {
             "id": id, "name": name, "kind": kind, "country": country, "institution": institution,
