@@ -31,7 +31,7 @@ from matcher.readers import Rejection
 
 __all__ = [
     "TOO_DEEP", "LineDecoder", "Location", "csv_rows", "expand", "first_json_record", "gc_paused", "is_json_lines",
-    "json_records", "read_text", "sniff_delimiter", "subpath", "text_lines",
+    "json_records", "read_text", "reread_line", "sniff_delimiter", "subpath", "text_lines",
 ]
 
 Location = int | str
@@ -267,19 +267,25 @@ def _jsonl(
             yield from expand(number, doc)
 
 
-def _line(number: int, line: bytes) -> Iterator[tuple[Location, Any]]:
+def reread_line(line: bytes) -> tuple[Any, str | None]:
+    """A line orjson could not read, read with `json` for a precise message: (its document,
+    None), or (None, why it is not JSON) for the line's rejection."""
     try:
-        doc = json.loads(line)
+        return json.loads(line), None
     except json.JSONDecodeError as err:
-        yield number, Rejection(number, f"not valid JSON: {err.msg} at column {err.colno}")
-        return
+        return None, f"not valid JSON: {err.msg} at column {err.colno}"
     except UnicodeDecodeError as err:
-        yield number, Rejection(number, f"not UTF-8 text ({err.reason} at byte {err.start})")
-        return
+        return None, f"not UTF-8 text ({err.reason} at byte {err.start})"
     except RecursionError:
-        yield number, Rejection(number, TOO_DEEP)
-        return
-    yield from expand(number, doc)
+        return None, TOO_DEEP
+
+
+def _line(number: int, line: bytes) -> Iterator[tuple[Location, Any]]:
+    doc, problem = reread_line(line)
+    if problem is not None:
+        yield number, Rejection(number, problem)
+    else:
+        yield from expand(number, doc)
 
 
 def first_json_record(path: Path) -> Any:

@@ -21,7 +21,6 @@ of the calling process is inherited (no forked locks or threads, no re-run of th
 from __future__ import annotations
 
 import gc
-import json
 import marshal
 import os
 import struct
@@ -36,7 +35,7 @@ import orjson
 
 from matcher.errors import MatcherError
 from matcher.readers import Rejection
-from matcher.sources.files import TOO_DEEP, Location, expand, is_json_lines, text_lines
+from matcher.sources.files import Location, expand, is_json_lines, reread_line, text_lines
 from matcher.sources.openalex_records import RecordProblem, WorkRow, decode_work, record_kind, work_row_or_problem
 
 __all__ = [
@@ -104,14 +103,9 @@ def _decode(line: bytes | memoryview, text: bool) -> tuple[int, Any] | None:
         except ValueError:
             if not (line := bytes(line)).strip():
                 return None
-            try:  # re-read with json for its precise message
-                doc = json.loads(line)
-            except json.JSONDecodeError as err:
-                return _NOT_JSON, f"not valid JSON: {err.msg} at column {err.colno}"
-            except UnicodeDecodeError as err:
-                return _NOT_JSON, f"not UTF-8 text ({err.reason} at byte {err.start})"
-            except RecursionError:
-                return _NOT_JSON, TOO_DEEP
+            doc, problem = reread_line(line)
+            if problem is not None:
+                return _NOT_JSON, problem
         if type(doc) is not dict or "results" in doc or record_kind(doc) != "work":
             return _OBJECT, doc
         row = work_row_or_problem(doc)
