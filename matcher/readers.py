@@ -45,11 +45,14 @@ class Rejection:
 @dataclass(frozen=True)
 class ReadResult:
     """Valid profiles with where each came from, the rejected records, and human-readable notes
-    about records that were combined or trimmed on the way (merges by ORCID or OpenAlex id, ...)."""
+    about records that were combined or trimmed on the way (merges by ORCID or OpenAlex id, ...).
+    `distinct` names profile fields that no two of these profiles share by construction (such
+    as ``id`` for a reader that makes one profile per id), which merging need not check."""
 
     profiles: list[tuple[int | str, Profile]]
     rejected: list[Rejection]
     notes: list[str] = field(default_factory=list)
+    distinct: frozenset[str] = frozenset()
 
 
 def detect_format(path: Path) -> str:

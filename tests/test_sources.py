@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from matcher.errors import MatcherError
 from matcher.profiles import Profile, parse_profile, profile_to_dict
 from matcher.readers import ReadResult
-from matcher.sources import detect_source, read_source, read_sources
+from matcher.sources import detect_source, merge_profiles, read_source, read_sources
 from matcher.sources.openalex import abstract_text, read_openalex
 from matcher.sources.orcid import read_orcid
 from matcher.sources.spreadsheet import read_spreadsheet
@@ -310,3 +310,24 @@ def test_records_of_an_unexpected_layout_are_rejected_not_fatal(tmp_path):
     result = read_orcid(tmp_path / "odd_orcid.json")
     assert result.profiles == []
     assert result.rejected[0].reason.startswith("no country")
+
+
+def test_one_openalex_file_still_merges_two_authors_with_one_orcid(tmp_path):
+    """An OpenAlex reader makes one profile per author id, so merging looks only at ORCID iDs
+    (`ReadResult.distinct`); two author ids with the same ORCID iD are still one person."""
+    work = json.loads((FIXTURES / "openalex_works_page.json").read_text())["results"][0]
+    orcid = f"https://orcid.org/{GOOD_ORCID}"
+    lines = []
+    for number, author in enumerate(("A11", "A12")):
+        authorship = {**work["authorships"][0], "author": {"id": f"https://openalex.org/{author}", "orcid": orcid,
+                                                            "display_name": "Eleni P."}}
+        lines.append(json.dumps({**work, "id": f"https://openalex.org/W9{number}", "title": f"Study {number}",
+                                 "authorships": [authorship]}))
+    (tmp_path / "works.jsonl").write_text("\n".join(lines) + "\n")
+    result = read_source(tmp_path / "works.jsonl")
+    assert [p.id for _, p in result.profiles] == ["openalex-A11"]
+    assert [w.id for w in result.profiles[0][1].works] == ["openalex-W90", "openalex-W91"]
+    assert result.notes == [f"merged openalex-A12 into openalex-A11: same ORCID {GOOD_ORCID}"]
+    same_id = [(1, result.profiles[0][1]), (2, result.profiles[0][1])]
+    assert len(merge_profiles(same_id)[0]) == 1
+    assert len(merge_profiles(same_id, distinct={"id", "orcid", "openalex"})[0]) == 2  # taken at its word

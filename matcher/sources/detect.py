@@ -128,10 +128,11 @@ def read_sources(
         for path in paths:
             results.append((path, _read(path, fmt or detect_source(path), mapping, workers)))
         if len(paths) == 1:
-            profiles = results[0][1].profiles
+            profiles, distinct = results[0][1].profiles, results[0][1].distinct
         else:  # name the file in each location
             profiles = [(f"{path.name}:{w}", p) for path, result in results for w, p in result.profiles]
-        merged, merge_notes = merge_profiles(profiles)
+            distinct = frozenset()
+        merged, merge_notes = merge_profiles(profiles, distinct)
     rejected = [r for _, result in results for r in result.rejected]
     notes = [n for _, result in results for n in result.notes]
     return ReadResult(merged, rejected, notes + merge_notes)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from operator import attrgetter
 
 from matcher.errors import InvalidProfile
@@ -101,11 +101,14 @@ def _rewrite(profile: Profile, renamed: dict[str, str]) -> Profile:
     return dataclasses.replace(profile, works=tuple(works))
 
 
-def _nothing_to_merge(items: Sequence[Profile]) -> bool:
+def _nothing_to_merge(items: Sequence[Profile], distinct: Collection[str]) -> bool:
     """Whether no id, ORCID iD or OpenAlex id occurs twice: the usual case, told by set sizes
     (C loops, several times faster than the pass in `merge_profiles`). A value shared only by
-    profiles of different kinds, which are not merged, is left to that pass."""
+    profiles of different kinds, which are not merged, is left to that pass. Keys in `distinct`
+    are known to be unique."""
     for key, _ in _KEYS:
+        if key in distinct:
+            continue
         values = list(filter(None, map(attrgetter(key), items)))
         if len(set(values)) < len(values):
             return False
@@ -113,11 +116,13 @@ def _nothing_to_merge(items: Sequence[Profile]) -> bool:
 
 
 def merge_profiles(
-    profiles: Sequence[tuple[Location, Profile]],
+    profiles: Sequence[tuple[Location, Profile]], distinct: Collection[str] = (),
 ) -> tuple[list[tuple[Location, Profile]], list[str]]:
-    """The profiles with duplicates merged into their first record, and a note per merge."""
+    """The profiles with duplicates merged into their first record, and a note per merge.
+    `distinct`: keys (``id``, ``orcid``, ``openalex``) no two of the profiles share, as a
+    reader may know (`matcher.readers.ReadResult.distinct`); only the others are looked at."""
     items = [p for _, p in profiles]
-    if _nothing_to_merge(items):
+    if _nothing_to_merge(items, distinct):
         return list(profiles), []
     groups = _Groups(items)
     owner: dict[tuple[str, str, str], int] = {}

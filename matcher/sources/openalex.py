@@ -91,7 +91,10 @@ def _most_frequent(topic_lists: list[list[str]]) -> list[str]:
 
 
 def _where(where: Location | tuple[Location, int]) -> Location:
-    return subpath(where[0], f"authorships[{where[1]}]") if isinstance(where, tuple) else where
+    if type(where) is not tuple:
+        return where
+    line, index = where
+    return f"{line}:authorships[{index}]" if type(line) is int else subpath(line, f"authorships[{index}]")
 
 
 class _Reader:
@@ -140,7 +143,9 @@ class _Reader:
         acc.record, acc.where = rec, where
 
     def attach(self, where: Location, row: WorkRow) -> None:
-        """Give the work to each of its authors, with the others as co-authors."""
+        """Give the work to each of its authors, with the others as co-authors. A work id is
+        taken once (a second record of it is rejected), and an author listed twice in a work
+        gets it once, so no author has two works with the same id."""
         wid, title, abstract, year, topics, authorships = row
         if wid in self.works:
             return self.reject(where, f"duplicate work record; the first is at {self.works[wid]}", wid, "id")
@@ -192,7 +197,7 @@ class _Reader:
         try:
             profile = make_profile(
                 id=pid, name=name, country=place[0], institution=place[1], keywords=keywords,
-                works=works, orcid=orcid, openalex=acc.short,
+                works=works, orcid=orcid, openalex=acc.short, distinct_works=True,  # see `attach`
             )
         except InvalidProfile as err:
             return self.reject(where, err.reason, pid, err.field)
@@ -205,7 +210,8 @@ class _Reader:
             except (AttributeError, TypeError, ValueError) as err:  # an author record of unknown layout
                 reason = f"unexpected OpenAlex record layout ({type(err).__name__}: {err})"
                 self.reject(_where(acc.where), reason, PREFIX + acc.short)
-        return ReadResult(self.profiles, self.rejected, self.notes)
+        # One author per OpenAlex id, one id per author: the merge only needs to look at ORCID iDs.
+        return ReadResult(self.profiles, self.rejected, self.notes, frozenset({"id", "openalex"}))
 
 
 def parse_openalex(records: Iterable[tuple[Location, Any]], source: str = "") -> ReadResult:
