@@ -1,10 +1,16 @@
-"""Builds the one C extension, `matcher._abstracts` (OpenAlex abstracts rebuilt from JSON text).
+"""Builds the two C extensions for reading OpenAlex works fast: `matcher._abstracts` (abstracts
+rebuilt from JSON text) and `matcher._gather` (works given to their authors).
 
-Everything else about the package is in pyproject.toml. The extension is optional: without a C
-compiler the install still succeeds and `matcher.sources.openalex_records` rebuilds abstracts
-in Python (the same text, ~2x slower OpenAlex ingest).
+Everything else about the package is in pyproject.toml. The extensions are optional: without a
+C compiler the install still succeeds and `matcher.sources` does the same in Python (the same
+result, a slower OpenAlex ingest).
 """
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("matcher._abstracts", ["matcher/_abstracts.c"], optional=True)])
+setup(
+    ext_modules=[
+        Extension("matcher._abstracts", ["matcher/_abstracts.c"], optional=True),
+        Extension("matcher._gather", ["matcher/_gather.c"], optional=True),
+    ]
+)

@@ -288,9 +288,10 @@ def test_schedule_covers_the_file_once_in_order_and_gives_the_caller_smaller_ran
         assert (ranges[-1][1] if ranges else 0) == size
         assert all(start < end for start, end, _ in ranges)
         assert {who for _, _, who in ranges} <= set(range(-1, helpers))
-    ranges = schedule(1000, 1, 100)
+    ranges = schedule(5000, 1, 100)
     own = [end - start for start, end, who in ranges if who < 0]
-    assert own[0] == 100 and set(own[1:-1]) == {int(100 * parallel.OWN_SHARE)} and own[-1] <= own[1]
+    assert own[0] == 100 * parallel.FIRST_CHUNKS and own[-1] <= own[1]
+    assert set(own[1:-1]) == {int(100 * parallel.OWN_SHARE)}
     assert [who for _, _, who in ranges[:4]] == [-1, 0, -1, 0]
 
 

@@ -47,6 +47,7 @@ PARALLEL_BYTES = 64 << 20  # files smaller than this are read in one process
 CHUNK_BYTES = 8 << 20
 BLOCK_BYTES = 4 << 20  # read at a time within a range (see `text_lines`)
 OWN_SHARE = 0.3  # of a chunk, for the calling process's ranges: see `schedule`
+FIRST_CHUNKS = 4  # the calling process's first range, while the helpers start (~0.15 s each)
 MAX_WORKERS = 4
 _HEADER = struct.Struct("<QQ")  # lines counted, length of the marshalled items
 _WORKER = "import sys; from matcher.sources.parallel import serve; serve(sys.argv[1])"
@@ -144,11 +145,12 @@ def schedule(size: int, helpers: int, chunk: int) -> list[tuple[int, int, int]]:
     """The byte ranges of a file of `size` bytes, in order, each as (start, end, who): who is
     -1 for the calling process, else the number of the helper process that decodes it. Each
     round is one range for the caller, `OWN_SHARE` of a chunk (it also builds the profiles from
-    every range; the first is a whole chunk), then a chunk for each helper."""
+    every range; the first is `FIRST_CHUNKS` chunks, about what it decodes while a helper
+    starts), then a chunk for each helper."""
     if chunk < 1:
         raise ValueError(f"chunk must be at least one byte, got {chunk}")
     ranges: list[tuple[int, int, int]] = []
-    start, own = 0, chunk  # the first range is a whole chunk: the helpers are starting meanwhile
+    start, own = 0, chunk * FIRST_CHUNKS  # the helpers are starting meanwhile
     while start < size:
         for who in range(-1, helpers):
             end = min(size, start + (own if who < 0 else chunk))

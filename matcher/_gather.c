@@ -1,0 +1,262 @@
+/* Give decoded OpenAlex works to their authors: `_Reader.attach` of matcher/sources/openalex.py,
+ * for a run of work rows at a time.
+ *
+ * A works file gives each work to 3-6 authors on average, and building each author's copy of the
+ * work (its co-authors are the others) was, in Python, as costly as decoding the JSON. This does
+ * the same steps on the same objects: the reader's `authors` and `works` dicts, its `_Author`
+ * objects and `Work` objects, whose slots it reads and writes directly (`setup` finds them).
+ *
+ * `attach(authors, works, row, where)` gives one work row ((id, title, abstract, year, topics,
+ * authorships), a `WorkRow`) found at `where` to its authors, and returns True; or, for a
+ * second record of a work, does nothing and returns False (Python rejects it).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+/* The slots of `_Author` and `Work` this reads or writes, by byte offset in the object. */
+enum { A_PID, A_RECORD, A_NAME, A_ORCID, A_PLACE, A_PLACE_YEAR, A_WORKS, A_TOPICS, A_COUNT };
+static const char *author_slots[A_COUNT] = {"pid", "record", "name", "orcid", "place", "place_year", "works",
+                                            "topics"};
+enum { W_ID, W_TITLE, W_ABSTRACT, W_YEAR, W_COAUTHORS, W_COUNT };
+static const char *work_slots[W_COUNT] = {"id", "title", "abstract", "year", "coauthors"};
+
+static PyTypeObject *author_type = NULL, *work_type = NULL;
+static Py_ssize_t author_offset[A_COUNT], work_offset[W_COUNT];
+static PyObject *prefix = NULL;
+static Py_ssize_t max_coauthors = 0;
+
+#define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
+
+/* Set a slot to a new reference to `value`, releasing what it held. */
+static void set_slot(PyObject *obj, Py_ssize_t offset, PyObject *value) {
+    PyObject *old = SLOT(obj, offset);
+    Py_INCREF(value);
+    SLOT(obj, offset) = value;
+    Py_XDECREF(old);
+}
+
+static int find_slots(PyTypeObject *type, const char **names, Py_ssize_t *offsets, int count) {
+    for (int i = 0; i < count; i++) {
+        PyObject *descr = PyObject_GetAttrString((PyObject *)type, names[i]);
+        if (descr == NULL) return -1;
+        if (!Py_IS_TYPE(descr, &PyMemberDescr_Type) ||
+            ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX) {
+            PyErr_Format(PyExc_TypeError, "%s.%s is not a slot", type->tp_name, names[i]);
+            Py_DECREF(descr);
+            return -1;
+        }
+        offsets[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
+        Py_DECREF(descr);
+    }
+    return 0;
+}
+
+static PyObject *setup(PyObject *self, PyObject *args) {
+    PyObject *author_cls, *work_cls, *id_prefix;
+    Py_ssize_t cap;
+    if (!PyArg_ParseTuple(args, "O!O!Un", &PyType_Type, &author_cls, &PyType_Type, &work_cls, &id_prefix, &cap))
+        return NULL;
+    if (find_slots((PyTypeObject *)author_cls, author_slots, author_offset, A_COUNT) < 0 ||
+        find_slots((PyTypeObject *)work_cls, work_slots, work_offset, W_COUNT) < 0)
+        return NULL;
+    Py_INCREF(author_cls);
+    Py_INCREF(work_cls);
+    Py_INCREF(id_prefix);
+    Py_XSETREF(author_type, (PyTypeObject *)author_cls);
+    Py_XSETREF(work_type, (PyTypeObject *)work_cls);
+    Py_XSETREF(prefix, id_prefix);
+    max_coauthors = cap;
+    Py_RETURN_NONE;
+}
+
+/* The work's authors, each once, in order of first appearance (Python: a dict by profile id;
+ * one `_Author` per profile id, so here by object). Small lists are searched, large ones
+ * looked up in a set. */
+typedef struct {
+    PyObject **items;
+    Py_ssize_t count;
+    PyObject *seen; /* a set of the members, once there are more than SEARCHED */
+} Members;
+
+#define SEARCHED 32
+
+static int members_add(Members *members, PyObject *acc) {
+    if (members->seen != NULL) {
+        int found = PySet_Contains(members->seen, acc);
+        if (found != 0) return found < 0 ? -1 : 0;
+        if (PySet_Add(members->seen, acc) < 0) return -1;
+    } else {
+        for (Py_ssize_t i = 0; i < members->count; i++)
+            if (members->items[i] == acc) return 0;
+        if (members->count == SEARCHED) {
+            members->seen = PySet_New(NULL);
+            if (members->seen == NULL) return -1;
+            for (Py_ssize_t i = 0; i < members->count; i++)
+                if (PySet_Add(members->seen, members->items[i]) < 0) return -1;
+            if (PySet_Add(members->seen, acc) < 0) return -1;
+        }
+    }
+    members->items[members->count++] = acc; /* borrowed: `authors` holds it */
+    return 0;
+}
+
+/* One author's place in a work: what `_Reader.attach` does for one authorship. Returns the
+ * `_Author` (borrowed from `authors`), or NULL with an exception set. */
+static PyObject *take_authorship(PyObject *authors, PyObject *authorship, PyObject *line, long rank) {
+    if (!PyTuple_Check(authorship) || PyTuple_GET_SIZE(authorship) != 5) {
+        PyErr_SetString(PyExc_TypeError, "an authorship is a tuple of 5");
+        return NULL;
+    }
+    PyObject *aid = PyTuple_GET_ITEM(authorship, 0), *index = PyTuple_GET_ITEM(authorship, 1);
+    PyObject *name = PyTuple_GET_ITEM(authorship, 2), *orcid = PyTuple_GET_ITEM(authorship, 3);
+    PyObject *place = PyTuple_GET_ITEM(authorship, 4);
+    PyObject *acc = PyDict_GetItemWithError(authors, aid);
+    if (acc == NULL) {
+        if (PyErr_Occurred()) return NULL;
+        PyObject *where = PyTuple_Pack(2, line, index);
+        if (where == NULL) return NULL;
+        PyObject *made = PyObject_CallFunctionObjArgs((PyObject *)author_type, aid, where, name, orcid, NULL);
+        Py_DECREF(where);
+        if (made == NULL) return NULL;
+        int failed = PyDict_SetItem(authors, aid, made);
+        Py_DECREF(made);
+        if (failed) return NULL;
+        acc = made;
+    } else if (Py_TYPE(acc) != author_type) {
+        PyErr_SetString(PyExc_TypeError, "the authors dict holds something that is not an _Author");
+        return NULL;
+    } else if (SLOT(acc, author_offset[A_RECORD]) == Py_None) {
+        int named = PyObject_IsTrue(SLOT(acc, author_offset[A_NAME]));
+        if (named < 0) return NULL;
+        if (!named) {
+            set_slot(acc, author_offset[A_NAME], name);
+            int has_orcid = PyObject_IsTrue(SLOT(acc, author_offset[A_ORCID]));
+            if (has_orcid < 0) return NULL;
+            if (!has_orcid) set_slot(acc, author_offset[A_ORCID], orcid);
+        }
+    }
+    if (place != Py_None) {
+        long year = PyLong_AsLong(SLOT(acc, author_offset[A_PLACE_YEAR]));
+        if (year == -1 && PyErr_Occurred()) return NULL;
+        if (rank > year) {
+            PyObject *new_year = PyLong_FromLong(rank);
+            if (new_year == NULL) return NULL;
+            set_slot(acc, author_offset[A_PLACE], place);
+            set_slot(acc, author_offset[A_PLACE_YEAR], new_year);
+            Py_DECREF(new_year);
+        }
+    }
+    return acc;
+}
+
+/* A `Work` made as `matcher.sources.build.checked_work` makes it (its slots set, no __init__). */
+static PyObject *new_work(PyObject *id, PyObject *title, PyObject *abstract, PyObject *year, PyObject *coauthors) {
+    PyObject *work = work_type->tp_alloc(work_type, 0);
+    if (work == NULL) return NULL;
+    PyObject *values[W_COUNT] = {id, title, abstract, year, coauthors};
+    for (int i = 0; i < W_COUNT; i++) set_slot(work, work_offset[i], values[i]);
+    return work;
+}
+
+/* The co-authors of member k: the other members' profile ids, at most `max_coauthors`. */
+static PyObject *others(PyObject *ids, Py_ssize_t k) {
+    Py_ssize_t n = PyTuple_GET_SIZE(ids) - 1;
+    if (n > max_coauthors) n = max_coauthors;
+    PyObject *out = PyTuple_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0, j = 0; j < n; i++) {
+        if (i == k) continue;
+        PyObject *id = PyTuple_GET_ITEM(ids, i);
+        Py_INCREF(id);
+        PyTuple_SET_ITEM(out, j++, id);
+    }
+    return out;
+}
+
+/* One work row: returns 1 if attached, 0 if it is a second record of a work (left to Python),
+ * -1 on error. `line`: where the row is (a line number or a JSON path). */
+static int attach_row(PyObject *authors, PyObject *works, PyObject *row, PyObject *line) {
+    if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != 6) {
+        PyErr_SetString(PyExc_TypeError, "a work row is a tuple of 6");
+        return -1;
+    }
+    PyObject *wid = PyTuple_GET_ITEM(row, 0), *title = PyTuple_GET_ITEM(row, 1);
+    PyObject *abstract = PyTuple_GET_ITEM(row, 2), *year = PyTuple_GET_ITEM(row, 3);
+    PyObject *topics = PyTuple_GET_ITEM(row, 4), *authorships = PyTuple_GET_ITEM(row, 5);
+    if (!PyList_Check(authorships)) {
+        PyErr_SetString(PyExc_TypeError, "a work row's authorships are a list");
+        return -1;
+    }
+    int seen = PyDict_Contains(works, wid);
+    if (seen != 0) return seen < 0 ? -1 : 0;
+    if (PyDict_SetItem(works, wid, line) < 0) return -1;
+    long rank = 0; /* year or 0 */
+    if (year != Py_None) {
+        rank = PyLong_AsLong(year);
+        if (rank == -1 && PyErr_Occurred()) return -1;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(authorships);
+    PyObject *stack[SEARCHED];
+    Members members = {count <= SEARCHED ? stack : PyMem_New(PyObject *, count), 0, NULL};
+    PyObject *ids = NULL, *work_id = NULL;
+    int status = -1;
+    if (members.items == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *acc = take_authorship(authors, PyList_GET_ITEM(authorships, i), line, rank);
+        if (acc == NULL || members_add(&members, acc) < 0) goto done;
+    }
+    ids = PyTuple_New(members.count);
+    work_id = PyUnicode_Concat(prefix, wid);
+    if (ids == NULL || work_id == NULL) goto done;
+    for (Py_ssize_t k = 0; k < members.count; k++) {
+        PyObject *pid = SLOT(members.items[k], author_offset[A_PID]);
+        Py_INCREF(pid);
+        PyTuple_SET_ITEM(ids, k, pid);
+    }
+    for (Py_ssize_t k = 0; k < members.count; k++) {
+        PyObject *acc = members.items[k], *coauthors = others(ids, k);
+        if (coauthors == NULL) goto done;
+        PyObject *work = new_work(work_id, title, abstract, year, coauthors);
+        Py_DECREF(coauthors);
+        if (work == NULL) goto done;
+        int failed = PyList_Append(SLOT(acc, author_offset[A_WORKS]), work);
+        Py_DECREF(work);
+        if (failed || PyList_Append(SLOT(acc, author_offset[A_TOPICS]), topics) < 0) goto done;
+    }
+    status = 1;
+done:
+    Py_XDECREF(ids);
+    Py_XDECREF(work_id);
+    Py_XDECREF(members.seen);
+    if (members.items != stack) PyMem_Free(members.items);
+    return status;
+}
+
+static PyObject *attach(PyObject *self, PyObject *args) {
+    PyObject *authors, *works, *row, *where;
+    if (!PyArg_ParseTuple(args, "O!O!OO", &PyDict_Type, &authors, &PyDict_Type, &works, &row, &where)) return NULL;
+    if (author_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "call setup() first");
+        return NULL;
+    }
+    int done = attach_row(authors, works, row, where);
+    if (done < 0) return NULL;
+    return PyBool_FromLong(done);
+}
+
+static PyMethodDef methods[] = {
+    {"setup", setup, METH_VARARGS,
+     "setup(author_cls, work_cls, prefix, max_coauthors): the classes whose slots attach sets."},
+    {"attach", attach, METH_VARARGS,
+     "attach(authors, works, row, where) -> False for a second record of a work (nothing done), else True."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_gather", "OpenAlex works given to their authors, in C.",
+                                    -1, methods};
+
+PyMODINIT_FUNC PyInit__gather(void) { return PyModule_Create(&module); }

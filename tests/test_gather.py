@@ -1,0 +1,91 @@
+"""The C `_Reader.attach` (`matcher._gather`) against the Python one.
+
+Both give each work to its authors on the same objects; a read with the extension and one
+without it must give the same profiles, rejections and notes, whatever the works hold: authors
+listed twice, authors met first in an author record, works given again, places and years in any
+order, more co-authors than a work keeps.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from matcher.sources import openalex
+from matcher.sources.build import MAX_COAUTHORS
+from matcher.sources.openalex_records import WorkRow
+
+try:
+    from matcher import _gather
+except ImportError:  # pragma: no cover - the check below names the cause
+    _gather = None
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sources"
+
+
+def test_the_c_attach_is_built():
+    assert _gather is not None, (
+        "matcher._gather is not built: `pip install -e .` needs a C compiler (setup.py); "
+        "without it OpenAlex works are given to their authors in Python, more slowly"
+    )
+
+
+def _both(records: list) -> tuple:
+    """The result of reading `records` with the C attach and without it."""
+    fast = openalex._Reader("x.jsonl")
+    slow = openalex._Reader("x.jsonl", fast=False)
+    assert fast.fast and not slow.fast
+    for reader in (fast, slow):
+        for where, item in records:
+            reader.add(where, item)
+    return fast.finish(), slow.finish()
+
+
+AUTHOR_IDS = [f"A{i}" for i in range(8)]
+places = st.one_of(st.none(), st.sampled_from([("DE", "Uni A"), ("FR", ""), ("NO", "Uni B"), ("XX", "Nowhere")]))
+authorships = st.lists(
+    st.tuples(st.sampled_from(AUTHOR_IDS), st.sampled_from(["", "Ana", "Bo"]),
+              st.sampled_from([None, "0000-0002-1825-0097", "0000-0002-1825-0098"]), places),
+    min_size=1, max_size=6,
+)
+rows = st.builds(
+    lambda wid, title, year, topics, people: WorkRow(
+        wid, title, "", year, topics, [(aid, i, *rest) for i, (aid, *rest) in enumerate(people)]
+    ),
+    st.sampled_from([f"W{i}" for i in range(12)]), st.sampled_from(["T", "Soil carbon"]),
+    st.one_of(st.none(), st.integers(1990, 2025)), st.sampled_from([[], ["Karst"], ["Karst", "Soil"]]), authorships,
+)
+author_records = st.builds(
+    lambda aid, country: {"id": f"https://openalex.org/{aid}", "display_name": "Rec Name",
+                          "last_known_institutions": [{"country_code": country, "display_name": "Inst"}]},
+    st.sampled_from(AUTHOR_IDS), st.sampled_from(["GR", "PT"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(rows, rows, rows, author_records), max_size=25))
+def test_c_and_python_attach_give_the_same_result(items):
+    records = [(line if line % 3 else f"{line}:results[0]", item) for line, item in enumerate(items, 1)]
+    fast, slow = _both(records)
+    assert fast == slow
+
+
+def test_large_author_lists_are_capped_and_deduplicated_alike():
+    people = [(f"A{i % 300}", i, f"N{i}", None, ("DE", "U")) for i in range(450)]  # 150 listed twice
+    row = WorkRow("W1", "Big", "abstract", 2020, ["Physics"], people)
+    fast, slow = _both([(1, row), (2, row), (3, row._replace(id="W2", authors=people[:40]))])
+    assert fast == slow
+    profiles = {p.id: p for _, p in fast.profiles}
+    assert len(profiles) == 300 and len(fast.rejected) == 1  # the second record of W1
+    assert all(len(w.coauthors) == MAX_COAUTHORS for w in profiles["openalex-A0"].works[:1])
+    assert len(profiles["openalex-A0"].works[1].coauthors) == 39  # 40 distinct authors in W2
+
+
+def test_the_fixture_file_reads_alike():
+    lines = (FIXTURES / "openalex_works_page.json").read_text()
+    records = [(i, WorkRow(*openalex.work_row_or_problem(r))) for i, r in enumerate(json.loads(lines)["results"])]
+    fast, slow = _both(records)
+    assert fast == slow and fast.profiles
