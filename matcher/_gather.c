@@ -21,8 +21,12 @@ static const char *author_slots[A_COUNT] = {"pid", "record", "name", "orcid", "p
 enum { W_ID, W_TITLE, W_ABSTRACT, W_YEAR, W_COAUTHORS, W_COUNT };
 static const char *work_slots[W_COUNT] = {"id", "title", "abstract", "year", "coauthors"};
 
-static PyTypeObject *author_type = NULL, *work_type = NULL;
-static Py_ssize_t author_offset[A_COUNT], work_offset[W_COUNT];
+#define P_COUNT 11 /* the fields of `Profile`, in order */
+static const char *profile_slots[P_COUNT] = {"id", "name", "country", "kind", "institution", "keywords", "works",
+                                             "capacity", "orcid", "openalex", "private"};
+
+static PyTypeObject *author_type = NULL, *work_type = NULL, *profile_type = NULL;
+static Py_ssize_t author_offset[A_COUNT], work_offset[W_COUNT], profile_offset[P_COUNT];
 static PyObject *prefix = NULL;
 static Py_ssize_t max_coauthors = 0;
 
@@ -52,19 +56,30 @@ static int find_slots(PyTypeObject *type, const char **names, Py_ssize_t *offset
     return 0;
 }
 
-static PyObject *setup(PyObject *self, PyObject *args) {
-    PyObject *author_cls, *work_cls, *id_prefix;
-    Py_ssize_t cap;
-    if (!PyArg_ParseTuple(args, "O!O!Un", &PyType_Type, &author_cls, &PyType_Type, &work_cls, &id_prefix, &cap))
+/* setup_profiles(work_cls, profile_cls): where the slots of `Work` and `Profile` are. */
+static PyObject *setup_profiles(PyObject *self, PyObject *args) {
+    PyObject *work_cls, *profile_cls;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyType_Type, &work_cls, &PyType_Type, &profile_cls)) return NULL;
+    if (find_slots((PyTypeObject *)work_cls, work_slots, work_offset, W_COUNT) < 0 ||
+        find_slots((PyTypeObject *)profile_cls, profile_slots, profile_offset, P_COUNT) < 0)
         return NULL;
-    if (find_slots((PyTypeObject *)author_cls, author_slots, author_offset, A_COUNT) < 0 ||
-        find_slots((PyTypeObject *)work_cls, work_slots, work_offset, W_COUNT) < 0)
-        return NULL;
-    Py_INCREF(author_cls);
     Py_INCREF(work_cls);
+    Py_INCREF(profile_cls);
+    Py_XSETREF(work_type, (PyTypeObject *)work_cls);
+    Py_XSETREF(profile_type, (PyTypeObject *)profile_cls);
+    Py_RETURN_NONE;
+}
+
+/* setup_authors(author_cls, prefix, max_coauthors): where the slots of `_Author` are, the
+ * profile id prefix, and the most co-authors a work keeps. */
+static PyObject *setup_authors(PyObject *self, PyObject *args) {
+    PyObject *author_cls, *id_prefix;
+    Py_ssize_t cap;
+    if (!PyArg_ParseTuple(args, "O!Un", &PyType_Type, &author_cls, &id_prefix, &cap)) return NULL;
+    if (find_slots((PyTypeObject *)author_cls, author_slots, author_offset, A_COUNT) < 0) return NULL;
+    Py_INCREF(author_cls);
     Py_INCREF(id_prefix);
     Py_XSETREF(author_type, (PyTypeObject *)author_cls);
-    Py_XSETREF(work_type, (PyTypeObject *)work_cls);
     Py_XSETREF(prefix, id_prefix);
     max_coauthors = cap;
     Py_RETURN_NONE;
@@ -239,8 +254,8 @@ done:
 static PyObject *attach(PyObject *self, PyObject *args) {
     PyObject *authors, *works, *row, *where;
     if (!PyArg_ParseTuple(args, "O!O!OO", &PyDict_Type, &authors, &PyDict_Type, &works, &row, &where)) return NULL;
-    if (author_type == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "call setup() first");
+    if (author_type == NULL || work_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "call setup_profiles() and setup_authors() first");
         return NULL;
     }
     int done = attach_row(authors, works, row, where);
@@ -248,11 +263,99 @@ static PyObject *attach(PyObject *self, PyObject *args) {
     return PyBool_FromLong(done);
 }
 
+/* new_profile(id, name, ..., private): a `Profile` of these field values, in field order, made as
+ * `matcher.sources.build.make_profile` makes it once they are checked (slots set, no __init__). */
+static PyObject *new_profile(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (profile_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "call setup_profiles() first");
+        return NULL;
+    }
+    if (nargs != P_COUNT) {
+        PyErr_Format(PyExc_TypeError, "new_profile takes %d values, got %zd", P_COUNT, nargs);
+        return NULL;
+    }
+    PyObject *profile = profile_type->tp_alloc(profile_type, 0);
+    if (profile == NULL) return NULL;
+    for (int i = 0; i < P_COUNT; i++) set_slot(profile, profile_offset[i], args[i]);
+    return profile;
+}
+
+/* top_topics(lists, k): the k most frequent items of the lists (strings), the first seen first
+ * among equals: `sorted(counts, key=counts.__getitem__, reverse=True)[:k]` of their counts in
+ * order of first appearance, as `matcher.sources.openalex._most_frequent` computes it. */
+static PyObject *top_topics(PyObject *self, PyObject *args) {
+    PyObject *lists;
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "O!n", &PyList_Type, &lists, &k)) return NULL;
+    PyObject *index = PyDict_New(); /* topic -> its place in `seen` */
+    PyObject *seen = PyList_New(0); /* topics in order of first appearance */
+    Py_ssize_t *counts = NULL, capacity = 0;
+    PyObject *out = NULL;
+    if (index == NULL || seen == NULL) goto done;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lists); i++) {
+        PyObject *topics = PyList_GET_ITEM(lists, i);
+        if (!PyList_Check(topics)) {
+            PyErr_SetString(PyExc_TypeError, "top_topics takes a list of lists");
+            goto done;
+        }
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(topics); j++) {
+            PyObject *topic = PyList_GET_ITEM(topics, j);
+            PyObject *place = PyDict_GetItemWithError(index, topic);
+            if (place != NULL) {
+                counts[PyLong_AsSsize_t(place)]++;
+                continue;
+            }
+            if (PyErr_Occurred()) goto done;
+            Py_ssize_t n = PyList_GET_SIZE(seen);
+            if (n == capacity) {
+                capacity = capacity ? 2 * capacity : 16;
+                Py_ssize_t *grown = PyMem_Realloc(counts, capacity * sizeof(Py_ssize_t));
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                counts = grown;
+            }
+            PyObject *number = PyLong_FromSsize_t(n);
+            if (number == NULL) goto done;
+            int failed = PyDict_SetItem(index, topic, number);
+            Py_DECREF(number);
+            if (failed || PyList_Append(seen, topic) < 0) goto done;
+            counts[n] = 1;
+        }
+    }
+    Py_ssize_t n = PyList_GET_SIZE(seen);
+    if (k > n) k = n;
+    out = PyList_New(0);
+    if (out == NULL) goto done;
+    for (Py_ssize_t taken = 0; taken < k; taken++) { /* the largest count left, the earliest among equals */
+        Py_ssize_t best = -1;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (counts[i] > 0 && (best < 0 || counts[i] > counts[best])) best = i;
+        counts[best] = 0;
+        if (PyList_Append(out, PyList_GET_ITEM(seen, best)) < 0) {
+            Py_CLEAR(out);
+            goto done;
+        }
+    }
+done:
+    Py_XDECREF(index);
+    Py_XDECREF(seen);
+    PyMem_Free(counts);
+    return out;
+}
+
 static PyMethodDef methods[] = {
-    {"setup", setup, METH_VARARGS,
-     "setup(author_cls, work_cls, prefix, max_coauthors): the classes whose slots attach sets."},
+    {"setup_profiles", setup_profiles, METH_VARARGS,
+     "setup_profiles(work_cls, profile_cls): the classes whose objects new_profile and attach make."},
+    {"setup_authors", setup_authors, METH_VARARGS,
+     "setup_authors(author_cls, prefix, max_coauthors): the reader's author class, for attach."},
     {"attach", attach, METH_VARARGS,
      "attach(authors, works, row, where) -> False for a second record of a work (nothing done), else True."},
+    {"new_profile", (PyCFunction)(void (*)(void))new_profile, METH_FASTCALL,
+     "new_profile(id, name, country, kind, institution, keywords, works, capacity, orcid, openalex, private)."},
+    {"top_topics", top_topics, METH_VARARGS,
+     "top_topics(lists, k) -> the k most frequent items of the lists, the first seen first among equals."},
     {NULL, NULL, 0, NULL},
 };
 

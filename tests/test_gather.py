@@ -89,3 +89,12 @@ def test_the_fixture_file_reads_alike():
     records = [(i, WorkRow(*openalex.work_row_or_problem(r))) for i, r in enumerate(json.loads(lines)["results"])]
     fast, slow = _both(records)
     assert fast == slow and fast.profiles
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["Karst", "Soil", "Crop", "Fjord", "Ice", "Rain", "Sand"]), max_size=4),
+                max_size=14))
+def test_top_topics_in_c_are_the_python_ones(lists):
+    assert _gather is not None
+    copies = [["".join(list(topic)) for topic in topics] for topics in lists]  # equal strings, not the same objects
+    assert _gather.top_topics(copies, openalex.KEYWORDS) == openalex._most_frequent(lists)

@@ -37,7 +37,7 @@ from typing import Any
 from matcher.errors import InvalidProfile
 from matcher.profiles import MAX_WORKS, Profile, Work
 from matcher.readers import ReadResult, Rejection
-from matcher.sources.build import MAX_COAUTHORS, checked_work, make_profile, most_recent
+from matcher.sources.build import MAX_COAUTHORS, checked_work, gather, make_profile, most_recent
 from matcher.sources.files import Location, gc_paused, json_records, subpath
 from matcher.sources.openalex_records import (
     Place,
@@ -53,11 +53,6 @@ from matcher.sources.openalex_records import (
     work_row_or_problem,
 )
 from matcher.sources.parallel import auto_workers, parallel_records
-
-try:  # `_Reader.attach` in C (setup.py builds it; without a compiler, Python does it all)
-    from matcher import _gather
-except ImportError:  # pragma: no cover - exercised by installs without a C compiler
-    _gather = None  # type: ignore[assignment]
 
 __all__ = ["PREFIX", "abstract_text", "parse_openalex", "read_openalex", "short_id"]
 
@@ -95,8 +90,14 @@ def _most_frequent(topic_lists: list[list[str]]) -> list[str]:
     return sorted(counts, key=counts.__getitem__, reverse=True)[:KEYWORDS]
 
 
-if _gather is not None:
-    _gather.setup(_Author, Work, PREFIX, MAX_COAUTHORS)
+if gather is not None:
+    gather.setup_authors(_Author, PREFIX, MAX_COAUTHORS)
+
+    def most_frequent(topic_lists: list[list[str]]) -> list[str]:
+        """`_most_frequent`, in C."""
+        return gather.top_topics(topic_lists, KEYWORDS)  # type: ignore[no-any-return]
+else:  # pragma: no cover - exercised by installs without a C compiler
+    most_frequent = _most_frequent
 
 
 def _where(where: Location | tuple[Location, int]) -> Location:
@@ -110,7 +111,7 @@ class _Reader:
     """Collects authors and works record by record, then builds the profiles."""
 
     def __init__(self, source: str, fast: bool = True):
-        self.source, self.fast = source, fast and _gather is not None
+        self.source, self.fast = source, fast and gather is not None
         self.authors: dict[str, _Author] = {}
         self.works: dict[str, Location] = {}
         self.profiles: list[tuple[Location, Profile]] = []
@@ -159,7 +160,7 @@ class _Reader:
         Done in C (``matcher/_gather.c``, the same steps on the same objects) where the
         extension is built: a work goes to 3-6 authors, each with its own copy, and in Python
         this cost as much as decoding the JSON."""
-        if self.fast and _gather.attach(self.authors, self.works, row, where):
+        if self.fast and gather.attach(self.authors, self.works, row, where):
             return None
         wid, title, abstract, year, topics, authorships = row
         if wid in self.works:
@@ -204,7 +205,7 @@ class _Reader:
             )
             return self.reject(where, reason, pid, "country")
         if not keywords:
-            keywords = acc.topics[0] if len(acc.topics) == 1 else _most_frequent(acc.topics)
+            keywords = acc.topics[0] if len(acc.topics) == 1 else most_frequent(acc.topics)
         works = acc.works
         if len(works) > MAX_WORKS:
             works = most_recent(works)
