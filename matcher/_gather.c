@@ -345,6 +345,125 @@ done:
     return out;
 }
 
+/* The authorships of a decoded work (`matcher.sources.openalex_records._typed_authorships`):
+ * msgspec structs whose fields are slots too, read here by offset. */
+enum { S_AUTHOR, S_INSTITUTIONS, S_COUNTRIES, S_COUNT };
+static const char *authorship_slots[S_COUNT] = {"author", "institutions", "countries"};
+enum { R_ID, R_NAME, R_ORCID, R_COUNT };
+static const char *author_ref_slots[R_COUNT] = {"id", "display_name", "orcid"};
+enum { I_CODE, I_NAME, I_COUNT };
+static const char *institution_slots[I_COUNT] = {"country_code", "display_name"};
+
+static PyTypeObject *authorship_type = NULL, *author_ref_type = NULL, *institution_type = NULL;
+static Py_ssize_t authorship_offset[S_COUNT], author_ref_offset[R_COUNT], institution_offset[I_COUNT];
+static PyObject *url = NULL, *short_id = NULL, *orcid_of = NULL, *empty = NULL;
+
+/* setup_authorships(authorship_cls, author_ref_cls, institution_cls, url, short_id, orcid_of) */
+static PyObject *setup_authorships(PyObject *self, PyObject *args) {
+    PyObject *classes[3], *prefix_url, *short_id_fn, *orcid_of_fn;
+    if (!PyArg_ParseTuple(args, "O!O!O!UOO", &PyType_Type, &classes[0], &PyType_Type, &classes[1], &PyType_Type,
+                          &classes[2], &prefix_url, &short_id_fn, &orcid_of_fn))
+        return NULL;
+    if (find_slots((PyTypeObject *)classes[0], authorship_slots, authorship_offset, S_COUNT) < 0 ||
+        find_slots((PyTypeObject *)classes[1], author_ref_slots, author_ref_offset, R_COUNT) < 0 ||
+        find_slots((PyTypeObject *)classes[2], institution_slots, institution_offset, I_COUNT) < 0)
+        return NULL;
+    if (empty == NULL && (empty = PyUnicode_New(0, 0)) == NULL) return NULL;
+    PyObject *keep[6] = {classes[0], classes[1], classes[2], prefix_url, short_id_fn, orcid_of_fn};
+    for (int i = 0; i < 6; i++) Py_INCREF(keep[i]);
+    Py_XSETREF(authorship_type, (PyTypeObject *)classes[0]);
+    Py_XSETREF(author_ref_type, (PyTypeObject *)classes[1]);
+    Py_XSETREF(institution_type, (PyTypeObject *)classes[2]);
+    Py_XSETREF(url, prefix_url);
+    Py_XSETREF(short_id, short_id_fn);
+    Py_XSETREF(orcid_of, orcid_of_fn);
+    Py_RETURN_NONE;
+}
+
+static int is_text(PyObject *value) { return PyUnicode_Check(value) && PyUnicode_GET_LENGTH(value) > 0; }
+
+/* (country code, institution name) of one authorship, or None: the first institution with a
+ * country code, else the first of its countries. A new reference, NULL on error. */
+static PyObject *authorship_place(PyObject *authorship) {
+    PyObject *institutions = SLOT(authorship, authorship_offset[S_INSTITUTIONS]);
+    if (PyList_Check(institutions)) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(institutions); i++) {
+            PyObject *inst = PyList_GET_ITEM(institutions, i);
+            if (!Py_IS_TYPE(inst, institution_type)) {
+                PyErr_SetString(PyExc_TypeError, "an institution of unexpected type");
+                return NULL;
+            }
+            PyObject *code = SLOT(inst, institution_offset[I_CODE]);
+            if (!is_text(code)) continue;
+            PyObject *name = SLOT(inst, institution_offset[I_NAME]);
+            return PyTuple_Pack(2, code, is_text(name) ? name : empty);
+        }
+    }
+    PyObject *countries = SLOT(authorship, authorship_offset[S_COUNTRIES]);
+    if (PyList_Check(countries) && PyList_GET_SIZE(countries) > 0 && is_text(PyList_GET_ITEM(countries, 0)))
+        return PyTuple_Pack(2, PyList_GET_ITEM(countries, 0), empty);
+    Py_RETURN_NONE;
+}
+
+static PyObject *authorships(PyObject *self, PyObject *items) {
+    if (authorship_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "call setup_authorships() first");
+        return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL || !PyList_Check(items)) return out; /* None or UNSET: no authorships */
+    for (Py_ssize_t index = 0; index < PyList_GET_SIZE(items); index++) {
+        PyObject *authorship = PyList_GET_ITEM(items, index);
+        if (!Py_IS_TYPE(authorship, authorship_type)) {
+            PyErr_SetString(PyExc_TypeError, "an authorship of unexpected type");
+            goto error;
+        }
+        PyObject *author = SLOT(authorship, authorship_offset[S_AUTHOR]);
+        if (author == Py_None) continue;
+        if (!Py_IS_TYPE(author, author_ref_type)) {
+            PyErr_SetString(PyExc_TypeError, "an author of unexpected type");
+            goto error;
+        }
+        PyObject *id = SLOT(author, author_ref_offset[R_ID]);
+        if (!PyUnicode_Check(id)) continue; /* None */
+        PyObject *aid;
+        Py_ssize_t matched = PyUnicode_Tailmatch(id, url, 0, PY_SSIZE_T_MAX, -1);
+        if (matched < 0) goto error;
+        aid = matched ? PyUnicode_Substring(id, PyUnicode_GET_LENGTH(url), PY_SSIZE_T_MAX)
+                      : PyObject_CallOneArg(short_id, id);
+        if (aid == NULL) goto error;
+        if (!is_text(aid)) { /* None or empty: no author to attach to */
+            Py_DECREF(aid);
+            continue;
+        }
+        PyObject *place = authorship_place(authorship), *orcid = NULL, *number = NULL, *entry = NULL;
+        PyObject *name = SLOT(author, author_ref_offset[R_NAME]);
+        PyObject *raw_orcid = SLOT(author, author_ref_offset[R_ORCID]);
+        if (place != NULL) {
+            if (is_text(raw_orcid)) {
+                orcid = PyObject_CallOneArg(orcid_of, raw_orcid);
+            } else {
+                orcid = Py_None;
+                Py_INCREF(orcid);
+            }
+        }
+        if (orcid != NULL) number = PyLong_FromSsize_t(index);
+        if (number != NULL) entry = PyTuple_Pack(5, aid, number, is_text(name) ? name : empty, orcid, place);
+        Py_DECREF(aid);
+        Py_XDECREF(place);
+        Py_XDECREF(orcid);
+        Py_XDECREF(number);
+        if (entry == NULL) goto error;
+        int failed = PyList_Append(out, entry);
+        Py_DECREF(entry);
+        if (failed) goto error;
+    }
+    return out;
+error:
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"setup_profiles", setup_profiles, METH_VARARGS,
      "setup_profiles(work_cls, profile_cls): the classes whose objects new_profile and attach make."},
@@ -354,6 +473,10 @@ static PyMethodDef methods[] = {
      "attach(authors, works, row, where) -> False for a second record of a work (nothing done), else True."},
     {"new_profile", (PyCFunction)(void (*)(void))new_profile, METH_FASTCALL,
      "new_profile(id, name, country, kind, institution, keywords, works, capacity, orcid, openalex, private)."},
+    {"setup_authorships", setup_authorships, METH_VARARGS,
+     "setup_authorships(authorship_cls, author_ref_cls, institution_cls, url, short_id, orcid_of)."},
+    {"authorships", authorships, METH_O,
+     "authorships(structs) -> [(author id, index, name, orcid, place)], as _typed_authorships gives them."},
     {"top_topics", top_topics, METH_VARARGS,
      "top_topics(lists, k) -> the k most frequent items of the lists, the first seen first among equals."},
     {NULL, NULL, 0, NULL},

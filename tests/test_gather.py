@@ -1,9 +1,10 @@
-"""The C `_Reader.attach` (`matcher._gather`) against the Python one.
+"""The C parts of OpenAlex reading (`matcher._gather`) against the Python ones.
 
-Both give each work to its authors on the same objects; a read with the extension and one
-without it must give the same profiles, rejections and notes, whatever the works hold: authors
-listed twice, authors met first in an author record, works given again, places and years in any
-order, more co-authors than a work keeps.
+`attach` gives each work to its authors on the same objects as `_Reader.attach`; a read with
+the extension and one without it must give the same profiles, rejections and notes, whatever the
+works hold: authors listed twice, authors met first in an author record, works given again,
+places and years in any order, more co-authors than a work keeps. `authorships` reads a work's
+authorships as `_typed_authorships` does, `top_topics` counts as `_most_frequent` does.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.sources import openalex
+from matcher.sources import openalex, openalex_records
 from matcher.sources.build import MAX_COAUTHORS
 from matcher.sources.openalex_records import WorkRow
+from tests.test_sources_build import work_records
 
 try:
     from matcher import _gather
@@ -98,3 +101,32 @@ def test_top_topics_in_c_are_the_python_ones(lists):
     assert _gather is not None
     copies = [["".join(list(topic)) for topic in topics] for topics in lists]  # equal strings, not the same objects
     assert _gather.top_topics(copies, openalex.KEYWORDS) == openalex._most_frequent(lists)
+
+
+@settings(max_examples=400, deadline=None)
+@given(record=work_records())
+def test_authorships_in_c_are_the_python_ones(record):
+    assert _gather is not None
+    try:
+        decoded = openalex_records._decode_fields(json.dumps(record).encode())
+    except msgspec.ValidationError:  # a layout the fast decoder leaves to a full decode
+        return
+    assert _gather.authorships(decoded.authorships) == openalex_records._typed_authorships(decoded.authorships)
+
+
+def test_authorships_ids_orcids_and_places_in_c():
+    assert _gather is not None
+    authorships = [
+        {"author": {"id": "https://openalex.org/A1", "display_name": "Ana",
+                    "orcid": " https://orcid.org/0000-0002-1825-0097 "},
+         "institutions": [{"country_code": "", "display_name": "No"}, {"country_code": "PT", "display_name": None}]},
+        {"author": {"id": " a2 ", "display_name": ""}, "countries": ["", "DE"]},
+        {"author": {"id": "https://openalex.org/"}, "countries": ["NO"]},
+        {"author": None}, {"author": {"id": None}}, {},
+        {"author": {"id": "x/A3"}, "institutions": [], "countries": ["SE"]},
+    ]
+    decoded = openalex_records._decode_fields(json.dumps({"authorships": authorships}).encode())
+    assert _gather.authorships(decoded.authorships) == [
+        ("A1", 0, "Ana", "0000-0002-1825-0097", ("PT", "")), ("A2", 1, "", None, None), ("A3", 6, "", None, ("SE", "")),
+    ]
+    assert _gather.authorships(None) == [] and _gather.authorships(msgspec.UNSET) == []

@@ -16,7 +16,7 @@ import orjson
 from msgspec import UNSET, UnsetType
 
 from matcher.profiles import MAX_TEXT
-from matcher.sources.build import MAX_TITLE, clip, valid_year
+from matcher.sources.build import MAX_TITLE, clip, gather, valid_year
 
 try:  # the C rebuild of abstracts (setup.py builds it; without a compiler, Python does it all)
     from matcher._abstracts import abstract_from_json
@@ -275,6 +275,13 @@ def _typed_authorships(authorships: list[_Authorship] | None | UnsetType) -> lis
     return out
 
 
+if gather is not None:  # the same, in C (matcher/_gather.c): a work has 3-6 authorships
+    gather.setup_authorships(_Authorship, _AuthorRef, _Institution, URL, short_id, orcid_of)
+    typed_authorships = gather.authorships
+else:  # pragma: no cover - exercised by installs without a C compiler
+    typed_authorships = _typed_authorships
+
+
 def _typed_names(items: list[_Named] | None, ranked: bool) -> list[str]:
     """`names(items, "score" if ranked else None, 3)` of decoded structs."""
     if not items:
@@ -297,7 +304,7 @@ def _typed_row(rec: _Work, abstract: str) -> WorkRow | RecordProblem | None:
     title = rec.title or rec.display_name
     if title is None or not (title := title.strip()):
         return _no_title(wid)
-    authors = _typed_authorships(rec.authorships)
+    authors = typed_authorships(rec.authorships)
     if not authors:
         return _no_authors(wid)
     topics = _typed_names(rec.topics, False)
