@@ -282,16 +282,48 @@ static PyObject *new_profile(PyObject *self, PyObject *const *args, Py_ssize_t n
 
 /* top_topics(lists, k): the k most frequent items of the lists (strings), the first seen first
  * among equals: `sorted(counts, key=counts.__getitem__, reverse=True)[:k]` of their counts in
- * order of first appearance, as `matcher.sources.openalex._most_frequent` computes it. */
+ * order of first appearance, as `matcher.sources.openalex._most_frequent` computes it. Items
+ * are told apart by identity first (topic names are interned), then by hash and value; past
+ * TALLIES_SEARCHED distinct items, through a dict. */
+#define TALLIES_SEARCHED 256 /* compared by identity and hash: cheaper than a dict up to here */
+
+typedef struct {
+    PyObject *item; /* borrowed from the lists */
+    Py_hash_t hash;
+    Py_ssize_t count;
+} Tally;
+
+static Py_ssize_t tally_find(Tally *tallies, Py_ssize_t n, PyObject *index, PyObject *item, Py_hash_t hash) {
+    if (index != NULL) {
+        PyObject *place = PyDict_GetItemWithError(index, item);
+        if (place == NULL) return PyErr_Occurred() ? -2 : -1;
+        return PyLong_AsSsize_t(place);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (tallies[i].item == item) return i;
+        if (tallies[i].hash != hash) continue;
+        int same = PyObject_RichCompareBool(tallies[i].item, item, Py_EQ);
+        if (same < 0) return -2;
+        if (same) return i;
+    }
+    return -1;
+}
+
+static int tally_index(Tally *tallies, Py_ssize_t n, PyObject *index, PyObject *item, Py_ssize_t place) {
+    PyObject *number = PyLong_FromSsize_t(place);
+    if (number == NULL) return -1;
+    int failed = PyDict_SetItem(index, item, number);
+    Py_DECREF(number);
+    return failed;
+}
+
 static PyObject *top_topics(PyObject *self, PyObject *args) {
     PyObject *lists;
     Py_ssize_t k;
     if (!PyArg_ParseTuple(args, "O!n", &PyList_Type, &lists, &k)) return NULL;
-    PyObject *index = PyDict_New(); /* topic -> its place in `seen` */
-    PyObject *seen = PyList_New(0); /* topics in order of first appearance */
-    Py_ssize_t *counts = NULL, capacity = 0;
-    PyObject *out = NULL;
-    if (index == NULL || seen == NULL) goto done;
+    Tally *tallies = NULL;
+    Py_ssize_t n = 0, capacity = 0;
+    PyObject *index = NULL, *out = NULL; /* index: item -> its place in `tallies`, past SEARCHED */
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lists); i++) {
         PyObject *topics = PyList_GET_ITEM(lists, i);
         if (!PyList_Check(topics)) {
@@ -300,48 +332,50 @@ static PyObject *top_topics(PyObject *self, PyObject *args) {
         }
         for (Py_ssize_t j = 0; j < PyList_GET_SIZE(topics); j++) {
             PyObject *topic = PyList_GET_ITEM(topics, j);
-            PyObject *place = PyDict_GetItemWithError(index, topic);
-            if (place != NULL) {
-                counts[PyLong_AsSsize_t(place)]++;
+            Py_hash_t hash = PyObject_Hash(topic); /* cached in a str */
+            if (hash == -1) goto done;
+            Py_ssize_t place = tally_find(tallies, n, index, topic, hash);
+            if (place == -2) goto done;
+            if (place >= 0) {
+                tallies[place].count++;
                 continue;
             }
-            if (PyErr_Occurred()) goto done;
-            Py_ssize_t n = PyList_GET_SIZE(seen);
             if (n == capacity) {
                 capacity = capacity ? 2 * capacity : 16;
-                Py_ssize_t *grown = PyMem_Realloc(counts, capacity * sizeof(Py_ssize_t));
+                Tally *grown = PyMem_Realloc(tallies, capacity * sizeof(Tally));
                 if (grown == NULL) {
                     PyErr_NoMemory();
                     goto done;
                 }
-                counts = grown;
+                tallies = grown;
             }
-            PyObject *number = PyLong_FromSsize_t(n);
-            if (number == NULL) goto done;
-            int failed = PyDict_SetItem(index, topic, number);
-            Py_DECREF(number);
-            if (failed || PyList_Append(seen, topic) < 0) goto done;
-            counts[n] = 1;
+            tallies[n].item = topic;
+            tallies[n].hash = hash;
+            tallies[n].count = 1;
+            n++;
+            if (index == NULL && n > TALLIES_SEARCHED) { /* from now on, a dict */
+                if ((index = PyDict_New()) == NULL) goto done;
+                for (Py_ssize_t t = 0; t < n; t++)
+                    if (tally_index(tallies, n, index, tallies[t].item, t) < 0) goto done;
+            } else if (index != NULL && tally_index(tallies, n, index, topic, n - 1) < 0) {
+                goto done;
+            }
         }
     }
-    Py_ssize_t n = PyList_GET_SIZE(seen);
     if (k > n) k = n;
-    out = PyList_New(0);
-    if (out == NULL) goto done;
+    if ((out = PyList_New(k)) == NULL) goto done;
     for (Py_ssize_t taken = 0; taken < k; taken++) { /* the largest count left, the earliest among equals */
         Py_ssize_t best = -1;
         for (Py_ssize_t i = 0; i < n; i++)
-            if (counts[i] > 0 && (best < 0 || counts[i] > counts[best])) best = i;
-        counts[best] = 0;
-        if (PyList_Append(out, PyList_GET_ITEM(seen, best)) < 0) {
-            Py_CLEAR(out);
-            goto done;
-        }
+            if (tallies[i].count > 0 && (best < 0 || tallies[i].count > tallies[best].count)) best = i;
+        tallies[best].count = 0;
+        Py_INCREF(tallies[best].item);
+        PyList_SET_ITEM(out, taken, tallies[best].item);
     }
 done:
+    if (PyErr_Occurred()) Py_CLEAR(out);
     Py_XDECREF(index);
-    Py_XDECREF(seen);
-    PyMem_Free(counts);
+    PyMem_Free(tallies);
     return out;
 }
 

@@ -130,3 +130,11 @@ def test_authorships_ids_orcids_and_places_in_c():
         ("A1", 0, "Ana", "0000-0002-1825-0097", ("PT", "")), ("A2", 1, "", None, None), ("A3", 6, "", None, ("SE", "")),
     ]
     assert _gather.authorships(None) == [] and _gather.authorships(msgspec.UNSET) == []
+
+
+def test_top_topics_past_the_searched_ones_go_through_a_dict():
+    assert _gather is not None
+    lists = [[f"topic {i % 400}", f"topic {i % 7}", f"topic {(i * 13) % 300}"] for i in range(900)]
+    copies = [["".join(list(topic)) for topic in topics] for topics in lists]
+    assert _gather.top_topics(copies, 5) == openalex._most_frequent(lists)
+    assert _gather.top_topics([], 5) == [] and _gather.top_topics([["a"], ["b", "a"]], 1) == ["a"]
