@@ -10,13 +10,17 @@ authorships as `_typed_authorships` does, `top_topics` counts as `_most_frequent
 from __future__ import annotations
 
 import json
+import os
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.sources import openalex, openalex_records
+from matcher.sources import openalex, openalex_records, read_source
 from matcher.sources.build import MAX_COAUTHORS
 from matcher.sources.openalex_records import WorkRow
 from tests.test_sources_build import work_records
@@ -138,3 +142,33 @@ def test_top_topics_past_the_searched_ones_go_through_a_dict():
     copies = [["".join(list(topic)) for topic in topics] for topics in lists]
     assert _gather.top_topics(copies, 5) == openalex._most_frequent(lists)
     assert _gather.top_topics([], 5) == [] and _gather.top_topics([["a"], ["b", "a"]], 1) == ["a"]
+
+
+NO_EXTENSIONS = """
+import pickle, sys
+class NoExtensions:  # as on a machine without a C compiler: the extensions were never built
+    def find_spec(self, name, path=None, target=None):
+        if name in ("matcher._gather", "matcher._abstracts"):
+            raise ImportError(f"no module named {name}")
+sys.meta_path.insert(0, NoExtensions())
+from pathlib import Path
+from matcher.sources import build, openalex_records, read_source
+assert build.gather is None and openalex_records.typed_authorships is openalex_records._typed_authorships
+sys.stdout.buffer.write(pickle.dumps(read_source(Path(sys.argv[1]), workers=1)))
+"""
+
+
+def test_a_read_without_the_extensions_gives_the_same_result(tmp_path):
+    """The Python code each extension replaces still runs where it is not built, to the same end."""
+    page = json.loads((FIXTURES / "openalex_works_page.json").read_text())
+    lines = [json.dumps({**work, "id": f"https://openalex.org/W{i}{k}"})
+             for i in range(30) for k, work in enumerate(page["results"])]
+    lines[7] = '{"id": "https://openalex.org/W999", "title": "cut'
+    lines += [lines[3], (FIXTURES / "openalex_author.json").read_text().replace("\n", " ")]
+    path = tmp_path / "works.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", NO_EXTENSIONS, str(path)], capture_output=True, cwd=root,
+                          env={**os.environ, "PYTHONPATH": str(root)}, check=True)
+    without = pickle.loads(done.stdout)
+    assert without == read_source(path, workers=1) and without.profiles and len(without.rejected) == 2
