@@ -20,6 +20,7 @@ from matcher.errors import InvalidProfile, UnknownCountry
 
 __all__ = [
     "KINDS",
+    "MAX_WORK_ID",
     "PRIVATE_FIELDS",
     "PROFILE_ID",
     "Profile",
@@ -42,6 +43,7 @@ _KNOWN = {
 _WORK_KNOWN = {"id", "title", "abstract", "year", "coauthors"}
 MAX_TEXT = 20_000
 MAX_WORKS = 500
+MAX_WORK_ID = 200  # characters
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +157,7 @@ def _parse_work(raw: Any, index: int, profile_id: str) -> Work:
     if unknown:
         raise InvalidProfile(f"unknown field(s) {', '.join(unknown)}", field=where)
     try:
-        work_id = _text(raw, "id", limit=200) or f"{profile_id}-w{index + 1}"
+        work_id = _text(raw, "id", limit=MAX_WORK_ID) or f"{profile_id}-w{index + 1}"
         return Work(
             id=work_id,
             title=_text(raw, "title", required=True, limit=1000),

@@ -331,3 +331,16 @@ def test_one_openalex_file_still_merges_two_authors_with_one_orcid(tmp_path):
     same_id = [(1, result.profiles[0][1]), (2, result.profiles[0][1])]
     assert len(merge_profiles(same_id)[0]) == 1
     assert len(merge_profiles(same_id, distinct={"id", "orcid", "openalex"})[0]) == 2  # taken at its word
+
+
+def test_a_work_id_too_long_for_the_format_is_rejected_and_its_authors_kept(tmp_path):
+    work = json.loads((FIXTURES / "openalex_works_page.json").read_text())["results"][0]
+    long_id = "https://openalex.org/W" + "9" * 300
+    lines = [json.dumps({**work, "id": long_id}), json.dumps({**work, "id": "https://openalex.org/W77"})]
+    (tmp_path / "works.jsonl").write_text("\n".join(lines) + "\n")
+    for workers in (1, 2):
+        result = read_openalex(tmp_path / "works.jsonl", workers=workers)
+        [rejected] = result.rejected
+        assert (rejected.line, rejected.field) == (1, "id") and "at most 191 characters, got 301" in rejected.reason
+        assert result.profiles and all([w.id for w in p.works] == ["openalex-W77"] for _, p in result.profiles)
+        assert_round_trips(result)

@@ -40,6 +40,7 @@ from matcher.readers import ReadResult, Rejection
 from matcher.sources.build import MAX_COAUTHORS, checked_work, gather, make_profile, most_recent
 from matcher.sources.files import Location, gc_paused, json_records, subpath
 from matcher.sources.openalex_records import (
+    PREFIX,
     Place,
     RecordProblem,
     WorkRow,
@@ -56,7 +57,6 @@ from matcher.sources.parallel import auto_workers, parallel_records
 
 __all__ = ["PREFIX", "abstract_text", "parse_openalex", "read_openalex", "short_id"]
 
-PREFIX = "openalex-"
 KEYWORDS = 5
 
 

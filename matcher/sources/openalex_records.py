@@ -15,7 +15,7 @@ import msgspec
 import orjson
 from msgspec import UNSET, UnsetType
 
-from matcher.profiles import MAX_TEXT
+from matcher.profiles import MAX_TEXT, MAX_WORK_ID
 from matcher.sources.build import MAX_TITLE, clip, gather, valid_year
 
 try:  # the C rebuild of abstracts (setup.py builds it; without a compiler, Python does it all)
@@ -25,11 +25,12 @@ except ImportError:  # pragma: no cover - exercised by installs without a C comp
         return None
 
 __all__ = [
-    "Authorship", "Place", "RecordProblem", "WorkRow", "abstract_text", "author_place", "decode_work", "names",
-    "orcid_of", "place_of", "record_kind", "short_id", "work_row", "work_row_or_problem",
+    "PREFIX", "Authorship", "Place", "RecordProblem", "WorkRow", "abstract_text", "author_place", "decode_work",
+    "names", "orcid_of", "place_of", "record_kind", "short_id", "work_row", "work_row_or_problem",
 ]
 
 URL = "https://openalex.org/"
+PREFIX = "openalex-"  # of the profile ids of authors and the ids of works
 Place = tuple[str, str]  # (country code, institution name)
 # (author short id, position in authorships, display name, ORCID iD, place of this authorship)
 Authorship = tuple[str, int, str, str | None, Place | None]
@@ -156,6 +157,13 @@ def _authorships(authorships: Any) -> list[Authorship]:
     return out
 
 
+def _long_id(wid: str) -> RecordProblem | None:
+    """The problem with a work id too long for the profile format (prefixed), if it is."""
+    if len(PREFIX) + len(wid) <= MAX_WORK_ID:
+        return None
+    return RecordProblem(f"a work id is at most {MAX_WORK_ID - len(PREFIX)} characters, got {len(wid)}", None, "id")
+
+
 def _no_title(wid: str) -> RecordProblem:
     return RecordProblem(f"work {wid} has no title; it is not attached to its authors", wid, "title")
 
@@ -183,6 +191,8 @@ def work_row(rec: dict[str, Any]) -> WorkRow:
     wid = short_id(get("id"))
     if wid is None:
         raise RecordProblem("a work record needs an id", None, "id")
+    if problem := _long_id(wid):
+        raise problem
     title = get("title") or get("display_name")
     if type(title) is not str or not (title := title.strip()):
         raise _no_title(wid)
@@ -301,6 +311,8 @@ def _typed_row(rec: _Work, abstract: str) -> WorkRow | RecordProblem | None:
     wid = short_id(rec.id)
     if wid is None:
         return RecordProblem("a work record needs an id", None, "id")
+    if problem := _long_id(wid):
+        return problem
     title = rec.title or rec.display_name
     if title is None or not (title := title.strip()):
         return _no_title(wid)
