@@ -12,6 +12,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <string.h>
 #include <structmember.h>
 
 /* The slots of `_Author` and `Work` this reads or writes, by byte offset in the object. */
@@ -32,6 +33,14 @@ static Py_ssize_t max_coauthors = 0;
 
 #define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
 
+/* A slot's value (borrowed), or NULL with AttributeError if it is unset (`del obj.name`). */
+static PyObject *get_slot(PyObject *obj, Py_ssize_t offset, const char *name) {
+    PyObject *value = SLOT(obj, offset);
+    if (value == NULL)
+        PyErr_Format(PyExc_AttributeError, "'%s' object has no attribute '%s'", Py_TYPE(obj)->tp_name, name);
+    return value;
+}
+
 /* Set a slot to a new reference to `value`, releasing what it held. */
 static void set_slot(PyObject *obj, Py_ssize_t offset, PyObject *value) {
     PyObject *old = SLOT(obj, offset);
@@ -40,12 +49,15 @@ static void set_slot(PyObject *obj, Py_ssize_t offset, PyObject *value) {
     Py_XDECREF(old);
 }
 
+/* The offsets of the named slots of `type` into `offsets`; -1 with an exception if one is not a
+ * slot of that class. (Each setup fills local arrays first, so a failed one changes nothing.) */
 static int find_slots(PyTypeObject *type, const char **names, Py_ssize_t *offsets, int count) {
     for (int i = 0; i < count; i++) {
         PyObject *descr = PyObject_GetAttrString((PyObject *)type, names[i]);
         if (descr == NULL) return -1;
         if (!Py_IS_TYPE(descr, &PyMemberDescr_Type) ||
-            ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX) {
+            ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX ||
+            !PyType_IsSubtype(type, PyDescr_TYPE(descr))) {
             PyErr_Format(PyExc_TypeError, "%s.%s is not a slot", type->tp_name, names[i]);
             Py_DECREF(descr);
             return -1;
@@ -59,10 +71,13 @@ static int find_slots(PyTypeObject *type, const char **names, Py_ssize_t *offset
 /* setup_profiles(work_cls, profile_cls): where the slots of `Work` and `Profile` are. */
 static PyObject *setup_profiles(PyObject *self, PyObject *args) {
     PyObject *work_cls, *profile_cls;
+    Py_ssize_t works[W_COUNT], profiles[P_COUNT];
     if (!PyArg_ParseTuple(args, "O!O!", &PyType_Type, &work_cls, &PyType_Type, &profile_cls)) return NULL;
-    if (find_slots((PyTypeObject *)work_cls, work_slots, work_offset, W_COUNT) < 0 ||
-        find_slots((PyTypeObject *)profile_cls, profile_slots, profile_offset, P_COUNT) < 0)
+    if (find_slots((PyTypeObject *)work_cls, work_slots, works, W_COUNT) < 0 ||
+        find_slots((PyTypeObject *)profile_cls, profile_slots, profiles, P_COUNT) < 0)
         return NULL;
+    memcpy(work_offset, works, sizeof works);
+    memcpy(profile_offset, profiles, sizeof profiles);
     Py_INCREF(work_cls);
     Py_INCREF(profile_cls);
     Py_XSETREF(work_type, (PyTypeObject *)work_cls);
@@ -75,8 +90,14 @@ static PyObject *setup_profiles(PyObject *self, PyObject *args) {
 static PyObject *setup_authors(PyObject *self, PyObject *args) {
     PyObject *author_cls, *id_prefix;
     Py_ssize_t cap;
+    Py_ssize_t offsets[A_COUNT];
     if (!PyArg_ParseTuple(args, "O!Un", &PyType_Type, &author_cls, &id_prefix, &cap)) return NULL;
-    if (find_slots((PyTypeObject *)author_cls, author_slots, author_offset, A_COUNT) < 0) return NULL;
+    if (cap < 0) {
+        PyErr_SetString(PyExc_ValueError, "max_coauthors must be at least 0");
+        return NULL;
+    }
+    if (find_slots((PyTypeObject *)author_cls, author_slots, offsets, A_COUNT) < 0) return NULL;
+    memcpy(author_offset, offsets, sizeof offsets);
     Py_INCREF(author_cls);
     Py_INCREF(id_prefix);
     Py_XSETREF(author_type, (PyTypeObject *)author_cls);
@@ -86,8 +107,8 @@ static PyObject *setup_authors(PyObject *self, PyObject *args) {
 }
 
 /* The work's authors, each once, in order of first appearance (Python: a dict by profile id;
- * one `_Author` per profile id, so here by object). Small lists are searched, large ones
- * looked up in a set. */
+ * one `_Author` per profile id, so here by object), held as strong references. Small lists are
+ * searched, large ones looked up in a set. */
 typedef struct {
     PyObject **items;
     Py_ssize_t count;
@@ -112,7 +133,8 @@ static int members_add(Members *members, PyObject *acc) {
             if (PySet_Add(members->seen, acc) < 0) return -1;
         }
     }
-    members->items[members->count++] = acc; /* borrowed: `authors` holds it */
+    Py_INCREF(acc);
+    members->items[members->count++] = acc;
     return 0;
 }
 
@@ -134,6 +156,11 @@ static PyObject *take_authorship(PyObject *authors, PyObject *authorship, PyObje
         PyObject *made = PyObject_CallFunctionObjArgs((PyObject *)author_type, aid, where, name, orcid, NULL);
         Py_DECREF(where);
         if (made == NULL) return NULL;
+        if (Py_TYPE(made) != author_type) {
+            PyErr_SetString(PyExc_TypeError, "the author class made something that is not one of it");
+            Py_DECREF(made);
+            return NULL;
+        }
         int failed = PyDict_SetItem(authors, aid, made);
         Py_DECREF(made);
         if (failed) return NULL;
@@ -141,18 +168,26 @@ static PyObject *take_authorship(PyObject *authors, PyObject *authorship, PyObje
     } else if (Py_TYPE(acc) != author_type) {
         PyErr_SetString(PyExc_TypeError, "the authors dict holds something that is not an _Author");
         return NULL;
-    } else if (SLOT(acc, author_offset[A_RECORD]) == Py_None) {
-        int named = PyObject_IsTrue(SLOT(acc, author_offset[A_NAME]));
-        if (named < 0) return NULL;
-        if (!named) {
-            set_slot(acc, author_offset[A_NAME], name);
-            int has_orcid = PyObject_IsTrue(SLOT(acc, author_offset[A_ORCID]));
-            if (has_orcid < 0) return NULL;
-            if (!has_orcid) set_slot(acc, author_offset[A_ORCID], orcid);
+    } else {
+        PyObject *record = get_slot(acc, author_offset[A_RECORD], "record");
+        if (record == NULL) return NULL;
+        if (record == Py_None) {
+            PyObject *known_name = get_slot(acc, author_offset[A_NAME], "name");
+            int named = known_name == NULL ? -1 : PyObject_IsTrue(known_name);
+            if (named < 0) return NULL;
+            if (!named) {
+                set_slot(acc, author_offset[A_NAME], name);
+                PyObject *known_orcid = get_slot(acc, author_offset[A_ORCID], "orcid");
+                int has_orcid = known_orcid == NULL ? -1 : PyObject_IsTrue(known_orcid);
+                if (has_orcid < 0) return NULL;
+                if (!has_orcid) set_slot(acc, author_offset[A_ORCID], orcid);
+            }
         }
     }
     if (place != Py_None) {
-        long year = PyLong_AsLong(SLOT(acc, author_offset[A_PLACE_YEAR]));
+        PyObject *place_year = get_slot(acc, author_offset[A_PLACE_YEAR], "place_year");
+        if (place_year == NULL) return NULL;
+        long year = PyLong_AsLong(place_year);
         if (year == -1 && PyErr_Occurred()) return NULL;
         if (rank > year) {
             PyObject *new_year = PyLong_FromLong(rank);
@@ -203,14 +238,19 @@ static int attach_row(PyObject *authors, PyObject *works, PyObject *row, PyObjec
         PyErr_SetString(PyExc_TypeError, "a work row's authorships are a list");
         return -1;
     }
+    long rank = 0; /* year or 0 */
+    if (year != Py_None) {
+        int overflow = 0;
+        rank = PyLong_Check(year) ? PyLong_AsLongAndOverflow(year, &overflow) : -1;
+        if (!PyLong_Check(year) || overflow) {
+            PyErr_SetString(PyExc_TypeError, "a work row's year is an int or None");
+            return -1;
+        }
+        if (rank == -1 && PyErr_Occurred()) return -1;
+    }
     int seen = PyDict_Contains(works, wid);
     if (seen != 0) return seen < 0 ? -1 : 0;
     if (PyDict_SetItem(works, wid, line) < 0) return -1;
-    long rank = 0; /* year or 0 */
-    if (year != Py_None) {
-        rank = PyLong_AsLong(year);
-        if (rank == -1 && PyErr_Occurred()) return -1;
-    }
     Py_ssize_t count = PyList_GET_SIZE(authorships);
     PyObject *stack[SEARCHED];
     Members members = {count <= SEARCHED ? stack : PyMem_New(PyObject *, count), 0, NULL};
@@ -220,33 +260,46 @@ static int attach_row(PyObject *authors, PyObject *works, PyObject *row, PyObjec
         PyErr_NoMemory();
         return -1;
     }
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *acc = take_authorship(authors, PyList_GET_ITEM(authorships, i), line, rank);
+    for (Py_ssize_t i = 0; i < count && i < PyList_GET_SIZE(authorships); i++) { /* Python code may run */
+        PyObject *authorship = PyList_GET_ITEM(authorships, i);
+        Py_INCREF(authorship);
+        PyObject *acc = take_authorship(authors, authorship, line, rank);
+        Py_DECREF(authorship);
         if (acc == NULL || members_add(&members, acc) < 0) goto done;
     }
     ids = PyTuple_New(members.count);
     work_id = PyUnicode_Concat(prefix, wid);
     if (ids == NULL || work_id == NULL) goto done;
     for (Py_ssize_t k = 0; k < members.count; k++) {
-        PyObject *pid = SLOT(members.items[k], author_offset[A_PID]);
+        PyObject *pid = get_slot(members.items[k], author_offset[A_PID], "pid");
+        if (pid == NULL) goto done;
         Py_INCREF(pid);
         PyTuple_SET_ITEM(ids, k, pid);
     }
     for (Py_ssize_t k = 0; k < members.count; k++) {
-        PyObject *acc = members.items[k], *coauthors = others(ids, k);
+        PyObject *acc = members.items[k];
+        PyObject *its_works = get_slot(acc, author_offset[A_WORKS], "works");
+        PyObject *its_topics = get_slot(acc, author_offset[A_TOPICS], "topics");
+        if (its_works == NULL || its_topics == NULL) goto done;
+        if (!PyList_Check(its_works) || !PyList_Check(its_topics)) {
+            PyErr_SetString(PyExc_TypeError, "an author's works and topics are lists");
+            goto done;
+        }
+        PyObject *coauthors = others(ids, k);
         if (coauthors == NULL) goto done;
         PyObject *work = new_work(work_id, title, abstract, year, coauthors);
         Py_DECREF(coauthors);
         if (work == NULL) goto done;
-        int failed = PyList_Append(SLOT(acc, author_offset[A_WORKS]), work);
+        int failed = PyList_Append(its_works, work);
         Py_DECREF(work);
-        if (failed || PyList_Append(SLOT(acc, author_offset[A_TOPICS]), topics) < 0) goto done;
+        if (failed || PyList_Append(its_topics, topics) < 0) goto done;
     }
     status = 1;
 done:
     Py_XDECREF(ids);
     Py_XDECREF(work_id);
     Py_XDECREF(members.seen);
+    for (Py_ssize_t k = 0; k < members.count; k++) Py_DECREF(members.items[k]);
     if (members.items != stack) PyMem_Free(members.items);
     return status;
 }
@@ -288,7 +341,7 @@ static PyObject *new_profile(PyObject *self, PyObject *const *args, Py_ssize_t n
 #define TALLIES_SEARCHED 256 /* compared by identity and hash: cheaper than a dict up to here */
 
 typedef struct {
-    PyObject *item; /* borrowed from the lists */
+    PyObject *item; /* a strong reference: comparing items may run Python code */
     Py_hash_t hash;
     Py_ssize_t count;
 } Tally;
@@ -309,7 +362,7 @@ static Py_ssize_t tally_find(Tally *tallies, Py_ssize_t n, PyObject *index, PyOb
     return -1;
 }
 
-static int tally_index(Tally *tallies, Py_ssize_t n, PyObject *index, PyObject *item, Py_ssize_t place) {
+static int tally_index(PyObject *index, PyObject *item, Py_ssize_t place) {
     PyObject *number = PyLong_FromSsize_t(place);
     if (number == NULL) return -1;
     int failed = PyDict_SetItem(index, item, number);
@@ -321,43 +374,53 @@ static PyObject *top_topics(PyObject *self, PyObject *args) {
     PyObject *lists;
     Py_ssize_t k;
     if (!PyArg_ParseTuple(args, "O!n", &PyList_Type, &lists, &k)) return NULL;
+    if (k < 0) {
+        PyErr_SetString(PyExc_ValueError, "k must be at least 0");
+        return NULL;
+    }
     Tally *tallies = NULL;
     Py_ssize_t n = 0, capacity = 0;
-    PyObject *index = NULL, *out = NULL; /* index: item -> its place in `tallies`, past SEARCHED */
+    PyObject *index = NULL; /* item -> its place in `tallies`, past TALLIES_SEARCHED */
+    PyObject *out = NULL, *held = NULL;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lists); i++) {
         PyObject *topics = PyList_GET_ITEM(lists, i);
         if (!PyList_Check(topics)) {
             PyErr_SetString(PyExc_TypeError, "top_topics takes a list of lists");
             goto done;
         }
-        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(topics); j++) {
+        Py_INCREF(topics);
+        Py_XSETREF(held, topics); /* the list being counted stays alive while Python code may run */
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(topics); j++) { /* (Python code may change the list) */
             PyObject *topic = PyList_GET_ITEM(topics, j);
+            Py_INCREF(topic);
             Py_hash_t hash = PyObject_Hash(topic); /* cached in a str */
-            if (hash == -1) goto done;
-            Py_ssize_t place = tally_find(tallies, n, index, topic, hash);
-            if (place == -2) goto done;
-            if (place >= 0) {
-                tallies[place].count++;
+            Py_ssize_t place = hash == -1 ? -2 : tally_find(tallies, n, index, topic, hash);
+            if (place != -1) {
+                if (place >= 0) tallies[place].count++;
+                Py_DECREF(topic);
+                if (place == -2) goto done;
                 continue;
             }
             if (n == capacity) {
+                Tally *grown = tallies;
                 capacity = capacity ? 2 * capacity : 16;
-                Tally *grown = PyMem_Realloc(tallies, capacity * sizeof(Tally));
+                PyMem_Resize(grown, Tally, capacity);
                 if (grown == NULL) {
+                    Py_DECREF(topic);
                     PyErr_NoMemory();
                     goto done;
                 }
                 tallies = grown;
             }
-            tallies[n].item = topic;
+            tallies[n].item = topic; /* the reference taken above */
             tallies[n].hash = hash;
             tallies[n].count = 1;
             n++;
             if (index == NULL && n > TALLIES_SEARCHED) { /* from now on, a dict */
                 if ((index = PyDict_New()) == NULL) goto done;
                 for (Py_ssize_t t = 0; t < n; t++)
-                    if (tally_index(tallies, n, index, tallies[t].item, t) < 0) goto done;
-            } else if (index != NULL && tally_index(tallies, n, index, topic, n - 1) < 0) {
+                    if (tally_index(index, tallies[t].item, t) < 0) goto done;
+            } else if (index != NULL && tally_index(index, topic, n - 1) < 0) {
                 goto done;
             }
         }
@@ -375,6 +438,8 @@ static PyObject *top_topics(PyObject *self, PyObject *args) {
 done:
     if (PyErr_Occurred()) Py_CLEAR(out);
     Py_XDECREF(index);
+    Py_XDECREF(held);
+    for (Py_ssize_t i = 0; i < n; i++) Py_DECREF(tallies[i].item);
     PyMem_Free(tallies);
     return out;
 }
@@ -398,10 +463,14 @@ static PyObject *setup_authorships(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "O!O!O!UOO", &PyType_Type, &classes[0], &PyType_Type, &classes[1], &PyType_Type,
                           &classes[2], &prefix_url, &short_id_fn, &orcid_of_fn))
         return NULL;
-    if (find_slots((PyTypeObject *)classes[0], authorship_slots, authorship_offset, S_COUNT) < 0 ||
-        find_slots((PyTypeObject *)classes[1], author_ref_slots, author_ref_offset, R_COUNT) < 0 ||
-        find_slots((PyTypeObject *)classes[2], institution_slots, institution_offset, I_COUNT) < 0)
+    Py_ssize_t authorship[S_COUNT], author_ref[R_COUNT], institution[I_COUNT];
+    if (find_slots((PyTypeObject *)classes[0], authorship_slots, authorship, S_COUNT) < 0 ||
+        find_slots((PyTypeObject *)classes[1], author_ref_slots, author_ref, R_COUNT) < 0 ||
+        find_slots((PyTypeObject *)classes[2], institution_slots, institution, I_COUNT) < 0)
         return NULL;
+    memcpy(authorship_offset, authorship, sizeof authorship);
+    memcpy(author_ref_offset, author_ref, sizeof author_ref);
+    memcpy(institution_offset, institution, sizeof institution);
     if (empty == NULL && (empty = PyUnicode_New(0, 0)) == NULL) return NULL;
     PyObject *keep[6] = {classes[0], classes[1], classes[2], prefix_url, short_id_fn, orcid_of_fn};
     for (int i = 0; i < 6; i++) Py_INCREF(keep[i]);
@@ -419,7 +488,8 @@ static int is_text(PyObject *value) { return PyUnicode_Check(value) && PyUnicode
 /* (country code, institution name) of one authorship, or None: the first institution with a
  * country code, else the first of its countries. A new reference, NULL on error. */
 static PyObject *authorship_place(PyObject *authorship) {
-    PyObject *institutions = SLOT(authorship, authorship_offset[S_INSTITUTIONS]);
+    PyObject *institutions = get_slot(authorship, authorship_offset[S_INSTITUTIONS], "institutions");
+    if (institutions == NULL) return NULL;
     if (PyList_Check(institutions)) {
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(institutions); i++) {
             PyObject *inst = PyList_GET_ITEM(institutions, i);
@@ -427,16 +497,70 @@ static PyObject *authorship_place(PyObject *authorship) {
                 PyErr_SetString(PyExc_TypeError, "an institution of unexpected type");
                 return NULL;
             }
-            PyObject *code = SLOT(inst, institution_offset[I_CODE]);
-            if (!is_text(code)) continue;
-            PyObject *name = SLOT(inst, institution_offset[I_NAME]);
-            return PyTuple_Pack(2, code, is_text(name) ? name : empty);
+            PyObject *code = get_slot(inst, institution_offset[I_CODE], "country_code");
+            PyObject *name = get_slot(inst, institution_offset[I_NAME], "display_name");
+            if (code == NULL || name == NULL) return NULL;
+            if (is_text(code)) return PyTuple_Pack(2, code, is_text(name) ? name : empty);
         }
     }
-    PyObject *countries = SLOT(authorship, authorship_offset[S_COUNTRIES]);
+    PyObject *countries = get_slot(authorship, authorship_offset[S_COUNTRIES], "countries");
+    if (countries == NULL) return NULL;
     if (PyList_Check(countries) && PyList_GET_SIZE(countries) > 0 && is_text(PyList_GET_ITEM(countries, 0)))
         return PyTuple_Pack(2, PyList_GET_ITEM(countries, 0), empty);
     Py_RETURN_NONE;
+}
+
+/* The entry of the authorship at `index`, or Py_None for one without an author id (both new
+ * references), or NULL with an exception. The values read are held while Python code
+ * (`short_id`, `orcid_of`) runs. */
+static PyObject *one_authorship(PyObject *authorship, Py_ssize_t index) {
+    if (!Py_IS_TYPE(authorship, authorship_type)) {
+        PyErr_SetString(PyExc_TypeError, "an authorship of unexpected type");
+        return NULL;
+    }
+    PyObject *author = get_slot(authorship, authorship_offset[S_AUTHOR], "author");
+    if (author == NULL) return NULL;
+    if (author == Py_None) Py_RETURN_NONE;
+    if (!Py_IS_TYPE(author, author_ref_type)) {
+        PyErr_SetString(PyExc_TypeError, "an author of unexpected type");
+        return NULL;
+    }
+    PyObject *id = get_slot(author, author_ref_offset[R_ID], "id");
+    PyObject *name = get_slot(author, author_ref_offset[R_NAME], "display_name");
+    PyObject *raw_orcid = get_slot(author, author_ref_offset[R_ORCID], "orcid");
+    if (id == NULL || name == NULL || raw_orcid == NULL) return NULL;
+    if (!PyUnicode_Check(id)) Py_RETURN_NONE; /* None */
+    PyObject *place = authorship_place(authorship); /* before any Python code runs */
+    if (place == NULL) return NULL;
+    PyObject *aid = NULL, *orcid = NULL, *number = NULL, *entry = NULL;
+    Py_INCREF(name);
+    Py_INCREF(raw_orcid);
+    Py_ssize_t matched = PyUnicode_Tailmatch(id, url, 0, PY_SSIZE_T_MAX, -1);
+    if (matched < 0) goto done;
+    aid = matched ? PyUnicode_Substring(id, PyUnicode_GET_LENGTH(url), PY_SSIZE_T_MAX)
+                  : PyObject_CallOneArg(short_id, id);
+    if (aid == NULL) goto done;
+    if (!is_text(aid)) { /* None or empty: no author to attach to */
+        entry = Py_None;
+        Py_INCREF(entry);
+        goto done;
+    }
+    if (is_text(raw_orcid)) {
+        orcid = PyObject_CallOneArg(orcid_of, raw_orcid);
+    } else {
+        orcid = Py_None;
+        Py_INCREF(orcid);
+    }
+    if (orcid != NULL) number = PyLong_FromSsize_t(index);
+    if (number != NULL) entry = PyTuple_Pack(5, aid, number, is_text(name) ? name : empty, orcid, place);
+done:
+    Py_XDECREF(aid);
+    Py_XDECREF(orcid);
+    Py_XDECREF(number);
+    Py_DECREF(place);
+    Py_DECREF(name);
+    Py_DECREF(raw_orcid);
+    return entry;
 }
 
 static PyObject *authorships(PyObject *self, PyObject *items) {
@@ -448,54 +572,21 @@ static PyObject *authorships(PyObject *self, PyObject *items) {
     if (out == NULL || !PyList_Check(items)) return out; /* None or UNSET: no authorships */
     for (Py_ssize_t index = 0; index < PyList_GET_SIZE(items); index++) {
         PyObject *authorship = PyList_GET_ITEM(items, index);
-        if (!Py_IS_TYPE(authorship, authorship_type)) {
-            PyErr_SetString(PyExc_TypeError, "an authorship of unexpected type");
-            goto error;
+        Py_INCREF(authorship);
+        PyObject *entry = one_authorship(authorship, index);
+        Py_DECREF(authorship);
+        if (entry == NULL) {
+            Py_DECREF(out);
+            return NULL;
         }
-        PyObject *author = SLOT(authorship, authorship_offset[S_AUTHOR]);
-        if (author == Py_None) continue;
-        if (!Py_IS_TYPE(author, author_ref_type)) {
-            PyErr_SetString(PyExc_TypeError, "an author of unexpected type");
-            goto error;
-        }
-        PyObject *id = SLOT(author, author_ref_offset[R_ID]);
-        if (!PyUnicode_Check(id)) continue; /* None */
-        PyObject *aid;
-        Py_ssize_t matched = PyUnicode_Tailmatch(id, url, 0, PY_SSIZE_T_MAX, -1);
-        if (matched < 0) goto error;
-        aid = matched ? PyUnicode_Substring(id, PyUnicode_GET_LENGTH(url), PY_SSIZE_T_MAX)
-                      : PyObject_CallOneArg(short_id, id);
-        if (aid == NULL) goto error;
-        if (!is_text(aid)) { /* None or empty: no author to attach to */
-            Py_DECREF(aid);
-            continue;
-        }
-        PyObject *place = authorship_place(authorship), *orcid = NULL, *number = NULL, *entry = NULL;
-        PyObject *name = SLOT(author, author_ref_offset[R_NAME]);
-        PyObject *raw_orcid = SLOT(author, author_ref_offset[R_ORCID]);
-        if (place != NULL) {
-            if (is_text(raw_orcid)) {
-                orcid = PyObject_CallOneArg(orcid_of, raw_orcid);
-            } else {
-                orcid = Py_None;
-                Py_INCREF(orcid);
-            }
-        }
-        if (orcid != NULL) number = PyLong_FromSsize_t(index);
-        if (number != NULL) entry = PyTuple_Pack(5, aid, number, is_text(name) ? name : empty, orcid, place);
-        Py_DECREF(aid);
-        Py_XDECREF(place);
-        Py_XDECREF(orcid);
-        Py_XDECREF(number);
-        if (entry == NULL) goto error;
-        int failed = PyList_Append(out, entry);
+        int failed = entry != Py_None && PyList_Append(out, entry) < 0;
         Py_DECREF(entry);
-        if (failed) goto error;
+        if (failed) {
+            Py_DECREF(out);
+            return NULL;
+        }
     }
     return out;
-error:
-    Py_DECREF(out);
-    return NULL;
 }
 
 static PyMethodDef methods[] = {

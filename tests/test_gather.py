@@ -17,11 +17,12 @@ import sys
 from pathlib import Path
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher.sources import openalex, openalex_records, read_source
-from matcher.sources.build import MAX_COAUTHORS
+from matcher.sources.build import MAX_COAUTHORS, make_profile
 from matcher.sources.openalex_records import WorkRow
 from tests.test_sources_build import work_records
 
@@ -172,3 +173,42 @@ def test_a_read_without_the_extensions_gives_the_same_result(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(root)}, check=True)
     without = pickle.loads(done.stdout)
     assert without == read_source(path, workers=1) and without.profiles and len(without.rejected) == 2
+
+
+def test_misuse_is_an_error_not_a_crash():
+    """The C code reads and writes slots by offset: anything but the objects it was set up for is
+    refused (and a refused set-up changes nothing), an unset slot is an AttributeError."""
+    assert _gather is not None
+
+    class NoSlots:
+        id = title = abstract = year = coauthors = None
+
+    with pytest.raises(TypeError, match="not a slot"):
+        _gather.setup_profiles(NoSlots, NoSlots)
+    assert make_profile(id="p1", name="Ana", country="PT", keywords=["soil"]).country == "PT"  # still set up
+    reader = openalex._Reader("x.jsonl")
+    row = WorkRow("W1", "T", "", 2020, ["Karst"], [("A1", 0, "Ana", None, ("PT", ""))])
+    reader.add(1, row)
+    del reader.authors["A1"].works
+    with pytest.raises(AttributeError, match="works"):
+        reader.add(2, row._replace(id="W2"))
+    reader.authors["A1"] = "not an author"
+    with pytest.raises(TypeError):
+        reader.add(3, row._replace(id="W3"))
+    with pytest.raises(TypeError):
+        reader.add(4, row._replace(id="W4", year="2020"))
+    with pytest.raises(ValueError):
+        _gather.top_topics([["a"]], -1)
+
+
+def test_top_topics_survive_items_that_run_python_code():
+    class Loud(str):
+        def __eq__(self, other):  # empties the lists being counted
+            lists.clear()
+            return str.__eq__(self, other)
+
+        __hash__ = str.__hash__
+
+    lists = [[Loud("a"), Loud("b")], [Loud("a")]]
+    assert _gather is not None
+    _gather.top_topics(lists, 5)  # no crash; what it counts of a changing input is not specified
