@@ -23,7 +23,9 @@ without a country or that fail validation; each with its line or JSON path.
 Work lines of JSON Lines are decoded into only the fields used (`openalex_records.decode_work`,
 abstracts rebuilt in C where the extension is built), anything else in full; a large file is
 decoded by this process and one helper process per other idle CPU (`matcher.sources.parallel`).
-The result is the same either way.
+Where `matcher._gather` is built, giving works to their authors, counting an author's topics
+and making the profile objects are done in C, on the same objects. The result is the same
+either way.
 """
 
 from __future__ import annotations
