@@ -13,9 +13,9 @@ The timed call is ``read_source`` end to end, as ``matcher ingest`` makes it: fo
 JSONL decoding (with one helper process per other idle CPU, see
 `matcher.sources.parallel.auto_workers`; the process count each run chose is reported), work
 parsing, abstract rebuilding (in C, ``matcher/_abstracts.c``), author aggregation (in C,
-``matcher/_gather.c``), profile validation and the ORCID merge pass. For context the section also reports the same
-read forced into one process and into two, bare ``json.loads`` of the same lines (the ceiling
-of any reader built on the standard library), and the load average.
+``matcher/_gather.c``), profile validation and the ORCID merge pass. For context the section
+also reports the same read forced into one process and into two, bare ``json.loads`` of the
+same lines (the ceiling of any reader built on the standard library), and the load average.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sources"
 def test_the_c_rebuild_is_built():
     assert abstract_from_json is not None, (
         "matcher._abstracts is not built: `pip install -e .` needs a C compiler (setup.py); "
-        "without it OpenAlex abstracts are rebuilt in Python, about 2x slower"
+        "without it OpenAlex abstracts are rebuilt in Python, more slowly"
     )
 
 

@@ -23,13 +23,9 @@ from hypothesis import strategies as st
 
 from matcher.sources import openalex, openalex_records, read_source
 from matcher.sources.build import MAX_COAUTHORS, make_profile
+from matcher.sources.build import gather as _gather  # matcher._gather, or None where it is not built
 from matcher.sources.openalex_records import WorkRow
 from tests.test_sources_build import work_records
-
-try:
-    from matcher import _gather
-except ImportError:  # pragma: no cover - the check below names the cause
-    _gather = None
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sources"
 
