@@ -71,6 +71,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine or Engine(config)
+        app.state.engine.start_background()
         app.state.keys = KeyStore(app.state.engine.store)
         app.state.audit = AuditLog(app.state.engine.store)
         app.state.limiter = RateLimiter(api.rate_limit_per_minute)
@@ -86,6 +87,7 @@ def create_app(
             _warm(app.state.engine)
         yield
         app.state.workers.shutdown(wait=False, cancel_futures=True)
+        app.state.engine.stop_background()
         if engine is None:
             app.state.engine.store.close()
 
@@ -112,7 +114,12 @@ def create_app(
     async def health(request: Request) -> HealthOut:
         """Answers from memory only (no database, no lock), so it stays fast under any load."""
         engine_: Engine = request.app.state.engine
-        return HealthOut(status="ok", profiles=engine_.active_profiles(), model=engine_.embedder.model_id)
+        view, info = engine_.state.view(), engine_.state.snapshot
+        return HealthOut(
+            status="ok", profiles=engine_.active_profiles(), model=engine_.embedder.model_id,
+            snapshot=None if info is None else info.name, generation=0 if view is None else view.generation,
+            delta_rows=0 if view is None else len(view.delta),
+        )
 
     app.include_router(import_router)  # before the router, so /import is not taken for a profile id
     app.include_router(router)
@@ -126,8 +133,10 @@ def create_app(
 
 
 def _warm(engine: Engine) -> None:
+    """Open the matching state now (a snapshot load) and load the model in the background: queries
+    by id are answered before it is ready; the first text query waits for it."""
     try:
         engine.corpus()
     except MatcherError as err:  # an empty store can still take profile writes
         log.warning("%s", err)
-    _ = engine.embedder.embedder  # load the model now, not on the first text query
+    threading.Thread(target=engine.embedder.load, name="model-load", daemon=True).start()

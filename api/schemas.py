@@ -139,6 +139,9 @@ class HealthOut(BaseModel):
     status: str
     profiles: int
     model: str
+    snapshot: str | None = None  # the matching state's current snapshot (see `matcher state status`)
+    generation: int = 0  # the store generation the matching state reflects
+    delta_rows: int = 0  # rows written since the snapshot, not yet merged into it
 
 
 class GroupOut(BaseModel):

@@ -34,9 +34,9 @@ IDEAS = ["groundwater contamination modelling in transboundary aquifers",
 class Server:
     """`matcher serve` on a free loopback port with its own MATCHER_HOME, stopped on exit."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, scope: str = "read"):
         self.env = {**os.environ, "MATCHER_HOME": str(home)}
-        out = subprocess.run([sys.executable, "-m", "matcher", "keys", "create", "--scope", "read"], env=self.env,
+        out = subprocess.run([sys.executable, "-m", "matcher", "keys", "create", "--scope", scope], env=self.env,
                              cwd=ROOT, check=True, capture_output=True, text=True).stdout
         self.key = out.strip().splitlines()[-1]
         self.port = free_port()
@@ -52,10 +52,18 @@ class Server:
         self.process.wait(30)
 
     def match(self, body: dict[str, object], timeout: float = 60) -> dict[str, object]:
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/v1/match", data=json.dumps(body).encode(),
-                                         headers={"content-type": "application/json", "X-API-Key": self.key})
+        return self.call("POST", "/v1/match", body, timeout=timeout)  # type: ignore[return-value]
+
+    def call(self, method: str, path: str, body: object = None, *, timeout: float = 60) -> object:
+        """One request with this server's key; the JSON answer (None for an empty one)."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"content-type": "application/json", "X-API-Key": self.key},
+        )
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read())
+            data = response.read()
+        return json.loads(data) if data else None
 
     def first_answer(self, body: dict[str, object], limit: float = 900) -> float:
         """Seconds from start to the first match answered (retrying while the server comes up)."""

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import platform
+import re
 import shutil
 import warnings
 from collections.abc import Iterator, Sequence
@@ -39,6 +40,8 @@ __all__ = [
     "TorchEncoder",
     "backend_model_id",
     "default_models_dir",
+    "family_model_id",
+    "kernel_tag",
     "export_onnx",
     "int8_profile",
     "load_encoder",
@@ -94,14 +97,31 @@ def _cpu_flags() -> frozenset[str]:
 
 
 def backend_model_id(base: str, backend: str) -> str:
-    """The cache key of a model run on a backend: int8 vectors must never mix with fp32 ones.
+    """The cache key of a model run on a backend: its numeric family, never the instruction set.
 
-    ONNX fp32 computes the same function as torch fp32 (cosine > 0.99999, differences at float
-    rounding level, as between thread counts), so it shares torch's id and cache.
+    int8 vectors must never mix with fp32 ones, so they get `+int8`. Which int8 kernel made them
+    (AVX-512 VNNI, AVX2, arm64) is not part of the key: every kernel's int8 vectors stay within
+    cosine 0.99 of fp32 and of each other (bench `embedding`, `int8_kernels_*`), so vectors made on
+    one machine are used on every other. The kernel is kept as metadata (`kernel_tag`). ONNX fp32
+    computes the same function as torch fp32 (cosine > 0.99999, differences at float rounding
+    level, as between thread counts), so it shares torch's id and cache.
     """
     if backend not in BACKENDS:
         raise MatcherError(f"unknown embedding backend '{backend}'; choose one of {', '.join(BACKENDS)}")
-    return f"{base}+onnx-int8-{int8_profile()}" if backend == "onnx-int8" else base
+    return f"{base}+int8" if backend == "onnx-int8" else base
+
+
+_LEGACY_INT8 = re.compile(r"\+onnx-int8-[a-z0-9_]+$")
+
+
+def family_model_id(model_id: str) -> str:
+    """A cache key as written by earlier versions (`...+onnx-int8-avx512_vnni`) in today's form."""
+    return _LEGACY_INT8.sub("+int8", model_id)
+
+
+def kernel_tag(backend: str) -> str:
+    """Metadata only: what computed a backend's vectors here (`int8-avx2`, `fp32`)."""
+    return f"int8-{int8_profile()}" if backend == "onnx-int8" else "fp32"
 
 
 def default_models_dir() -> Path:

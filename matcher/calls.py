@@ -131,7 +131,7 @@ def coverage_matrix(corpus: Corpus, rows: np.ndarray, aspect_vectors: np.ndarray
 
 
 def _best_works(corpus: Corpus, row: int, aspect_vectors: np.ndarray) -> np.ndarray:
-    lo, hi = int(corpus.work_offsets[row]), int(corpus.work_offsets[row + 1])
+    lo, hi = corpus.work_range(row)
     return lo + np.argmax(corpus.work_sims(slice(lo, hi), aspect_vectors), axis=0)
 
 

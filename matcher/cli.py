@@ -66,6 +66,9 @@ def ingest(
         result = read_source(file, fmt, mapping)
         engine = Engine(_config(home), progress=True)
         upserted = engine.add([p for _, p in result.profiles])
+        if upserted.added or upserted.updated:
+            typer.echo("updating the matching state", err=True)
+            engine.settle()  # fold the writes into the snapshot when they are many
     except MatcherError as err:
         fail(err)
     merged = [n for n in result.notes if n.startswith("merged")]
@@ -182,10 +185,13 @@ def demo(
     ] = False,
     home: HomeOption = None,
 ) -> None:
-    """Load the shipped demo pool (1,600 researchers, 45 countries) into the store.
+    """Load the shipped demo pool (1,600 researchers, 57 countries) into the store.
 
-    Uses the pool's shipped vectors when they were made by the configured model, so this takes
-    seconds; otherwise embeds the pool (a few minutes on a laptop CPU).
+    Uses the pool's shipped vectors when they come from the configured model and numeric family
+    (int8 or fp32), whichever CPU made them, so this takes seconds; otherwise it says why and
+    embeds the pool with a progress bar (a few minutes on a laptop CPU).
+
+    Examples: matcher demo;  matcher demo --if-empty;  matcher demo --generate /tmp/pool
     """
     from matcher import demo_store
 
@@ -202,7 +208,7 @@ def demo(
             path = demo_store.write_vectors(engine)
             typer.echo(f"wrote {path}")
             return
-        report = demo_store.load(engine)
+        report = demo_store.load(engine, say=lambda line: typer.echo(line, err=True))
     except MatcherError as err:
         fail(err)
     typer.echo(report)
@@ -213,11 +219,13 @@ def _register_subcommands() -> None:
     from matcher.cli_consortium import consortium
     from matcher.cli_eval import eval_app
     from matcher.cli_keys import keys_app
+    from matcher.cli_state import state_app
 
     app.command()(consortium)
     app.command()(batch)
     app.add_typer(eval_app, name="eval")
     app.add_typer(keys_app, name="keys")
+    app.add_typer(state_app, name="state")
 
 
 _register_subcommands()

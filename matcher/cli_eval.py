@@ -9,11 +9,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from matcher.atomic import write_text_atomic
 from matcher.cli_common import fail
 from matcher.config import load_config
 from matcher.engine import Engine
 from matcher.errors import MatcherError
-from matcher.store import write_text_atomic
 
 __all__ = ["eval_app"]
 

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     activity_weight: float = ScoringConfig.activity_weight
     partner_weight: float = ScoringConfig.partner_weight
     diversity: float = 0.1
+    index: str = "exact"  # MATCHER_INDEX=exact|exact-single|sklearn, see matcher/index.py
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Config:
     threads: int | None = None
     backend: Backend = DEFAULT_BACKEND
     diversity: float = 0.1
+    index: str = "exact"
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
 
 
@@ -54,6 +56,7 @@ def load_config(**overrides: object) -> Config:
         threads=settings.threads,
         backend=settings.backend,
         diversity=settings.diversity,
+        index=settings.index,
         scoring=ScoringConfig(
             aggregate=settings.aggregate,
             lexical_weight=settings.lexical_weight,

@@ -1,245 +1,253 @@
-"""The in-memory matching state: ids translated to rows once, work vectors, summaries, lexical index.
+"""The matching state as queries read it: a base segment and a delta segment, minus tombstones.
 
-A `Corpus` is immutable once built; writes produce a new one (a deletion only flips `active`), so
-queries in flight always see one consistent state.
-
-It is compact on purpose: it keeps per row only what matching, rules and explanations read (name,
-country, institution, kind, capacity, co-author links as a sparse matrix, work ids and titles) and
-the vectors as float16, never the profiles themselves, so abstracts stay in the store. A
-`CorpusBuilder` takes profiles one at a time, which lets the engine stream a store of any size
-through it.
+A `Corpus` is an immutable view: rows 0..B-1 are the base (a snapshot, memory-mapped), rows B..
+the delta (profiles written since). A replaced profile keeps its old row, deactivated, and gets a
+new one in the delta; a deleted one is deactivated. Writes make a new view that shares the base,
+so a query in flight always sees one consistent state. The fitted parts (`Fitted`: the lexical
+model and the activity scale) are shared by every row, so a row in the delta scores exactly as it
+would in the base. External ids become rows here, once (`row_of`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
-from matcher import half
-from matcher.index import CosineIndex
-from matcher.lexical import LexicalIndex
+from matcher.half import HalfBlocks
+from matcher.index import VectorIndex, index_for
+from matcher.lexical import LexicalModel, LexicalRows
+from matcher.packed import Chained, Strings
 from matcher.profiles import Profile
+from matcher.segment import KEYWORDS_SUFFIX, Segment, SegmentBuilder, corpus_texts, profile_document
 from matcher.segments import segments_of
 
-__all__ = [
-    "KEYWORDS_SUFFIX", "Corpus", "CorpusBuilder", "build_corpus", "corpus_texts", "normalise_institution",
-    "profile_document",
-]
-
-KEYWORDS_SUFFIX = "#keywords"  # the id suffix of a profile's keywords pseudo-work
-
-
-def normalise_institution(name: str) -> str:
-    return " ".join(name.lower().replace(",", " ").split())
+__all__ = ["KEYWORDS_SUFFIX", "Corpus", "Fitted", "RowMap", "build_corpus", "corpus_texts", "profile_document"]
 
 
 @dataclass(frozen=True)
-class Corpus:
-    ids: tuple[str, ...]
-    row_of: Mapping[str, int]
-    names: tuple[str, ...]
-    institution_names: tuple[str, ...]  # as the profiles give them, for display
-    institutions: tuple[str, ...]  # normalised, for same-institution checks
-    countries: np.ndarray  # (P,) '<U2'
-    kinds: np.ndarray  # (P,) str: researcher | organisation
-    capacity: np.ndarray  # (P,) int32: partners a profile takes in a batch, 0 where it gives none
-    activity: np.ndarray  # (P,) float32 in [0, 1]: log(1 + works) / log(1 + most works of anyone)
-    links: sparse.csr_matrix  # (P, P) int32: [i, j] = works of i that list j as co-author / co-participant
-    links_to: sparse.csr_matrix  # links transposed: [j, i] = works of i that list j
-    work_vectors: np.ndarray  # (W, d) float16, unit rows, grouped by owner
-    work_offsets: np.ndarray  # (P + 1,) int64: works of row p are offsets[p]:offsets[p+1]
-    work_ids: tuple[str, ...]
-    work_titles: tuple[str, ...]
-    summary: np.ndarray  # (P, d) float16, L2-normalised mean of the profile's work vectors
-    index: CosineIndex
-    lexical: LexicalIndex
-    active: np.ndarray  # (P,) bool: False once a profile is deleted
-    generation: int = 0
+class Fitted:
+    """What a full build fits and every row written until the next one shares."""
+
+    lexical: LexicalModel
+    activity_norm: float  # log(1 + most texts of any profile at the fit): activity = log1p(texts) / this
+    fit_rows: int  # profiles the fit saw
+    fit_generation: int
+
+    def activity(self, work_counts: np.ndarray) -> np.ndarray:
+        return (np.log1p(work_counts) / max(self.activity_norm, 1e-12)).astype(np.float32)
+
+
+class RowMap(Mapping[str, int]):
+    """Profile id -> its current row (the delta's newest row wins); `in` means active."""
+
+    def __init__(self, base: Segment, delta: Segment, active: np.ndarray):
+        self._base, self._delta, self._active = base, delta, active
+        self._boundary = len(base)
+
+    def get(self, key: str, default: int | None = None) -> int | None:  # type: ignore[override]
+        row = self._delta.last_row_of(key)
+        if row is not None:
+            return self._boundary + row
+        row = self._base.last_row_of(key)
+        return default if row is None else row
+
+    def __getitem__(self, key: str) -> int:
+        row = self.get(key)
+        if row is None:
+            raise KeyError(key)
+        return row
+
+    def __contains__(self, key: object) -> bool:
+        row = self.get(key) if isinstance(key, str) else None
+        return row is not None and bool(self._active[row])
+
+    def __iter__(self) -> Iterator[str]:
+        ids = Chained(self._base.ids, self._delta.ids)
+        return (ids[r] for r in np.flatnonzero(self._active).tolist())
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return int(np.count_nonzero(self._active))
+
+
+class Corpus:
+    """Base + delta segments read as one set of rows (see the module)."""
+
+    def __init__(
+        self, base: Segment, delta: Segment, active: np.ndarray, fitted: Fitted, *, index: VectorIndex, generation: int
+    ):
+        if len(active) != len(base) + len(delta):
+            raise ValueError(f"{len(active)} activity flags for {len(base) + len(delta)} rows")
+        self.base, self.delta, self.fitted = base, delta, fitted
+        self.active = active
+        self.generation = generation
+        self.index = index
+        self.boundary = len(base)
+        parts = (base, delta) if len(delta) else (base,)
+        self.ids: Strings = Chained(base.ids, delta.ids) if len(delta) else base.ids
+        self.names: Strings = Chained(base.names, delta.names) if len(delta) else base.names
+        self.institution_names: Strings = (
+            Chained(base.institutions, delta.institutions) if len(delta) else base.institutions
+        )
+        self.work_ids: Strings = Chained(base.work_ids, delta.work_ids) if len(delta) else base.work_ids
+        self.work_titles: Strings = Chained(base.work_titles, delta.work_titles) if len(delta) else base.work_titles
+        self.countries = _joined(parts, "countries")
+        self.kinds = _joined(parts, "kinds")
+        self.capacity = _joined(parts, "capacity")
+        self.institution_keys = _joined(parts, "institution_keys")
+        self.id_hashes = _joined(parts, "id_hashes")
+        self.work_offsets = np.concatenate(
+            [np.asarray(base.work_offsets), np.asarray(delta.work_offsets[1:]) + base.n_works]
+        ) if len(delta) else np.asarray(base.work_offsets)
+        self.activity = fitted.activity(np.diff(self.work_offsets))
+        self.work_vectors = HalfBlocks([p.work_vectors for p in parts])
+        self.summary = HalfBlocks([p.summary for p in parts])
+        self.lexical = LexicalRows(fitted.lexical, [p.lexical for p in parts])
+        self.row_of = RowMap(base, delta, active)
+
+    def __len__(self) -> int:
+        return len(self.active)
+
+    @property
+    def n_active(self) -> int:
+        return int(np.count_nonzero(self.active))
+
+    # -- works and vectors ----------------------------------------------------------------------
 
     def works_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Work indices of the given profile rows (concatenated) and the segment starts."""
         return segments_of(self.work_offsets, rows)
 
+    def work_range(self, row: int) -> tuple[int, int]:
+        """Work indices lo:hi of one row."""
+        return int(self.work_offsets[row]), int(self.work_offsets[row + 1])
+
+    def work_count(self, row: int) -> int:
+        lo, hi = self.work_range(row)
+        return hi - lo
+
     def work_matrix(self, works: np.ndarray | slice) -> np.ndarray:
         """Work vectors as float32, for the given work indices or a slice."""
-        return half.gather(self.work_vectors, works)
+        return self.work_vectors.gather(works)
 
     def summaries(self, rows: np.ndarray | int) -> np.ndarray:
         """Summary vectors of the given rows as float32."""
-        return half.gather(self.summary, rows)
+        return self.summary.gather(rows)
 
     def work_sims(self, works: np.ndarray | slice, queries: np.ndarray) -> np.ndarray:
         """Cosine of the given works to each query vector: (works, m) for (m, d) queries, (works,) for (d,)."""
-        return half.rows_dot(self.work_vectors, works, queries)
+        return self.work_vectors.rows_dot(works, queries)
 
     def summary_sims(self, rows: np.ndarray | int, queries: np.ndarray) -> np.ndarray:
         """Cosine of the given rows' summaries to each query vector, shaped as `work_sims`."""
-        return half.rows_dot(self.summary, rows, queries)
+        return self.summary.rows_dot(rows, queries)
+
+    def search(self, vector: np.ndarray, n: int, allowed: np.ndarray) -> np.ndarray:
+        """The `n` allowed rows nearest to `vector` by summary cosine, best first."""
+        rows, _ = self.index.search(vector[None, :], n, allowed)
+        return rows[0]
+
+    # -- links ----------------------------------------------------------------------------------
+
+    def _rows_of_hashes(self, hashes: np.ndarray) -> np.ndarray:
+        """The current active row of each id hash, -1 where none (the delta's newest row wins)."""
+        out = np.full(len(hashes), -1, dtype=np.int64)
+        for i, h in enumerate(np.asarray(hashes).tolist()):
+            found = self.delta.rows_with_hash(h)
+            if len(found):
+                row = self.boundary + int(found[-1])
+            else:
+                found = self.base.rows_with_hash(h)
+                if not len(found):
+                    continue
+                row = int(found[-1])
+            if self.active[row]:
+                out[i] = row
+        return out
+
+    def _listed(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, counts): the active rows `row`'s works list, and how many of its works list each."""
+        part, local = (self.base, row) if row < self.boundary else (self.delta, row - self.boundary)
+        hashes, counts = part.links.row(local)
+        rows = self._rows_of_hashes(hashes)
+        keep = rows >= 0
+        return rows[keep], np.asarray(counts)[keep]
+
+    def listed_rows(self, row: int) -> np.ndarray:
+        """Rows that `row`'s own works list as co-authors or co-participants."""
+        return np.unique(self._listed(row)[0])
+
+    def listing_rows(self, row: int) -> np.ndarray:
+        """Active rows whose works list `row`'s id."""
+        target = int(self.id_hashes[row])
+        found = [self.base.links.listing(target), self.delta.links.listing(target) + self.boundary]
+        rows = np.unique(np.concatenate(found))
+        return rows[self.active[rows]]
+
+    def linked_rows(self, row: int) -> np.ndarray:
+        """Rows that worked with `row` before, either side listing the other."""
+        return np.union1d(self.listed_rows(row), self.listing_rows(row))
 
     def link_counts(self, row: int, rows: np.ndarray) -> np.ndarray:
         """For each of `rows`: how many of `row`'s works list it; 1 where only its own works list `row`."""
-        mine = dict(zip(*_csr_row(self.links, row), strict=True))
-        listed_by = set(_csr_row(self.links_to, row)[0].tolist())
+        listed, counts = self._listed(row)
+        mine = dict(zip(listed.tolist(), counts.tolist(), strict=True))
+        listed_by = set(self.listing_rows(row).tolist())
         return np.fromiter(
             (mine.get(r, 1 if r in listed_by else 0) for r in np.asarray(rows).tolist()),
             dtype=np.float32, count=len(rows),
         )
 
-    def listed_rows(self, row: int) -> np.ndarray:
-        """Rows that `row`'s own works list as co-authors or co-participants."""
-        return _csr_row(self.links, row)[0]
+    def same_institution(self, row: int, rows: np.ndarray) -> np.ndarray:
+        """True where a row is at `row`'s institution (never for a row without one)."""
+        key = self.institution_keys[row]
+        return (self.institution_keys[np.asarray(rows, dtype=np.int64)] == key) & (key != 0)
 
-    def linked_rows(self, row: int) -> np.ndarray:
-        """Rows that worked with `row` before, either side listing the other."""
-        return np.union1d(self.listed_rows(row), _csr_row(self.links_to, row)[0])
+    # -- writes ---------------------------------------------------------------------------------
+
+    def at_generation(self, generation: int) -> Corpus:
+        """The same view, reflecting the store up to `generation`."""
+        return Corpus(self.base, self.delta, self.active, self.fitted, index=self.index, generation=generation)
 
     def without(self, profile_id: str, *, generation: int) -> Corpus:
-        """The same corpus with one profile deactivated, sharing every array but `active`."""
+        """The same view with one profile deactivated, sharing every array but `active`."""
         active = self.active.copy()
-        active[self.row_of[profile_id]] = False
-        return dataclasses.replace(self, active=active, generation=generation)
+        row = self.row_of.get(profile_id)
+        if row is not None:
+            active[row] = False
+        return Corpus(self.base, self.delta, active, self.fitted, index=self.index, generation=generation)
 
 
-def _csr_row(matrix: sparse.csr_matrix, row: int) -> tuple[np.ndarray, np.ndarray]:
-    lo, hi = matrix.indptr[row], matrix.indptr[row + 1]
-    return matrix.indices[lo:hi], matrix.data[lo:hi]
+def _joined(parts: tuple[Segment, ...], name: str) -> np.ndarray:
+    arrays = [np.asarray(getattr(p, name)) for p in parts]
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
-def corpus_texts(profiles: Iterable[Profile]) -> list[str]:
-    """The texts to embed, in corpus order: each profile's works, then its keywords if any."""
-    return [text for profile in profiles for text in profile.texts]
-
-
-def _work_ids(profile: Profile) -> list[str]:
-    ids = [w.id for w in profile.works]
-    return [*ids, profile.id + KEYWORDS_SUFFIX] if profile.keywords else ids
-
-
-def _work_titles(profile: Profile) -> list[str]:
-    titles = [w.title for w in profile.works]
-    return [*titles, profile.keyword_text] if profile.keywords else titles
-
-
-def profile_document(profile: Profile) -> str:
-    parts = [profile.keyword_text, *(w.text for w in profile.works)]
-    return " ".join(p for p in parts if p)
-
-
-class CorpusBuilder:
-    """Collects the compact per-row state from profiles added one at a time, in row order."""
-
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-        self._names: list[str] = []
-        self._institutions: list[str] = []
-        self._countries: list[str] = []
-        self._kinds: list[str] = []
-        self._capacity: list[int] = []
-        self._counts: list[int] = []
-        self._work_ids: list[str] = []
-        self._work_titles: list[str] = []
-        self._links: list[tuple[int, str, int]] = []  # (row, partner id, shared works)
-
-    @property
-    def n_texts(self) -> int:
-        return len(self._work_ids)
-
-    def add(self, profile: Profile) -> list[str]:
-        """Record one profile (the next row) and return its texts to embed, in corpus order."""
-        row = len(self.ids)
-        self.ids.append(profile.id)
-        self._names.append(profile.name)
-        self._institutions.append(profile.institution)
-        self._countries.append(profile.country)
-        self._kinds.append(profile.kind)
-        self._capacity.append(profile.capacity or 0)
-        texts = profile.texts
-        self._counts.append(len(texts))
-        self._work_ids.extend(_work_ids(profile))
-        self._work_titles.extend(_work_titles(profile))
-        shared: dict[str, int] = {}
-        for work in profile.works:
-            for partner in set(work.coauthors):
-                shared[partner] = shared.get(partner, 0) + 1
-        self._links.extend((row, partner, n) for partner, n in shared.items())
-        return texts
-
-    def documents(self, profiles: Iterable[Profile]) -> Iterator[str]:
-        """Add each profile and yield its lexical document: one pass builds both."""
-        for profile in profiles:
-            self.add(profile)
-            yield profile_document(profile)
-
-    def finish(self, work_vectors: np.ndarray, lexical: LexicalIndex, *, generation: int = 0) -> Corpus:
-        """The corpus, given the work vectors of every added text (any float dtype, unit rows)."""
-        if not self.ids:
-            raise ValueError("cannot build a corpus with no profiles")
-        if len(work_vectors) != self.n_texts:
-            raise ValueError(f"{self.n_texts} texts but {len(work_vectors)} vectors")
-        if min(self._counts) == 0:
-            raise ValueError(f"profile {self.ids[self._counts.index(0)]} has no works and no keywords")
-        counts = np.asarray(self._counts, dtype=np.int64)
-        offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-        vectors = half.to_half(work_vectors)
-        summary = _summaries(vectors, offsets)
-        row_of = {pid: row for row, pid in enumerate(self.ids)}
-        links = self._link_matrix(row_of)
-        return Corpus(
-            ids=tuple(self.ids),
-            row_of=row_of,
-            names=tuple(self._names),
-            institution_names=tuple(self._institutions),
-            institutions=tuple(normalise_institution(name) for name in self._institutions),
-            countries=np.asarray(self._countries, dtype="<U2"),
-            kinds=np.asarray(self._kinds),
-            capacity=np.asarray(self._capacity, dtype=np.int32),
-            activity=(np.log1p(counts) / np.log1p(counts.max())).astype(np.float32),
-            links=links,
-            links_to=links.T.tocsr(),
-            work_vectors=vectors,
-            work_offsets=offsets,
-            work_ids=tuple(self._work_ids),
-            work_titles=tuple(self._work_titles),
-            summary=summary,
-            index=CosineIndex().fit(summary),
-            lexical=lexical,
-            active=np.ones(len(self.ids), dtype=bool),
-            generation=generation,
-        )
-
-    def _link_matrix(self, row_of: Mapping[str, int]) -> sparse.csr_matrix:
-        known = [(row, row_of[partner], n) for row, partner, n in self._links if partner in row_of]
-        n = len(self.ids)
-        if not known:
-            return sparse.csr_matrix((n, n), dtype=np.int32)
-        rows, cols, data = (np.asarray(column) for column in zip(*known, strict=True))
-        return sparse.csr_matrix((data.astype(np.int32), (rows, cols)), shape=(n, n))
-
-
-def _summaries(vectors: np.ndarray, offsets: np.ndarray, block: int = 4096) -> np.ndarray:
-    """Normalised per-profile means of float16 work vectors, summed in float32 `block` profiles at a
-    time (no float32 copy of every work vector: that would double the memory float16 storage saves)."""
-    out = np.empty((len(offsets) - 1, vectors.shape[1]), dtype=np.float16)
-    for lo in range(0, len(offsets) - 1, block):
-        hi = min(lo + block, len(offsets) - 1)
-        part = vectors[offsets[lo] : offsets[hi]]
-        sums = np.add.reduceat(part, offsets[lo:hi] - offsets[lo], axis=0, dtype=np.float32)
-        out[lo:hi] = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
-    return out
-
-
-def build_corpus(profiles: Iterable[Profile], work_vectors: np.ndarray, *, generation: int = 0) -> Corpus:
-    """Assemble the matching state from profiles and their work vectors (in `corpus_texts` order)."""
+def build_corpus(
+    profiles: Iterable[Profile],
+    work_vectors: np.ndarray,
+    *,
+    generation: int = 0,
+    fitted: Fitted | None = None,
+    index: str = "exact",
+) -> Corpus:
+    """A matching state in memory, from profiles and their work vectors (in `corpus_texts` order):
+    with freshly fitted parts, or with the given ones (a fresh build under the same fit)."""
     profiles = list(profiles)
     if not profiles:
         raise ValueError("cannot build a corpus with no profiles")
-    builder = CorpusBuilder()
-    lexical = LexicalIndex().fit(builder.documents(profiles), n_documents=len(profiles))
-    return builder.finish(work_vectors, lexical, generation=generation)
+    builder = SegmentBuilder()
+    for profile in profiles:
+        builder.add(profile)
+    documents = [profile_document(p) for p in profiles]
+    if fitted is None:
+        lexical, rows = LexicalModel.fit(documents, n_documents=len(profiles))
+        counts = np.asarray([len(p.texts) for p in profiles])
+        fitted = Fitted(lexical, float(np.log1p(counts.max())), len(profiles), generation)
+    else:
+        rows = fitted.lexical.transform(documents)
+    base = builder.finish(work_vectors, rows)
+    empty = Segment.empty(base.dim, len(fitted.lexical))
+    active = np.ones(len(base), dtype=bool)
+    return Corpus(base, empty, active, fitted, index=index_for(index).fit(base.summary), generation=generation)

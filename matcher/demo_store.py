@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from matcher.corpus import corpus_texts
+from matcher.backends import family_model_id
 from matcher.engine import Engine
 from matcher.errors import MatcherError
 from matcher.readers import read_profiles
+from matcher.segment import corpus_texts
 from matcher.store import text_hash
 
-__all__ = ["DEMO_DIR", "generate", "load", "write_vectors"]
+__all__ = ["DEMO_DIR", "Seeded", "generate", "load", "seed_cache", "write_vectors"]
+
+log = logging.getLogger("matcher.demo")
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
 
@@ -34,7 +40,8 @@ def _pool_file(directory: Path) -> Path:
 
 
 def write_vectors(engine: Engine, directory: Path = DEMO_DIR) -> Path:
-    """Embed the demo pool with the engine's model and ship the vectors as float16 (no pickle)."""
+    """Embed the demo pool with the engine's model and ship the vectors as float16 (no pickle),
+    keyed by the model's numeric family, with the kernel that made them as metadata."""
     profiles = [p for _, p in read_profiles(_pool_file(directory)).profiles]
     texts = corpus_texts(profiles)
     vectors = engine.embedder.embed(texts, desc="embedding demo pool")
@@ -45,37 +52,60 @@ def write_vectors(engine: Engine, directory: Path = DEMO_DIR) -> Path:
         hashes=np.asarray([text_hash(t) for t in texts]),
         vectors=vectors.astype(np.float16),
         model_id=np.asarray(engine.embedder.model_id),
+        kernel=np.asarray(engine.embedder.kernel),
     )
     tmp.replace(path)
     return path
 
 
-def seed_cache(engine: Engine, directory: Path = DEMO_DIR) -> int:
-    """Put the shipped vectors into the embedding cache when they come from the engine's model."""
+@dataclass(frozen=True)
+class Seeded:
+    """What the shipped vectors gave: how many were used, and why none were, if so."""
+
+    used: int
+    kernel: str = ""
+    reason: str = ""
+
+
+def seed_cache(engine: Engine, directory: Path = DEMO_DIR) -> Seeded:
+    """Put the shipped vectors into the embedding cache when they come from the engine's model
+    family (fp32 or int8), whichever CPU kernel made them."""
     path = directory / "vectors.npz"
     if not path.exists():
-        return 0
+        return Seeded(0, reason=f"{path} is missing (`matcher demo --vectors` writes it)")
     with np.load(path, allow_pickle=False) as shipped:
-        if str(shipped["model_id"]) != engine.embedder.model_id:
-            return 0
+        shipped_id = family_model_id(str(shipped["model_id"]))
+        kernel = str(shipped["kernel"]) if "kernel" in shipped.files else "unknown"
+        if shipped_id != engine.embedder.model_id:
+            reason = f"the shipped vectors are from {shipped_id}; this store uses {engine.embedder.model_id}"
+            return Seeded(0, kernel, reason)
         hashes = [str(h) for h in shipped["hashes"]]
         vectors = shipped["vectors"].astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     engine.store.put_vectors(engine.embedder.model_id, hashes, vectors)
-    return len(hashes)
+    return Seeded(len(hashes), kernel)
 
 
-def load(engine: Engine, directory: Path = DEMO_DIR) -> str:
+def load(engine: Engine, directory: Path = DEMO_DIR, *, say: Callable[[str], None] = log.info) -> str:
     """Ingest the demo pool into the engine's store, seeding the cache from the shipped vectors."""
     result = read_profiles(_pool_file(directory))
     if result.rejected:
         raise MatcherError(f"the demo pool has invalid records: {result.rejected[0]}")
+    profiles = [p for _, p in result.profiles]
     seeded = seed_cache(engine, directory)
-    upserted = engine.add([p for _, p in result.profiles])
+    missing = engine.embedder.missing(corpus_texts(profiles))
+    if missing:
+        why = seeded.reason or f"{missing} of the pool's texts are not in the shipped vectors (the pool was edited)"
+        say(f"embedding {missing} texts: {why}")
+    upserted = engine.add(profiles)
     corpus = engine.corpus()
-    countries = len(set(corpus.countries.tolist()))
+    countries = len(set(corpus.countries[corpus.active].tolist()))
+    works = int(np.diff(corpus.work_offsets)[corpus.active].sum())
     return (
-        f"demo pool ready in {engine.store.home}: {len(corpus)} profiles from {countries} countries, "
-        f"{len(corpus.work_ids)} works (added {upserted.added}, updated {upserted.updated}, "
-        f"unchanged {upserted.unchanged}; {seeded} shipped vectors used)"
+        f"demo pool ready in {engine.store.home}: {corpus.n_active} profiles from {countries} countries, "
+        f"{works} works (added {upserted.added}, updated {upserted.updated}, "
+        f"unchanged {upserted.unchanged}; {seeded.used} shipped vectors used"
+        + (f", made by the {seeded.kernel} kernel" if seeded.used else "")
+        + (f"; {missing} texts embedded here" if missing else "; nothing embedded")
+        + ")"
     )

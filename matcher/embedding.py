@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from matcher.backends import DEFAULT_BACKEND, Backend, backend_model_id, load_encoder
+from matcher.backends import DEFAULT_BACKEND, Backend, backend_model_id, kernel_tag, load_encoder
 from matcher.chunking import chunk_text
 from matcher.errors import MatcherError
 
@@ -50,7 +50,7 @@ class SentenceTransformerEmbedder:
 
     `backend` chooses where the transformer runs (`matcher.backends`): "torch" (fp32, the
     reference), "onnx" (ONNX Runtime fp32, same vectors) or "onnx-int8" (dynamic int8 quantisation,
-    its own model id). Chunking and normalisation are the same for all of them.
+    its own model id, shared by every CPU's int8 kernel). Chunking and normalisation are the same for all of them.
     """
 
     def __init__(
@@ -75,6 +75,7 @@ class SentenceTransformerEmbedder:
             raise MatcherError(f"no sentence-transformers model at {path}")
         base_id = model_id or (DEFAULT_MODEL_ID if model_path is None else f"local:{path.resolve()}")
         self.model_id = backend_model_id(base_id, backend)
+        self.kernel = kernel_tag(backend)  # metadata: which kernel made the vectors, never a cache key
         self.backend = backend
         self.batch_size = batch_size
         self.encoder_ = load_encoder(backend, path, threads=threads, models_dir=models_dir)

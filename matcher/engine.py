@@ -1,36 +1,34 @@
-"""The engine: store + cached embedder + the current corpus, behind a few methods the CLI and API use.
+"""The engine: store + cached embedder + the matching state, behind a few methods the CLI and API use.
 
-This is where external ids and country names are translated for the pure core, and where writes
-refresh the matching state (a deletion takes effect before `delete` returns).
+This is where external ids and country names are translated for the pure core. Writes are stored,
+then made visible in the matching state before `add` or `delete` returns (`matcher.state`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import itertools
-import json
 import logging
+import multiprocessing
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from matcher.backends import backend_model_id
+from matcher.backends import backend_model_id, kernel_tag
 from matcher.calls import CallRequest, ConsortiumResult, make_aspects, parse_group_min, solve_call
 from matcher.chunking import split_sentences
 from matcher.config import Config
 from matcher.consortium import TeamRules
-from matcher.corpus import Corpus, CorpusBuilder, corpus_texts, profile_document
+from matcher.corpus import Corpus
 from matcher.countries import expand_countries
 from matcher.embedding import DEFAULT_MODEL_ID, Embedder, SentenceTransformerEmbedder
-from matcher.errors import InfeasibleConsortium, InvalidQuery, MatcherError, ProfileNotFound
-from matcher.lexical import LexicalIndex
+from matcher.errors import InfeasibleConsortium, InvalidQuery, MatcherError, ProfileExists, ProfileNotFound
 from matcher.matching import MAX_K, PreparedQuery, Suggestion, match
 from matcher.profiles import Profile
 from matcher.rules import MatchRules
-from matcher.store import Store, UpsertResult, save_npy_atomic, text_hash, write_text_atomic
+from matcher.segment import corpus_texts
+from matcher.state import InlineMerger, MatchingState, StatePolicy, ThreadMerger, merge
+from matcher.store import Store, UpsertResult
 from matcher.vectors import CachedEmbedder
 
 log = logging.getLogger("matcher.engine")
@@ -71,12 +69,39 @@ def _default_factory(config: Config) -> Callable[[], Embedder]:
 
 
 def model_id_for(config: Config) -> str:
-    """The embedding cache key: the model's id, marked with the backend when its vectors differ (int8)."""
+    """The embedding cache key: the model's id, marked with its numeric family when that differs (int8)."""
     local = None if config.model_path is None else f"local:{config.model_path.resolve()}"
     return backend_model_id(config.model_id or local or DEFAULT_MODEL_ID, config.backend)
 
 
+def _merge_in_process(config: Config, refit: bool) -> None:
+    """A merge run in a separate process, on the configured model (see `Engine.start_background`)."""
+    store = Store(config.home)
+    try:
+        kernel = kernel_tag(config.backend)
+        embedder = CachedEmbedder(store, model_id_for(config), _default_factory(config), kernel=kernel)
+        merge(store, embedder, index=config.index, refit=refit)
+    finally:
+        store.close()
+
+
+def _spawn_merge(config: Config) -> Callable[[MatchingState, bool], None]:
+    def run(state: MatchingState, refit: bool) -> None:
+        process = multiprocessing.get_context("spawn").Process(
+            target=_merge_in_process, args=(config, refit), name="matcher-merge", daemon=True
+        )
+        process.start()
+        process.join()
+        if process.exitcode != 0:
+            raise MatcherError(f"the merge process exited with code {process.exitcode}")
+
+    return run
+
+
 class Engine:
+    """One store and its matching state. One-shot use (CLI, tests) refreshes on every read and
+    merges inline; `start_background()` (the server) refreshes and merges off the request path."""
+
     def __init__(
         self,
         config: Config,
@@ -85,135 +110,106 @@ class Engine:
         embedder_factory: Callable[[], Embedder] | None = None,
         model_id: str | None = None,
         progress: bool = False,
+        policy: StatePolicy | None = None,
     ):
         self.config = config
         self.store = store or Store(config.home)
+        self._own_model = embedder_factory is None
         self.embedder = CachedEmbedder(
             self.store,
             model_id or model_id_for(config),
             embedder_factory or _default_factory(config),
             progress=progress,
+            kernel=kernel_tag(config.backend) if embedder_factory is None else "custom",
         )
-        self._corpus: Corpus | None = None
-        self._rebuilder: threading.Thread | None = None
-        self._lock = threading.RLock()
+        self.state = MatchingState(self.store, self.embedder, index=config.index, policy=policy)
+        self._poller: threading.Thread | None = None
+        self._stop = threading.Event()
 
     # -- state ----------------------------------------------------------------------------------
 
     def corpus(self) -> Corpus:
-        """The matching state for the store's current generation, built (or loaded) on demand."""
-        current = self._corpus
-        generation = self.store.generation()
-        if current is not None and current.generation == generation:
-            return current
-        with self._lock:
-            if self._corpus is None or self._corpus.generation != generation:
-                self._corpus = self._build()
-            return self._corpus
-
-    def _snapshot_paths(self) -> tuple[Path, Path]:
-        slug = hashlib.sha1(self.embedder.model_id.encode()).hexdigest()[:12]
-        directory = self.store.snapshot_dir / slug
-        return directory / "work_vectors.npy", directory / "meta.json"
-
-    def _build(self) -> Corpus:
-        """Stream the store through a `CorpusBuilder` (one pass: compact fields, lexical index and
-        the digest of every text), then take the vectors from the snapshot, or else from the
-        embedding cache in a second pass over the same read view. Abstracts are never all in memory."""
-        with self.store.reader() as view:
-            n_profiles, generation = view.count(), view.generation()
-            if not n_profiles:
-                raise MatcherError("the store is empty: add profiles first (`matcher ingest FILE` or `matcher demo`)")
-            builder = CorpusBuilder()
-            digest = hashlib.sha256()
-
-            def documents() -> Iterator[str]:
-                for profile in view.profiles():
-                    for text in builder.add(profile):
-                        digest.update(text_hash(text).encode())
-                    yield profile_document(profile)
-
-            lexical = LexicalIndex().fit(documents(), n_documents=n_profiles)
-            vectors_path, meta_path = self._snapshot_paths()
-            vectors = self._load_snapshot(vectors_path, meta_path, digest.hexdigest(), builder.n_texts)
-            if vectors is None:
-                vectors = self._embed_all(view.profiles(), builder.n_texts)
-                save_npy_atomic(vectors_path, vectors)
-                meta = {
-                    "model_id": self.embedder.model_id, "texts_digest": digest.hexdigest(), "generation": generation,
-                }
-                write_text_atomic(meta_path, json.dumps(meta))
-        return builder.finish(vectors, lexical, generation=generation)
-
-    def _embed_all(self, profiles: Iterable[Profile], n_texts: int, chunk: int = 2000) -> np.ndarray:
-        """Every text's vector (float16, corpus order), through the cache, `chunk` profiles at a time."""
-        out: np.ndarray | None = None
-        filled = 0
-        profiles = iter(profiles)
-        while batch := list(itertools.islice(profiles, chunk)):
-            vectors = self.embedder.embed(corpus_texts(batch), desc="embedding works")
-            if out is None:
-                out = np.empty((n_texts, vectors.shape[1]), dtype=np.float16)
-            out[filled : filled + len(vectors)] = vectors
-            filled += len(vectors)
-        if out is None or filled != n_texts:
-            raise RuntimeError(f"the store gave {filled} texts on the second pass, {n_texts} on the first")
-        return out
-
-    def _load_snapshot(self, vectors_path: Path, meta_path: Path, digest: str, n: int) -> np.ndarray | None:
-        try:
-            meta = json.loads(meta_path.read_text())
-            if meta.get("texts_digest") != digest or meta.get("model_id") != self.embedder.model_id:
-                return None
-            vectors = np.load(vectors_path, allow_pickle=False)
-        except (OSError, ValueError):
-            return None
-        return vectors if vectors.ndim == 2 and len(vectors) == n else None
+        """The current matching state. Without a background refresher it first catches up with
+        the store (one cheap query when nothing changed)."""
+        view = self.state.view()
+        if view is None or self._poller is None:
+            view = self.state.refresh()
+        if view is None:
+            raise MatcherError("the store is empty: add profiles first (`matcher ingest FILE` or `matcher demo`)")
+        return view
 
     def active_profiles(self) -> int:
-        """Profiles in the current matching state, from memory (0 before the first build)."""
-        corpus = self._corpus
-        return 0 if corpus is None else int(corpus.active.sum())
+        """Profiles in the current matching state, from memory (0 before it is opened)."""
+        view = self.state.view()
+        return 0 if view is None else view.n_active
+
+    def start_background(self, *, separate_process: bool | None = None) -> None:
+        """Serve mode: merges run off the request path (in a separate process with the real model,
+        in a thread otherwise) and a thread picks up other processes' writes every few seconds."""
+        if self._poller is not None:
+            return
+        own = self._own_model if separate_process is None else separate_process
+        self.state.merger = ThreadMerger(_spawn_merge(self.config) if own else None)
+        self._stop.clear()
+        self._poller = threading.Thread(target=self._poll, name="state-refresh", daemon=True)
+        self._poller.start()
+
+    def stop_background(self) -> None:
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(10)
+        self._poller = None
+        self.state.merger.wait(60)
+        self.state.merger = InlineMerger()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.state.policy.poll_seconds):
+            try:
+                self.state.refresh()
+            except Exception as err:  # the current view stays in use
+                log.warning("catching up with the store failed: %s", err)
+
+    def wait_for_merge(self, timeout: float | None = None) -> bool:
+        """Block until no merge of the matching state is running."""
+        return self.state.merger.wait(timeout)
+
+    def settle(self) -> None:
+        """After a bulk write (CLI ingest): when the writes since the snapshot are more than a merge
+        would let pile up, fold them in now, so the next process to open the state loads a snapshot
+        instead of replaying every change."""
+        info = self.state.snapshots.current()
+        policy = self.state.policy
+        if info is None:
+            merge(self.store, self.embedder, index=self.config.index)
+            return
+        changed = self.store.count_changed_since(info.generation)
+        if changed > policy.fold_threshold(info.rows):
+            refit = info.changed_since_fit + changed > policy.refit_share * max(info.fit_rows, 1)
+            merge(self.store, self.embedder, index=self.config.index, refit=refit)
 
     # -- writes ---------------------------------------------------------------------------------
 
     def add(self, profiles: Iterable[Profile], *, create_only: bool = False) -> UpsertResult:
-        """Store profiles, embed their new texts (through the cache), refresh the corpus."""
+        """Embed the new texts of changed profiles (through the cache), store the profiles, and make
+        them visible. Texts are embedded before the profiles are stored, so a stored profile always
+        has its vectors, even if this is interrupted."""
         profiles = list(profiles)
-        with self._lock:
-            result = self.store.upsert(profiles, create_only=create_only)
-            texts = corpus_texts(profiles)
-            if texts and (result.added or result.updated):
-                self.embedder.embed(texts, desc="embedding works")
+        stored = self.store.content_hashes([p.id for p in profiles])
+        if create_only and (taken := next((p.id for p in profiles if p.id in stored), None)):
+            raise ProfileExists(taken)
+        changed = [p for p in profiles if stored.get(p.id) != p.content_hash()]
+        if changed:
+            self.embedder.embed(corpus_texts(changed), desc="embedding works")
+        result = self.store.upsert(profiles, create_only=create_only)
+        self.state.apply(profiles, result.versions)
         return result
 
     def delete(self, profile_id: str) -> None:
-        """Erase a profile: store rows, cached vectors only it used, and the vector snapshot (which
-        held its rows; it is rebuilt from the cache on the next build). Effective before returning."""
-        with self._lock:
-            self.store.delete(profile_id)
-            for path in self._snapshot_paths():
-                path.unlink(missing_ok=True)
-            corpus = self._corpus
-            if corpus is not None and profile_id in corpus.row_of:
-                self._corpus = corpus.without(profile_id, generation=self.store.generation())
-                # the masked corpus still holds the vectors in memory: rebuild without them, off the
-                # request path (queries keep using the masked corpus meanwhile)
-                self._rebuilder = threading.Thread(target=self._rebuild, name="corpus-rebuild", daemon=True)
-                self._rebuilder.start()
-
-    def _rebuild(self) -> None:
-        try:
-            with self._lock:
-                if self.store.count():
-                    self._corpus = self._build()
-        except Exception as err:  # the masked corpus stays in use; the next write or start rebuilds
-            log.warning("background rebuild after a deletion failed: %s", err)
-
-    def wait_for_rebuild(self, timeout: float | None = None) -> None:
-        """Block until a background rebuild (after a deletion) has finished."""
-        if self._rebuilder is not None:
-            self._rebuilder.join(timeout)
+        """Erase a profile: store rows and cached vectors only it used go now, its rows leave the
+        matching state before this returns, and its rows leave the state's files in the merge
+        this triggers."""
+        version = self.store.delete(profile_id)
+        self.state.remove(profile_id, version)
 
     # -- queries --------------------------------------------------------------------------------
 

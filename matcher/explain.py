@@ -51,13 +51,13 @@ class Explanation:
 def _real_works(corpus: Corpus, row: int) -> np.ndarray:
     """Positions (within the row's segment) of its works, leaving out the keywords pseudo-work when
     the profile has real works: a title explains a match better than a keyword list."""
-    base, end = int(corpus.work_offsets[row]), int(corpus.work_offsets[row + 1])
+    base, end = corpus.work_range(row)
     real = [j for j in range(end - base) if not corpus.work_ids[base + j].endswith(KEYWORDS_SUFFIX)]
     return np.asarray(real or range(end - base), dtype=np.int64)
 
 
 def _works_matching_text(corpus: Corpus, row: int, sims: np.ndarray) -> list[MatchedWork]:
-    base = int(corpus.work_offsets[row])
+    base = corpus.work_range(row)[0]
     real = _real_works(corpus, row)
     best = real[np.argsort(-sims[real], kind="stable")[:3]]
     return [
@@ -67,8 +67,8 @@ def _works_matching_text(corpus: Corpus, row: int, sims: np.ndarray) -> list[Mat
 
 
 def _works_matching_profile(corpus: Corpus, row: int, requester: int, sims: np.ndarray) -> list[MatchedWork]:
-    base = int(corpus.work_offsets[row])
-    mine = int(corpus.work_offsets[requester])
+    base = corpus.work_range(row)[0]
+    mine = corpus.work_range(requester)[0]
     theirs, ours = _real_works(corpus, row), _real_works(corpus, requester)
     sub = sims[np.ix_(theirs, ours)]
     flat = np.argsort(-sub, axis=None, kind="stable")
@@ -94,12 +94,12 @@ def _works_matching_profile(corpus: Corpus, row: int, requester: int, sims: np.n
 def _aspects(corpus: Corpus, query: PreparedQuery, row: int) -> list[AspectMatch]:
     if query.aspect_vectors is None or not query.aspects:
         return []
-    lo, hi = int(corpus.work_offsets[row]), int(corpus.work_offsets[row + 1])
+    lo, hi = corpus.work_range(row)
     cov = corpus.work_sims(slice(lo, hi), query.aspect_vectors)  # (works, aspects)
     best = cov.argmax(axis=0)
     mine = None
     if query.requester is not None:
-        r_lo, r_hi = int(corpus.work_offsets[query.requester]), int(corpus.work_offsets[query.requester + 1])
+        r_lo, r_hi = corpus.work_range(query.requester)
         mine = corpus.work_sims(slice(r_lo, r_hi), query.aspect_vectors).max(axis=0)
     out = [
         AspectMatch(

@@ -24,7 +24,7 @@ from types import ModuleType
 
 import numpy as np
 
-__all__ = ["gather", "matvec", "rows_dot", "to_half"]
+__all__ = ["HalfBlocks", "gather", "matvec", "rows_dot", "to_half"]
 
 SPLIT_ROWS = 65_536  # scans of at least this many rows run as two halves in parallel
 
@@ -80,3 +80,71 @@ def rows_dot(matrix: np.ndarray, rows: np.ndarray | slice, queries: np.ndarray) 
     right = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32))
     return (part @ right.T).numpy() if right.ndim == 2 else torch.mv(part, right).numpy()
 
+
+
+class HalfBlocks:
+    """Blocks of float16 rows read as one matrix: the segments of the matching state (a memory-
+    mapped base and the rows added since), without ever concatenating them."""
+
+    def __init__(self, blocks: list[np.ndarray] | tuple[np.ndarray, ...]):
+        if not blocks:
+            raise ValueError("HalfBlocks needs at least one block")
+        self.blocks = tuple(blocks)
+        self.starts = np.cumsum([0, *(len(b) for b in self.blocks)]).astype(np.int64)
+        self.dim = int(self.blocks[0].shape[1])
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self), self.dim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.float16)
+
+    def _parts(self, rows: np.ndarray | slice | int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(block, local rows, positions in `rows`) for each block that `rows` touches."""
+        if isinstance(rows, slice):
+            rows = np.arange(*rows.indices(len(self)))
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if len(self.blocks) == 1:
+            return [(self.blocks[0], rows, np.arange(len(rows)))]
+        which = np.searchsorted(self.starts, rows, side="right") - 1
+        out = []
+        for b, block in enumerate(self.blocks):
+            positions = np.flatnonzero(which == b)
+            if len(positions):
+                out.append((block, rows[positions] - self.starts[b], positions))
+        return out
+
+    def gather(self, rows: np.ndarray | slice | int) -> np.ndarray:
+        """Rows as float32; a single int gives one (d,) vector."""
+        single = isinstance(rows, (int, np.integer))
+        parts = self._parts(rows)
+        if len(parts) == 1:
+            out = gather(parts[0][0], parts[0][1])
+        else:
+            out = np.empty((sum(len(p) for _, _, p in parts), self.dim), dtype=np.float32)
+            for block, local, positions in parts:
+                out[positions] = gather(block, local)
+        return out[0] if single else out
+
+    def rows_dot(self, rows: np.ndarray | slice | int, queries: np.ndarray) -> np.ndarray:
+        """`self[rows] @ queries.T` in float32 (see `rows_dot`); an int row gives a scalar or (m,)."""
+        single = isinstance(rows, (int, np.integer))
+        parts = self._parts(rows)
+        if len(parts) == 1:
+            out = rows_dot(parts[0][0], parts[0][1], queries)
+        else:
+            n = sum(len(p) for _, _, p in parts)
+            out = np.empty((n, *np.shape(queries)[:-1]), dtype=np.float32)
+            for block, local, positions in parts:
+                out[positions] = rows_dot(block, local, queries)
+        return out[0] if single else out
+
+    def matvec(self, vector: np.ndarray) -> np.ndarray:
+        """Every row's product with `vector`, as float32 (one scan per block)."""
+        parts = [matvec(block, vector) for block in self.blocks if len(block)]
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)

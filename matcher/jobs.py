@@ -11,10 +11,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from matcher.atomic import write_text_atomic
 from matcher.batch_report import PairRow, UnmatchedRow, write_outputs
 from matcher.errors import MatcherError
 from matcher.programme import BatchResult
-from matcher.store import Store, write_text_atomic
+from matcher.store import Store
 
 __all__ = ["JobNotFound", "JobStore", "write_result"]
 

@@ -14,7 +14,6 @@ from matcher.corpus import Corpus
 from matcher.diversity import mmr
 from matcher.embedding import normalise_rows
 from matcher.explain import Explanation, explain
-from matcher.index import top_n
 from matcher.rules import MatchRules, eligible_mask
 from matcher.scoring import ScoringConfig, profile_relevance, text_relevance
 
@@ -50,13 +49,9 @@ class Suggestion:
 
 
 def candidate_rows(corpus: Corpus, mask: np.ndarray, vector: np.ndarray, n: int) -> np.ndarray:
-    """The `n` eligible rows nearest to `vector` by summary cosine, exactly: one scan of the index,
-    rows the rules exclude set aside before the partial sort."""
-    if int(mask.sum()) <= n:
-        return np.flatnonzero(mask)
-    sims = corpus.index.scores(vector)
-    sims[~mask] = -np.inf
-    return top_n(sims[None, :], n)[0][0]
+    """The `n` eligible rows nearest to `vector` by summary cosine, from the index (which is told
+    what the rules allow, and never asked for every row's score)."""
+    return corpus.search(vector, n, mask)
 
 
 def partner_mask(corpus: Corpus, requester: int) -> np.ndarray:
@@ -112,7 +107,7 @@ def score_rows(
         lexical += share * corpus.lexical.scores(query_terms, rows)
     if query.requester is not None:
         part, profile_sims = profile_relevance(corpus, rows, query.requester, config)
-        mine = corpus.lexical.matrix_[query.requester]
+        mine = corpus.lexical.row_matrix(query.requester)
         query_terms = mine if query_terms is None else query_terms + mine
         dense += (1 - share) * part
         lexical += (1 - share) * corpus.lexical.scores(mine, rows)
@@ -163,13 +158,10 @@ def match(corpus: Corpus, query: PreparedQuery, config: ScoringConfig = DEFAULT_
             lexical=round(float(scored.lexical[i]), 4),
             explanation=explain(
                 corpus, query, int(rows[i]),
-                work_range=(int(starts[i]), int(starts[i]) + _count(corpus, rows[i])),
+                work_range=(int(starts[i]), int(starts[i]) + corpus.work_count(int(rows[i]))),
                 text_sims=scored.text_sims, profile_sims=scored.profile_sims, query_terms=scored.query_terms,
             ),
         )
         for i in chosen
     ]
 
-
-def _count(corpus: Corpus, row: int) -> int:
-    return int(corpus.work_offsets[row + 1] - corpus.work_offsets[row])

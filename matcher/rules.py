@@ -26,11 +26,7 @@ class MatchRules:
 def conflicts(corpus: Corpus, requester: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(co-author, same institution) flags of `rows` with respect to the requester row."""
     coauthor = corpus.link_counts(requester, rows) > 0
-    institution = corpus.institutions[requester]
-    same = np.fromiter(
-        (bool(institution) and corpus.institutions[r] == institution for r in rows), dtype=bool, count=len(rows)
-    )
-    return coauthor, same
+    return coauthor, corpus.same_institution(requester, rows)
 
 
 def eligible_mask(corpus: Corpus, rules: MatchRules, requester: int | None) -> np.ndarray:
@@ -74,14 +70,15 @@ def conflict_pairs(corpus: Corpus, rows: np.ndarray) -> frozenset[tuple[int, int
     share an institution: the conflicts of interest kept apart in consortia and batches."""
     position = {int(r): i for i, r in enumerate(rows)}
     pairs: set[tuple[int, int]] = set()
-    by_institution: dict[str, list[int]] = {}
+    by_institution: dict[int, list[int]] = {}
     for i, r in enumerate(rows):
-        for other in corpus.listed_rows(r).tolist():
+        for other in corpus.listed_rows(int(r)).tolist():
             j = position.get(other)
             if j is not None and j != i:
                 pairs.add((min(i, j), max(i, j)))
-        if corpus.institutions[r]:
-            by_institution.setdefault(corpus.institutions[r], []).append(i)
+        key = int(corpus.institution_keys[r])
+        if key:
+            by_institution.setdefault(key, []).append(i)
     for members in by_institution.values():
         pairs.update((a, b) for k, a in enumerate(members) for b in members[k + 1 :])
     return frozenset(pairs)

@@ -83,7 +83,7 @@ def profile_relevance(
     Returns (score per row, similarity matrix works_of(rows) x requester works).
     """
     works, starts = corpus.works_of(rows)
-    mine = corpus.work_matrix(slice(corpus.work_offsets[requester], corpus.work_offsets[requester + 1]))
+    mine = corpus.work_matrix(slice(*corpus.work_range(requester)))
     sims = corpus.work_sims(works, mine)  # (n_works, m)
     best_per_mine = _segment_max(sims, starts)  # (n_rows, m)
     centroid = corpus.summary_sims(rows, corpus.summaries(requester))

@@ -1,28 +1,33 @@
-"""The embedded store: SQLite (WAL) for profiles, works and the embedding cache, plus `.npy` snapshots.
+"""The embedded store: SQLite (WAL) for profiles, works and the embedding cache.
 
-Every write runs in one transaction and bumps a generation counter, so a vector snapshot can tell
-whether it still agrees with the database.
+Every write runs in one transaction and appends one row per profile it changed to a change log
+(`changes`); the store's generation is the last change's number. The matching state records the
+generation it reflects, so any process (a server, a one-shot CLI command) catches up by reading
+only the profiles changed since, and every change carries the version it wrote.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
+import shutil
 import sqlite3
-import tempfile
 import threading
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from matcher.backends import family_model_id
 from matcher.errors import ProfileExists, ProfileNotFound
 from matcher.profiles import Profile, parse_profile, profile_to_dict
 
-__all__ = ["Store", "StoreReader", "UpsertResult", "save_npy_atomic", "text_hash", "write_text_atomic"]
+__all__ = ["Change", "Store", "StoreReader", "UpsertResult", "text_hash"]
+
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS profiles (
@@ -52,6 +57,11 @@ CREATE TABLE IF NOT EXISTS embeddings (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('generation', '0');
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    profile_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_by_profile ON changes(profile_id);
 """
 
 
@@ -59,33 +69,21 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    """Write an array to a temporary file beside `path`, fsync it, and move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, array, allow_pickle=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 @dataclass(frozen=True)
 class UpsertResult:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    versions: dict[str, int] = field(default_factory=dict)  # id -> change number, for profiles written
+
+
+@dataclass(frozen=True)
+class Change:
+    """A profile's state as of its last change: `profile` None when it was deleted."""
+
+    profile_id: str
+    version: int
+    profile: Profile | None
 
 
 class Store:
@@ -101,10 +99,45 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        with self._lock, self._transaction():
+            self._migrate()
 
     @property
-    def snapshot_dir(self) -> Path:
-        return self.home / "snapshots"
+    def state_dir(self) -> Path:
+        """Where the matching state's snapshots live (see `matcher.snapshot`)."""
+        return self.home / "state"
+
+    def _migrate(self) -> None:
+        """Bring a store written by an earlier version up to date (in the opening transaction)."""
+        version = int(self._meta("schema_version") or 1)
+        if version < 2:
+            # the change log starts now: earlier snapshots cannot be caught up, so none is kept
+            generation = _generation(self._db)
+            self._db.execute("DELETE FROM sqlite_sequence WHERE name='changes'")
+            self._db.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('changes', ?)", (generation,))
+            self._set_meta("changes_pruned_through", str(generation))
+            # embedding cache keys name the numeric family, not the CPU kernel (+onnx-int8-avx2 -> +int8)
+            for (model_id,) in self._db.execute("SELECT DISTINCT model_id FROM embeddings").fetchall():
+                family = family_model_id(model_id)
+                if family != model_id:
+                    self._db.execute("UPDATE OR IGNORE embeddings SET model_id=? WHERE model_id=?", (family, model_id))
+                    self._db.execute("DELETE FROM embeddings WHERE model_id=?", (model_id,))
+            shutil.rmtree(self.home / "snapshots", ignore_errors=True)
+        if self._meta("store_id") is None:
+            self._set_meta("store_id", uuid.uuid4().hex)
+        self._set_meta("schema_version", str(SCHEMA_VERSION))
+
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def store_id(self) -> str:
+        """A random id given to the store when it was made: a snapshot belongs to one store."""
+        with self._lock:
+            return str(self._meta("store_id"))
 
     def close(self) -> None:
         with self._lock:
@@ -121,8 +154,10 @@ class Store:
             return _count(self._db)
 
     def upsert(self, profiles: Iterable[Profile], *, create_only: bool = False) -> UpsertResult:
-        """Insert or replace profiles by id in one transaction; unchanged records are left alone."""
+        """Insert or replace profiles by id in one transaction; unchanged records are left alone.
+        Each profile written gets a change number (`versions`)."""
         added = updated = unchanged = 0
+        versions: dict[str, int] = {}
         with self._lock, self._transaction():
             for profile in profiles:
                 digest = profile.content_hash()
@@ -135,13 +170,22 @@ class Store:
                     unchanged += 1
                     continue
                 self._write(profile, digest, replace=row is not None)
+                versions[profile.id] = self._record_change(profile.id)
                 if row is None:
                     added += 1
                 else:
                     updated += 1
-            if added or updated:
-                self._bump()
-        return UpsertResult(added, updated, unchanged)
+        return UpsertResult(added, updated, unchanged, versions)
+
+    def content_hashes(self, profile_ids: Sequence[str]) -> dict[str, str]:
+        """The stored content hash of each id that exists (to skip unchanged records early)."""
+        found: dict[str, str] = {}
+        with self._lock:
+            for start in range(0, len(profile_ids), 500):
+                batch = list(profile_ids[start : start + 500])
+                marks = ",".join("?" * len(batch))
+                found.update(self._db.execute(f"SELECT id, content_hash FROM profiles WHERE id IN ({marks})", batch))
+        return found
 
     def _write(self, profile: Profile, digest: str, *, replace: bool) -> None:
         data = json.dumps(profile_to_dict(profile, private=True), ensure_ascii=False)
@@ -194,8 +238,9 @@ class Store:
                 "SELECT id, name, kind, country FROM profiles ORDER BY id LIMIT ? OFFSET ?", (limit, offset)
             ).fetchall()
 
-    def delete(self, profile_id: str) -> None:
-        """Remove a profile, its works, and cached vectors of texts no other profile uses."""
+    def delete(self, profile_id: str) -> int:
+        """Remove a profile, its works, and cached vectors of texts no other profile uses; return
+        the deletion's change number."""
         with self._lock:
             profile = self.get(profile_id)
             hashes = [text_hash(t) for t in profile.texts]
@@ -204,7 +249,21 @@ class Store:
                 for digest in hashes:
                     if not self._db.execute("SELECT 1 FROM works WHERE text_hash=?", (digest,)).fetchone():
                         self._db.execute("DELETE FROM embeddings WHERE text_hash=?", (digest,))
-                self._bump()
+                return self._record_change(profile_id)
+
+    def count_changed_since(self, generation: int) -> int:
+        """How many profiles changed after `generation`."""
+        with self._lock:
+            row = self._db.execute("SELECT COUNT(DISTINCT profile_id) FROM changes WHERE seq > ?", (generation,))
+            return int(row.fetchone()[0])
+
+    def prune_changes(self, through: int) -> None:
+        """Forget changes up to `through` (every snapshot in use is at least that recent)."""
+        with self._lock, self._transaction():
+            done = int(self._meta("changes_pruned_through") or 0)
+            if through > done:
+                self._db.execute("DELETE FROM changes WHERE seq <= ?", (through,))
+                self._set_meta("changes_pruned_through", str(through))
 
     # -- embedding cache ------------------------------------------------------------------------
 
@@ -248,8 +307,10 @@ class Store:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _bump(self) -> None:
-        self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
+    def _record_change(self, profile_id: str) -> int:
+        seq = int(self._db.execute("INSERT INTO changes(profile_id) VALUES (?)", (profile_id,)).lastrowid or 0)
+        self._db.execute("UPDATE meta SET value=? WHERE key='generation'", (str(seq),))
+        return seq
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
@@ -264,7 +325,8 @@ def _count(db: sqlite3.Connection) -> int:
 
 
 class StoreReader:
-    """Profiles as of one moment, streamed in id order a batch at a time (see `Store.reader`)."""
+    """The store as of one moment (see `Store.reader`): profiles streamed in id order, and the
+    changes since a generation."""
 
     def __init__(self, db: sqlite3.Connection):
         self._db = db
@@ -275,11 +337,40 @@ class StoreReader:
     def count(self) -> int:
         return _count(self._db)
 
+    def store_id(self) -> str:
+        row = self._db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
+        return "" if row is None else str(row[0])
+
+    def pruned_through(self) -> int:
+        """Changes up to this generation are forgotten: a state older than it cannot catch up."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='changes_pruned_through'").fetchone()
+        return 0 if row is None else int(row[0])
+
     def profiles(self, batch: int = 1000) -> Iterator[Profile]:
         cursor = self._db.execute("SELECT data FROM profiles ORDER BY id")
         while rows := cursor.fetchmany(batch):
             for (data,) in rows:
                 yield parse_profile(json.loads(data))
+
+    def changed_since(self, generation: int) -> list[tuple[str, int]]:
+        """(id, last change number) of every profile changed after `generation`, oldest first."""
+        return [
+            (str(pid), int(seq))
+            for pid, seq in self._db.execute(
+                "SELECT profile_id, MAX(seq) FROM changes WHERE seq > ? GROUP BY profile_id ORDER BY 2", (generation,)
+            )
+        ]
+
+    def changes(self, changed: Sequence[tuple[str, int]]) -> list[Change]:
+        """The current state of each (id, version) from `changed_since`."""
+        found: dict[str, Profile] = {}
+        ids = [pid for pid, _ in changed]
+        for start in range(0, len(ids), 500):
+            batch = ids[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            for pid, data in self._db.execute(f"SELECT id, data FROM profiles WHERE id IN ({marks})", batch):
+                found[pid] = parse_profile(json.loads(data))
+        return [Change(pid, version, found.get(pid)) for pid, version in changed]
 
 
 class _Transaction:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -12,6 +14,8 @@ from matcher.embedding import Embedder
 from matcher.store import Store, text_hash
 
 __all__ = ["CachedEmbedder"]
+
+log = logging.getLogger("matcher.embedding")
 
 
 class CachedEmbedder:
@@ -29,21 +33,40 @@ class CachedEmbedder:
         *,
         batch: int = 256,
         progress: bool = False,
+        kernel: str = "",
     ):
         self.store = store
         self.model_id = model_id
+        self.kernel = kernel  # metadata: what computes the vectors here (`int8-avx2`, `fp32`)
         self._factory = factory
         self._embedder: Embedder | None = None
+        self._loading = threading.Lock()
         self.batch = batch
         self.progress = progress
 
     @property
     def embedder(self) -> Embedder:
+        """The model, loaded on first use (once, whichever thread asks first)."""
         if self._embedder is None:
-            self._embedder = self._factory()
-            if self._embedder.model_id != self.model_id:
-                raise RuntimeError(f"embedder says {self._embedder.model_id}, expected {self.model_id}")
+            with self._loading:
+                if self._embedder is None:
+                    embedder = self._factory()
+                    if embedder.model_id != self.model_id:
+                        raise RuntimeError(f"embedder says {embedder.model_id}, expected {self.model_id}")
+                    self._embedder = embedder
         return self._embedder
+
+    def load(self) -> None:
+        """Load the model now (the server does it in the background at start)."""
+        try:
+            _ = self.embedder
+        except Exception as err:  # reported again, to the caller, on first use
+            log.warning("loading the embedding model failed: %s", err)
+
+    def missing(self, texts: Sequence[str]) -> int:
+        """How many distinct texts the cache does not hold yet (what `embed` would compute)."""
+        hashes = list(dict.fromkeys(text_hash(t) for t in texts))
+        return len(hashes) - len(self.store.cached_vectors(self.model_id, hashes))
 
     def embed_uncached(self, texts: Sequence[str]) -> np.ndarray:
         """Embed query texts without touching the cache."""

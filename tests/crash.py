@@ -1,6 +1,8 @@
-"""Crash safety: kill -9 a server while it writes, restart it, and check that nothing acknowledged
-was lost, the database is intact and the vectors agree with it. Used by the test suite (a few
-rounds) and by `make soak` (many rounds, figures to bench/soak.json)."""
+"""Crash safety: kill -9 a server while it writes, erases and merges its matching state, restart it,
+and check that nothing acknowledged was lost (no write, no erasure), the database is intact, and
+the matching state agrees with it. The server merges after every few writes, so kills land in the
+middle of merges and snapshot writes too. Used by the test suite (a few rounds) and by `make soak`
+(many rounds, figures to bench/soak.json)."""
 
 from __future__ import annotations
 
@@ -28,10 +30,13 @@ from api.app import create_app
 from api.settings import ApiConfig
 from matcher.config import Config
 from matcher.engine import Engine
+from matcher.state import StatePolicy
 from matcher.testing import FakeEmbedder
 fake = FakeEmbedder()
 home = sys.argv[1]
-engine = Engine(Config(home=__import__("pathlib").Path(home)), embedder_factory=lambda: fake, model_id=fake.model_id)
+policy = StatePolicy(fold_rows=int(sys.argv[3]), fold_share=0.0, poll_seconds=0.2)
+engine = Engine(Config(home=__import__("pathlib").Path(home)), embedder_factory=lambda: fake, model_id=fake.model_id,
+                policy=policy)
 app = create_app(engine.config, engine=engine, api=ApiConfig(rate_limit_per_minute=1_000_000))
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
 """
@@ -43,10 +48,13 @@ class CrashRound:
     lost: int
     integrity: str
     vectors_consistent: bool
+    erased: int = 0  # erasures acknowledged so far
+    erasure_leftovers: int = 0  # erased profiles still found in the database or in a state file
+    snapshots_written: int = 0
 
 
-def _start(home: Path, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(home), str(port)],
+def _start(home: Path, port: int, fold_rows: int = 20) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(home), str(port), str(fold_rows)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -83,6 +91,27 @@ def _writer(port: int, key: str, start: int, acked: list[str], stop: threading.E
         i += 1
 
 
+def _eraser(port: int, key: str, start: int, erased: list[str], stop: threading.Event) -> None:
+    """Write a profile, then erase it; an erasure counts once its DELETE was acknowledged."""
+    i = start
+    while not stop.is_set():
+        body = json.loads(_profile(i))
+        body.update(id=f"erase-{i:05d}", name=f"Erased Person {i:05d}")
+        headers = {"content-type": "application/json", "X-API-Key": key}
+        try:
+            urllib.request.urlopen(urllib.request.Request(
+                f"http://127.0.0.1:{port}/v1/profiles", data=json.dumps(body).encode(), method="POST", headers=headers,
+            ), timeout=5)
+            with urllib.request.urlopen(urllib.request.Request(
+                f"http://127.0.0.1:{port}/v1/profiles/erase-{i:05d}", method="DELETE", headers=headers,
+            ), timeout=5) as response:
+                if response.status == 204:
+                    erased.append(f"Erased Person {i:05d}")
+        except (OSError, urllib.error.HTTPError):
+            return
+        i += 1
+
+
 def _admin_key(home: Path) -> str:
     env = {**os.environ, "MATCHER_HOME": str(home)}
     out = subprocess.run([sys.executable, "-m", "matcher", "keys", "create", "--scope", "admin"], env=env,
@@ -90,7 +119,7 @@ def _admin_key(home: Path) -> str:
     return out.strip().splitlines()[-1]
 
 
-def _check(home: Path, acked: list[str]) -> CrashRound:
+def _check(home: Path, acked: list[str], erased: list[str]) -> CrashRound:
     from matcher.config import Config
     from matcher.engine import Engine
     from matcher.testing import FakeEmbedder
@@ -98,13 +127,18 @@ def _check(home: Path, acked: list[str]) -> CrashRound:
     db = sqlite3.connect(home / "matcher.sqlite3")
     integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
     present = {row[0] for row in db.execute("SELECT id FROM profiles")}
+    names = {row[0] for row in db.execute("SELECT name FROM profiles")}
     db.close()
+    snapshots = len(list((home / "state").glob("*/g*")))
     fake = FakeEmbedder()
     engine = Engine(Config(home=home), embedder_factory=lambda: fake, model_id=fake.model_id)
-    corpus = engine.corpus()  # verifies the snapshot against the database, rebuilds it if they disagree
-    consistent = set(corpus.ids) == present and len(corpus.work_vectors) == len(corpus.work_ids)
+    corpus = engine.corpus()  # the snapshot (verified) plus the changes since; erasures merged away
+    consistent = sorted(corpus.row_of) == sorted(present) and corpus.n_active == len(present)
     engine.store.close()
-    return CrashRound(len(acked), len([a for a in acked if a not in present]), str(integrity), consistent)
+    files = b"".join(p.read_bytes() for p in (home / "state").rglob("*") if p.is_file())
+    leftovers = sum(name in names or name.encode() in files for name in erased)
+    return CrashRound(len(acked), len([a for a in acked if a not in present]), str(integrity), consistent,
+                      len(erased), leftovers, snapshots)
 
 
 def crash_rounds(home: Path, rounds: int, *, seed: int = 0) -> list[CrashRound]:
@@ -113,14 +147,17 @@ def crash_rounds(home: Path, rounds: int, *, seed: int = 0) -> list[CrashRound]:
     key = _admin_key(home)
     results = []
     acked: list[str] = []
+    erased: list[str] = []
     next_id = 0
     for _ in range(rounds):
         port = free_port()
         proc = _start(home, port)
         stop = threading.Event()
         mine: list[str] = []
+        gone: list[str] = []
         writers = [threading.Thread(target=_writer, args=(port, key, next_id + w * 100_000, mine, stop))
                    for w in range(2)]
+        writers.append(threading.Thread(target=_eraser, args=(port, key, next_id, gone, stop)))
         for w in writers:
             w.start()
         time.sleep(rng.uniform(0.2, 1.5))
@@ -130,6 +167,7 @@ def crash_rounds(home: Path, rounds: int, *, seed: int = 0) -> list[CrashRound]:
         for w in writers:
             w.join()
         acked.extend(mine)
+        erased.extend(gone)
         next_id += 1000
-        results.append(_check(home, acked))
+        results.append(_check(home, acked, erased))
     return results

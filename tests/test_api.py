@@ -254,10 +254,13 @@ def test_erasure_removes_every_trace(client, fake_engine, keys):
     assert not fake_engine.store.cached_vectors(fake_engine.embedder.model_id, [digest])
     assert client.get("/v1/profiles", headers={"X-API-Key": owner}).status_code == 401  # its key is revoked
     assert "xx-erase" not in str(client.get("/v1/audit").json())
-    fake_engine.wait_for_rebuild(60)
-    assert "xx-erase" not in fake_engine.corpus().row_of  # the in-memory index no longer holds it
+    assert fake_engine.wait_for_merge(60)  # the erasure's merge: a new snapshot without its rows
     corpus = fake_engine.corpus()
-    assert len(corpus.work_vectors) == len(corpus.work_ids)  # a fresh snapshot, without its vectors
+    assert "xx-erase" not in corpus.row_of and len(corpus.delta) == 0 and corpus.active.all()
+    for path in fake_engine.store.state_dir.rglob("*"):  # no state file holds its id, title or words
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"xx-erase" not in data and b"Permafrost meltwater" not in data and b"isotopic" not in data, path
 
 
 def test_batch_job_lifecycle_and_restart(fake_engine, keys):

@@ -31,11 +31,18 @@ def test_backends_and_default():
     assert Config(home=Path("x")).backend == DEFAULT_BACKEND
 
 
-def test_int8_vectors_get_their_own_model_id():
+def test_int8_vectors_get_their_own_model_id_whatever_the_cpu(monkeypatch):
+    from matcher import backends
+
     assert backend_model_id(DEFAULT_MODEL_ID, "torch") == DEFAULT_MODEL_ID
     assert backend_model_id(DEFAULT_MODEL_ID, "onnx") == DEFAULT_MODEL_ID  # same function, same cache
     int8 = backend_model_id(DEFAULT_MODEL_ID, "onnx-int8")
-    assert int8.startswith(f"{DEFAULT_MODEL_ID}+onnx-int8") and int8 != DEFAULT_MODEL_ID
+    assert int8 == f"{DEFAULT_MODEL_ID}+int8"
+    for kernel in ("avx2", "avx512_vnni", "arm64"):  # the kernel is metadata, never part of the key
+        monkeypatch.setattr(backends, "int8_profile", lambda kernel=kernel: kernel)
+        assert backend_model_id(DEFAULT_MODEL_ID, "onnx-int8") == int8
+        assert backends.kernel_tag("onnx-int8") == f"int8-{kernel}"
+    assert backends.family_model_id(f"{DEFAULT_MODEL_ID}+onnx-int8-avx512_vnni") == int8  # keys of earlier stores
     with pytest.raises(MatcherError, match="unknown embedding backend"):
         backend_model_id(DEFAULT_MODEL_ID, "tpu")
 
@@ -60,7 +67,7 @@ def test_backend_is_one_setting(monkeypatch, tmp_path):
 
 def test_explicit_model_ids_are_marked_too():
     config = Config(home=Path("x"), model_id="my-model", backend="onnx-int8")
-    assert model_id_for(config).startswith("my-model+onnx-int8")
+    assert model_id_for(config) == "my-model+int8"
 
 
 def test_onnx_backends_refuse_models_they_cannot_reproduce(tmp_path):

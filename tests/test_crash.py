@@ -1,4 +1,5 @@
-"""kill -9 of a writing server never loses an acknowledged write nor corrupts the store."""
+"""kill -9 of a writing, erasing, merging server never loses an acknowledged write or erasure nor
+corrupts the store or its matching state."""
 
 from __future__ import annotations
 
@@ -18,3 +19,5 @@ def test_sigkill_while_writing_loses_nothing_acknowledged(tmp_path):
         assert r.lost == 0
         assert r.integrity == "ok"
         assert r.vectors_consistent
+        assert r.erasure_leftovers == 0
+    assert rounds[-1].erased > 0 and rounds[-1].snapshots_written > 0

@@ -1,39 +1,110 @@
+"""The `VectorIndex` contract, run against every implementation on data with a known answer."""
+
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from matcher.diversity import mmr
 from matcher.embedding import normalise_rows
-from matcher.index import METHODS, CosineIndex
+from matcher.index import ExactIndex, SklearnIndex, StackedIndex, VectorIndex
+
+TOLERANCE = {"half": 1e-3, "single": 1e-5, "sklearn": 1e-5, "stacked": 1e-3}  # float16: 11-bit mantissa
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_query_matches_brute_force_and_round_trips(tmp_path, method):
-    vectors = normalise_rows(np.random.default_rng(1).normal(size=(50, 16)))
-    index = CosineIndex(method=method).fit(vectors)
-    rows, sims = index.query(vectors[:3], 5)
-    brute = np.argsort(-(vectors[:3] @ vectors.T), axis=1)[:, :5]
-    np.testing.assert_array_equal(rows, brute)
-    assert np.allclose(sims[:, 0], 1.0, atol=1e-3 if method == "half" else 1e-5)  # float16: 11-bit mantissa
+def _stacked(vectors: np.ndarray) -> VectorIndex:
+    middle = len(vectors) // 3
+    return StackedIndex([ExactIndex().fit(vectors[:middle]), ExactIndex().fit(vectors[middle:])])
+
+
+FACTORIES: dict[str, Callable[[np.ndarray], VectorIndex]] = {
+    "half": lambda v: ExactIndex().fit(v),
+    "single": lambda v: ExactIndex(precision="single").fit(v),
+    "sklearn": lambda v: SklearnIndex().fit(v),
+    "stacked": _stacked,
+}
+SAVABLE = {"half": ExactIndex, "single": ExactIndex, "sklearn": SklearnIndex}
+
+
+def _data(seed: int, n: int = 300, d: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    vectors = normalise_rows(rng.normal(size=(n, d)))
+    queries = normalise_rows(vectors[:4] + 0.3 * rng.normal(size=(4, d)))
+    return vectors, queries
+
+
+def _brute(vectors: np.ndarray, queries: np.ndarray, n: int, allowed: np.ndarray | None) -> np.ndarray:
+    sims = queries.astype(np.float64) @ vectors.T.astype(np.float64)
+    if allowed is not None:
+        sims[:, ~allowed] = -np.inf
+    return sims
+
+
+def _assert_same_neighbours(rows, sims, exact: np.ndarray, n: int, tolerance: float) -> None:
+    """`rows` are the true top n up to rounding: any row swapped in or out is within `tolerance`
+    of the cut-off, and the returned scores are the true ones."""
+    for q in range(len(rows)):
+        truth = np.argsort(-exact[q], kind="stable")[:n]
+        truth = truth[np.isfinite(exact[q, truth])]
+        assert len(rows[q]) == len(truth)
+        np.testing.assert_allclose(sims[q], exact[q, rows[q]], atol=tolerance)
+        assert np.all(np.diff(sims[q]) <= 1e-6), "best first"
+        cut = exact[q, truth[-1]] if len(truth) else 0.0
+        assert all(abs(exact[q, r] - cut) < 2 * tolerance for r in set(rows[q].tolist()) ^ set(truth.tolist()))
+
+
+@pytest.mark.parametrize("kind", FACTORIES)
+def test_search_finds_the_nearest_rows(kind):
+    vectors, queries = _data(1)
+    rows, sims = FACTORIES[kind](vectors).search(queries, 10)
+    assert rows.shape == sims.shape == (4, 10) and rows.dtype.kind == "i"
+    _assert_same_neighbours(rows, sims, _brute(vectors, queries, 10, None), 10, TOLERANCE[kind])
+
+
+@pytest.mark.parametrize("kind", FACTORIES)
+@pytest.mark.parametrize("share", [0.02, 0.3, 0.9])
+def test_search_returns_only_allowed_rows(kind, share):
+    vectors, queries = _data(2)
+    allowed = np.random.default_rng(3).random(len(vectors)) < share
+    rows, sims = FACTORIES[kind](vectors).search(queries, 25, allowed)
+    assert allowed[rows].all()
+    assert rows.shape[1] == min(25, int(allowed.sum()))
+    _assert_same_neighbours(rows, sims, _brute(vectors, queries, 25, allowed), 25, TOLERANCE[kind])
+
+
+@pytest.mark.parametrize("kind", FACTORIES)
+def test_search_clamps_n_and_handles_nothing_allowed(kind):
+    vectors = normalise_rows(np.eye(3, dtype=np.float32))
+    index = FACTORIES[kind](vectors)
+    assert len(index) == 3
+    assert index.search(np.ones(3, dtype=np.float32), 10)[0].shape == (1, 3)
+    rows, sims = index.search(np.ones((2, 3), dtype=np.float32), 5, np.zeros(3, dtype=bool))
+    assert rows.shape == sims.shape == (2, 0)
+
+
+@pytest.mark.parametrize("kind", SAVABLE)
+def test_save_and_load_round_trip(tmp_path, kind):
+    vectors, queries = _data(4)
+    index = FACTORIES[kind](vectors)
     index.save(tmp_path)
-    again = CosineIndex.load(tmp_path)
-    np.testing.assert_array_equal(again.query(vectors[:3], 5)[0], rows)
+    again = SAVABLE[kind].load(tmp_path)
+    np.testing.assert_array_equal(again.search(queries, 7)[0], index.search(queries, 7)[0])
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_query_clamps_n_to_the_index_size(method):
-    index = CosineIndex(method=method).fit(normalise_rows(np.eye(3, dtype=np.float32)))
-    assert index.query(np.ones(3, dtype=np.float32), 10)[0].shape == (1, 3)
-
-
-def test_blas_and_sklearn_give_the_same_neighbours():
-    vectors = normalise_rows(np.random.default_rng(2).normal(size=(2000, 32)))
-    queries = vectors[:25] + 0.1
-    a_rows, a_sims = CosineIndex(method="blas").fit(vectors).query(queries, 40)
-    b_rows, b_sims = CosineIndex(method="sklearn").fit(vectors).query(queries, 40)
-    np.testing.assert_array_equal(a_rows, b_rows)
-    np.testing.assert_allclose(a_sims, b_sims, atol=1e-5)
+@pytest.mark.parametrize("kind", FACTORIES)
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), n=st.integers(1, 60), share=st.floats(0.0, 1.0))
+def test_any_mask_and_n(kind, seed, n, share):
+    """Never more than n rows, never a disallowed row, best first, and the true neighbours."""
+    vectors, queries = _data(seed, n=97, d=8)
+    allowed = np.random.default_rng(seed + 1).random(len(vectors)) < share
+    rows, sims = FACTORIES[kind](vectors).search(queries, n, allowed)
+    assert rows.shape[1] == min(n, int(allowed.sum())) and allowed[rows].all()
+    _assert_same_neighbours(rows, sims, _brute(vectors, queries, n, allowed), n, TOLERANCE[kind])
 
 
 def test_half_precision_gives_the_float32_neighbours_up_to_rounding():
@@ -41,8 +112,8 @@ def test_half_precision_gives_the_float32_neighbours_up_to_rounding():
     float32 similarities are not within float16 rounding (1e-3) of each other."""
     vectors = normalise_rows(np.random.default_rng(3).normal(size=(5000, 384)))
     queries = normalise_rows(vectors[:20] + 0.2 * np.random.default_rng(4).normal(size=(20, 384)))
-    h_rows, h_sims = CosineIndex(method="half").fit(vectors).query(queries, 50)
-    f_rows, f_sims = CosineIndex(method="blas").fit(vectors).query(queries, 50)
+    h_rows, h_sims = ExactIndex().fit(vectors).search(queries, 50)
+    f_rows, f_sims = ExactIndex(precision="single").fit(vectors).search(queries, 50)
     np.testing.assert_allclose(h_sims, f_sims, atol=1e-3)
     exact = queries @ vectors.T
     for q in range(len(queries)):
@@ -67,3 +138,17 @@ def test_a_split_scan_equals_one_scan(monkeypatch):
     monkeypatch.setattr(half, "SPLIT_ROWS", 100)
     np.testing.assert_array_equal(half.matvec(matrix, vector), whole)
     np.testing.assert_allclose(whole, matrix.astype(np.float32) @ vector, atol=1e-3)  # float16 result
+
+
+def test_blocks_read_as_one_matrix():
+    from matcher import half
+
+    rng = np.random.default_rng(7)
+    matrix = normalise_rows(rng.normal(size=(40, 8))).astype(np.float16)
+    blocks = half.HalfBlocks([matrix[:13], matrix[13:13], matrix[13:]])
+    rows = rng.permutation(40)[:17]
+    queries = normalise_rows(rng.normal(size=(3, 8)))
+    np.testing.assert_array_equal(blocks.gather(rows), matrix[rows].astype(np.float32))
+    np.testing.assert_allclose(blocks.rows_dot(rows, queries), matrix[rows].astype(np.float32) @ queries.T, atol=1e-6)
+    np.testing.assert_allclose(blocks.matvec(queries[0]), matrix.astype(np.float32) @ queries[0], atol=1e-3)
+    assert blocks.gather(int(rows[0])).shape == (8,) and len(blocks) == 40

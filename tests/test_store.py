@@ -5,9 +5,10 @@ import sqlite3
 import numpy as np
 import pytest
 
+from matcher.atomic import save_npy_atomic
 from matcher.errors import ProfileExists, ProfileNotFound
 from matcher.profiles import parse_profile
-from matcher.store import Store, save_npy_atomic, text_hash
+from matcher.store import Store, text_hash
 
 from .conftest import small_pool
 
