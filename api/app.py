@@ -88,6 +88,7 @@ def create_app(
         yield
         app.state.workers.shutdown(wait=False, cancel_futures=True)
         app.state.engine.stop_background()
+        app.state.audit.flush()
         if engine is None:
             app.state.engine.store.close()
 
@@ -133,10 +134,11 @@ def create_app(
 
 
 def _warm(engine: Engine) -> None:
-    """Open the matching state now (a snapshot load) and load the model in the background: queries
-    by id are answered before it is ready; the first text query waits for it."""
+    """Open the matching state now (a snapshot load) while a thread loads the vector kernels, the
+    lexical vocabulary and the model: queries by id are answered before the model is ready; the
+    first text query waits for it."""
+    threading.Thread(target=engine.warm, name="warm-up", daemon=True).start()
     try:
         engine.corpus()
     except MatcherError as err:  # an empty store can still take profile writes
         log.warning("%s", err)
-    threading.Thread(target=engine.embedder.load, name="model-load", daemon=True).start()

@@ -35,7 +35,7 @@ class Server:
     """`matcher serve` on a free loopback port with its own MATCHER_HOME, stopped on exit."""
 
     def __init__(self, home: Path, scope: str = "read"):
-        self.env = {**os.environ, "MATCHER_HOME": str(home)}
+        self.env = {**os.environ, "MATCHER_HOME": str(home), "MATCHER_RATE_LIMIT_PER_MINUTE": "1000000"}
         out = subprocess.run([sys.executable, "-m", "matcher", "keys", "create", "--scope", scope], env=self.env,
                              cwd=ROOT, check=True, capture_output=True, text=True).stdout
         self.key = out.strip().splitlines()[-1]

@@ -90,7 +90,12 @@ def _first_seen(server: Server, text: str, pid: str, present: bool, limit: float
 
 
 def _holding(state_dir: Path, needle: bytes) -> int:
-    return sum(needle in p.read_bytes() for p in state_dir.rglob("*") if p.is_file())
+    """How many files under `state_dir` hold `needle` (a merge may delete folders as we walk)."""
+    while True:
+        try:
+            return sum(needle in p.read_bytes() for p in state_dir.rglob("*") if p.is_file())
+        except FileNotFoundError:
+            continue
 
 
 def _wait_for_snapshot(server: Server, other_than: str, limit: float = 600) -> str:
@@ -244,7 +249,7 @@ def run() -> dict[str, object]:
                 restarts.append(server.first_answer({"profile_id": "s000001", "k": 10}))
         out["restart_100k_s"] = round(statistics.median(restarts), 2)
         out["restart_100k_max_s"] = round(max(restarts), 2)
-        clis = [_cli(home, "match", "--id", f"s{i * 7919:06d}", "--k", "10", "--json") for i in range(3)]
+        clis = [_cli(home, "match", "--id", f"s{i * 7919 % N:06d}", "--k", "10", "--json") for i in range(3)]
         out["cli_match_100k_s"], out["cli_match_100k_max_s"] = round(statistics.median(clis), 2), round(max(clis), 2)
         _live(home, out)
     return out

@@ -1,6 +1,7 @@
 """`make soak`: the long runs of the trust checks, figures to bench/soak.json.
 
-- crash: SIGKILL a writing server 50 times (tests/crash.py), count lost acknowledged writes;
+- crash: SIGKILL a server 50 times while it writes, erases and merges its matching state
+  (tests/crash.py); count lost acknowledged writes and erased profiles still found anywhere;
 - fuzz: schemathesis over every operation with many examples per operation;
 - load: 60 s of POST /v1/match by id at 32 concurrent clients against the demo pool on loopback,
   with /health sampled meanwhile; p50/p95/p99, errors, and the server's peak RSS.
@@ -40,6 +41,8 @@ def crash(rounds: int) -> dict[str, object]:
         "crash_lost": sum(r.lost for r in results),
         "crash_integrity_ok": all(r.integrity == "ok" for r in results),
         "crash_vectors_consistent": all(r.vectors_consistent for r in results),
+        "crash_erasures_acknowledged": results[-1].erased,
+        "crash_erasure_leftovers": sum(r.erasure_leftovers for r in results),
     }
 
 
@@ -147,7 +150,8 @@ def main() -> int:
     figures["date"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     OUT.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     print(json.dumps(figures, indent=2))
-    return 0 if figures["crash_lost"] == 0 and figures["fuzz_server_errors"] == 0 and figures["load_errors"] == 0 else 1
+    clean = figures["crash_lost"] == 0 and figures["crash_erasure_leftovers"] == 0
+    return 0 if clean and figures["fuzz_server_errors"] == 0 and figures["load_errors"] == 0 else 1
 
 
 if __name__ == "__main__":

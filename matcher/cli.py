@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -68,6 +69,7 @@ def ingest(
         upserted = engine.add([p for _, p in result.profiles])
         if upserted.added or upserted.updated:
             typer.echo("updating the matching state", err=True)
+            os.nice(5)  # a merge is housekeeping: a server answering on this machine comes first
             engine.settle()  # fold the writes into the snapshot when they are many
     except MatcherError as err:
         fail(err)
@@ -163,11 +165,23 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     home: HomeOption = None,
 ) -> None:
-    """Serve the HTTP API (docs at /docs, health at /health) over the store."""
+    """Serve the HTTP API (docs at /docs, health at /health) over the store.
+
+    The server loads the matching state's snapshot, answers queries by profile id at once and by
+    text as soon as the model is loaded (a few seconds), picks up writes made by other processes
+    on the same store within seconds, and merges in a separate low-priority process.
+
+    Examples: matcher serve;  matcher serve --host 0.0.0.0 --port 8080 (behind a TLS proxy)
+    """
     import uvicorn
 
     from api.app import create_app
 
+    # Background threads (catching up with other processes' writes, loading the model) run Python
+    # code; a short switch interval hands the interpreter back to a query within 0.5 ms instead of
+    # 5 ms at each of its GIL hand-offs (measured at 100k profiles, match p99 during a 10k-profile
+    # ingest by another process: 3.1x idle with a 1 ms interval, 2.4x with 0.5 ms, 2.3x with 0.2 ms).
+    sys.setswitchinterval(0.0005)
     # uvicorn's own access log would print concrete paths (profile ids); the app logs route templates
     uvicorn.run(create_app(_config(home)), host=host, port=port, log_level="info", access_log=False)
 

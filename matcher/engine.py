@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from matcher import half
 from matcher.backends import backend_model_id, kernel_tag
 from matcher.calls import CallRequest, ConsortiumResult, make_aspects, parse_group_min, solve_call
 from matcher.chunking import split_sentences
@@ -75,7 +77,9 @@ def model_id_for(config: Config) -> str:
 
 
 def _merge_in_process(config: Config, refit: bool) -> None:
-    """A merge run in a separate process, on the configured model (see `Engine.start_background`)."""
+    """A merge run in a separate process, on the configured model (see `Engine.start_background`),
+    at a low CPU priority: serving comes first."""
+    os.nice(10)
     store = Store(config.home)
     try:
         kernel = kernel_tag(config.backend)
@@ -165,9 +169,19 @@ class Engine:
     def _poll(self) -> None:
         while not self._stop.wait(self.state.policy.poll_seconds):
             try:
-                self.state.refresh()
+                self.state.refresh(paced=True)
             except Exception as err:  # the current view stays in use
                 log.warning("catching up with the store failed: %s", err)
+
+    def warm(self) -> None:
+        """Load what the first queries need (the vector kernels, the lexical vocabulary, the model),
+        so that they do not wait for it; the server runs this in the background at start."""
+        half.warm()
+        try:
+            self.corpus().fitted.lexical.warm()
+        except MatcherError:  # an empty store: nothing to look up yet
+            pass
+        self.embedder.load()
 
     def wait_for_merge(self, timeout: float | None = None) -> bool:
         """Block until no merge of the matching state is running."""
@@ -189,20 +203,29 @@ class Engine:
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def add(self, profiles: Iterable[Profile], *, create_only: bool = False) -> UpsertResult:
+    def add(self, profiles: Iterable[Profile], *, create_only: bool = False, chunk: int = 500) -> UpsertResult:
         """Embed the new texts of changed profiles (through the cache), store the profiles, and make
-        them visible. Texts are embedded before the profiles are stored, so a stored profile always
-        has its vectors, even if this is interrupted."""
+        them visible, `chunk` profiles per transaction (a bulk write never holds the store's write
+        lock for long). Texts are embedded before their profiles are stored, so a stored profile
+        always has its vectors, and an interrupted run keeps every chunk it finished."""
         profiles = list(profiles)
-        stored = self.store.content_hashes([p.id for p in profiles])
-        if create_only and (taken := next((p.id for p in profiles if p.id in stored), None)):
-            raise ProfileExists(taken)
-        changed = [p for p in profiles if stored.get(p.id) != p.content_hash()]
-        if changed:
-            self.embedder.embed(corpus_texts(changed), desc="embedding works")
-        result = self.store.upsert(profiles, create_only=create_only)
-        self.state.apply(profiles, result.versions)
-        return result
+        if create_only:
+            stored = self.store.content_hashes([p.id for p in profiles])
+            if taken := next((p.id for p in profiles if p.id in stored), None):
+                raise ProfileExists(taken)
+        added = updated = unchanged = 0
+        versions: dict[str, int] = {}
+        for start in range(0, len(profiles), chunk):
+            part = profiles[start : start + chunk]
+            stored = self.store.content_hashes([p.id for p in part])
+            changed = [p for p in part if stored.get(p.id) != p.content_hash()]
+            if changed:
+                self.embedder.embed(corpus_texts(changed), desc="embedding works")
+            result = self.store.upsert(part, create_only=create_only)
+            self.state.apply(part, result.versions)
+            added, updated, unchanged = added + result.added, updated + result.updated, unchanged + result.unchanged
+            versions.update(result.versions)
+        return UpsertResult(added, updated, unchanged, versions)
 
     def delete(self, profile_id: str) -> None:
         """Erase a profile: store rows and cached vectors only it used go now, its rows leave the

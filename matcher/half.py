@@ -24,7 +24,7 @@ from types import ModuleType
 
 import numpy as np
 
-__all__ = ["HalfBlocks", "gather", "matvec", "rows_dot", "to_half"]
+__all__ = ["HalfBlocks", "gather", "matvec", "rows_dot", "to_half", "warm"]
 
 SPLIT_ROWS = 65_536  # scans of at least this many rows run as two halves in parallel
 
@@ -41,6 +41,11 @@ def _torch() -> ModuleType:
 def _scan_pool() -> ThreadPoolExecutor | None:
     workers = min(2, os.cpu_count() or 1)
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan") if workers > 1 else None
+
+
+def warm() -> None:
+    """Import PyTorch now (a server does it at start, so the first scan does not wait for it)."""
+    _torch()
 
 
 def to_half(vectors: np.ndarray) -> np.ndarray:

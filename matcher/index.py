@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
 
 from matcher import half
 from matcher.atomic import save_npy_atomic
@@ -138,6 +137,8 @@ class SklearnIndex:
         self.n_jobs = n_jobs
 
     def fit(self, vectors: np.ndarray) -> SklearnIndex:
+        from sklearn.neighbors import NearestNeighbors
+
         _check(vectors)
         self.vectors_ = np.ascontiguousarray(vectors, dtype=np.float32)
         self.nn_ = NearestNeighbors(metric="cosine", algorithm="brute", n_jobs=self.n_jobs).fit(self.vectors_)

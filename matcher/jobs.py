@@ -101,7 +101,7 @@ class JobStore:
         return len(rows)
 
     def get(self, job_id: str) -> dict[str, Any]:
-        rows = self.store.execute(
+        rows = self.store.query(
             "SELECT id, status, done, total, summary, error, created_at, finished_at FROM batch_jobs WHERE id=?",
             (job_id,))
         if not rows:

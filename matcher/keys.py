@@ -82,7 +82,7 @@ class KeyStore:
         if not secret or not secret.startswith("mk_") or len(secret) > 200:
             return None
         key_id = secret[3:].split("_", 1)[0]
-        rows = self.store.execute(
+        rows = self.store.query(
             "SELECT digest, scope, owner, label FROM api_keys WHERE key_id=? AND revoked=0", (key_id,)
         )
         if not rows:
@@ -99,7 +99,7 @@ class KeyStore:
         return bool(before[0][0])
 
     def list(self) -> list[ApiKey]:
-        rows = self.store.execute(
+        rows = self.store.query(
             "SELECT key_id, scope, owner, label FROM api_keys WHERE revoked=0 ORDER BY created_at"
         )
         return [ApiKey(str(k), str(s), o if o is None else str(o), str(lb)) for k, s, o, lb in rows]

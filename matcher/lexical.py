@@ -20,8 +20,6 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
-from sklearn.preprocessing import normalize
 
 from matcher.atomic import write_text_atomic
 from matcher.packed import PackedStrings
@@ -49,6 +47,8 @@ class LexicalModel:
     ) -> tuple[LexicalModel, sparse.csr_matrix]:
         """Fit on the documents (read once: a store can be streamed through) and return the model
         with the documents' rows, which equal `transform` of the same documents exactly."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         max_df = max_df if n_documents >= 20 else 1.0
         vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=1, max_df=max_df, max_features=max_features, **_COMMON)
         params = {"max_df": max_df, "max_features": max_features, "documents": n_documents}
@@ -65,11 +65,19 @@ class LexicalModel:
         return len(self.idf)
 
     @cached_property
-    def _counter(self) -> CountVectorizer | None:
+    def _counter(self) -> Any:
+        """scikit-learn's counting on the fitted vocabulary (imported here: commands that never
+        transform a text, like a match by id, do not pay for importing scikit-learn)."""
         if not len(self):
             return None
+        from sklearn.feature_extraction.text import CountVectorizer
+
         vocabulary = {term: i for i, term in enumerate(self.terms)}
         return CountVectorizer(vocabulary=vocabulary, **_COMMON)
+
+    def warm(self) -> None:
+        """Build the vocabulary look-up now (the server does it at start, off the request path)."""
+        _ = self._counter
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """Term vectors of the texts: the steps of scikit-learn's TF-IDF transform, on the fitted
@@ -77,6 +85,8 @@ class LexicalModel:
         counter = self._counter
         if counter is None:
             return sparse.csr_matrix((len(texts), 0), dtype=np.float32)
+        from sklearn.preprocessing import normalize
+
         counts = sparse.csr_matrix(counter.transform(texts), dtype=np.float32)
         np.log(counts.data, counts.data)
         counts.data += 1.0

@@ -55,7 +55,8 @@ class StatePolicy:
     fold_rows: int = 2_000  # a merge is due when the delta has more rows than this...
     fold_share: float = 0.05  # ... and more than this share of the base
     refit_share: float = 0.25  # a merge refits when the rows written since the fit pass this share of it
-    apply_batch: int = 1_000  # changes applied per new view while catching up
+    apply_batch: int = 250  # changes applied per new view while catching up
+    catch_up_pause: float = 1.0  # in the background, rest this many times as long as each batch took
     poll_seconds: float = 1.0  # how often a server looks for other processes' writes and merges
     retry_seconds: float = 30.0  # after a failed merge, wait this long before the next
 
@@ -114,14 +115,16 @@ class MatchingState:
         tip = self._tip
         return None if tip is None else tip.info
 
-    def refresh(self) -> Corpus | None:
+    def refresh(self, *, paced: bool = False) -> Corpus | None:
         """Catch up with every write in the store, from any process, and swap to a newer snapshot
-        when a merge made one. Opens the state on first use."""
+        when a merge made one. Opens the state on first use. `paced` (a server's background
+        refresh): rest between batches, so a bulk write elsewhere never takes the CPU from queries."""
         with self._refreshing:
             tip = self._tip
             info = self.snapshots.current()
             newer = info is not None and tip is not None and info.name != tip.info.name
             if tip is None or (newer and info.generation >= tip.info.generation):
+                began = time.perf_counter()
                 fresh = self._open(info)
                 if fresh is not None:
                     self._catch_up(fresh, live=False)
@@ -129,9 +132,12 @@ class MatchingState:
                     if fresh is not None:
                         self._catch_up(fresh, live=False)  # what was written while the new base loaded
                     self._tip = fresh
+                if fresh is not None:
+                    log.info("matching state on snapshot %s (%d rows, %d since) in %.2f s", fresh.info.name,
+                             len(fresh.view.base), len(fresh.view.delta), time.perf_counter() - began)
             else:
                 try:
-                    self._catch_up(tip, live=True)
+                    self._catch_up(tip, live=True, paced=paced)
                 except _Behind:  # the change log was pruned past this view: start from the snapshot
                     with self._lock:
                         self._tip = None
@@ -218,7 +224,7 @@ class MatchingState:
     def _guard(self, live: bool) -> AbstractContextManager[object]:
         return self._lock if live else nullcontext()
 
-    def _catch_up(self, tip: _Tip, *, live: bool) -> None:
+    def _catch_up(self, tip: _Tip, *, live: bool, paced: bool = False) -> None:
         """Apply every change in the store newer than the tip's generation, a batch at a time."""
         with self.store.reader() as db:
             generation = db.generation()
@@ -227,10 +233,15 @@ class MatchingState:
             if db.pruned_through() > tip.view.generation:
                 raise _Behind
             changed = db.changed_since(tip.view.generation)
+            if len(changed) > self.policy.apply_batch:
+                log.info("catching up with %d profiles written elsewhere", len(changed))
             for start in range(0, len(changed), self.policy.apply_batch):
+                began = time.perf_counter()
                 changes = db.changes(changed[start : start + self.policy.apply_batch])
                 with self._guard(live):
                     self._apply(tip, changes)
+                if paced and start + self.policy.apply_batch < len(changed):
+                    time.sleep(self.policy.catch_up_pause * (time.perf_counter() - began))
         with self._guard(live):
             if generation > tip.view.generation:
                 tip.view = tip.view.at_generation(generation)
@@ -310,10 +321,10 @@ class MatchingState:
 
     def _write_merged(self, tip: _Tip, *, refit: bool) -> SnapshotInfo | None:
         """Fold the tip's delta into a new base and save it (the caller holds the snapshot lock)."""
-        if refit:
+        view = tip.view
+        if refit and not (tip.info.fit_generation == view.generation and len(view) == view.n_active):
             written = self._write_full()
             return None if written is None else written[2]
-        view = tip.view
         if not len(view.delta) and not tip.erasures and view.active.all():
             return tip.info  # nothing to fold
         boundary = view.boundary
@@ -365,7 +376,8 @@ def merge(
 
 
 class InlineMerger:
-    """Merges in the calling thread (one-shot commands and tests)."""
+    """Merges in the calling thread (one-shot commands and tests). A merge that fails is logged:
+    the write that asked for it has happened, and the state in memory reflects it."""
 
     def __init__(self) -> None:
         self._busy = False
@@ -376,9 +388,11 @@ class InlineMerger:
         self._busy = True
         try:
             merge(state.store, state.embedder, index=state.index_kind, refit=refit)
+            state.refresh()  # swaps to the new snapshot; a merge it asks for waits for the next write
+        except Exception as err:
+            log.warning("merging the matching state failed (%s); it goes on with the writes in memory", err)
         finally:
             self._busy = False
-        state.refresh()
 
     def wait(self, timeout: float | None = None) -> bool:
         return True
@@ -400,6 +414,9 @@ class ThreadMerger:
         with self._lock:
             if self._thread is not None or time.monotonic() - self._failed_at < state.policy.retry_seconds:
                 return
+            with state.snapshots.lock(wait=False) as free:
+                if not free:  # another process is merging: its snapshot comes to us on refresh
+                    return
             self._thread = threading.Thread(target=self._work, args=(state, refit), name="state-merge", daemon=True)
             self._thread.start()
 

@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS embeddings (
     vector BLOB NOT NULL,
     PRIMARY KEY (model_id, text_hash)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS embeddings_by_hash ON embeddings(text_hash);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('generation', '0');
 CREATE TABLE IF NOT EXISTS changes (
@@ -93,7 +94,9 @@ class Store:
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
         self.path = self.home / "matcher.sqlite3"
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the one writing connection
+        self._local = threading.local()  # a read-only connection per thread: reads never wait for a write
+        self._readers: list[sqlite3.Connection] = []
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -136,22 +139,34 @@ class Store:
 
     def store_id(self) -> str:
         """A random id given to the store when it was made: a snapshot belongs to one store."""
-        with self._lock:
-            return str(self._meta("store_id"))
+        row = self._read().execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
+        return str(row[0])
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
+
+    def _read(self) -> sqlite3.Connection:
+        """This thread's read-only connection (each statement its own consistent read: WAL readers
+        run beside the writer and never take the write lock)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+            self._local.db = db
+            with self._lock:
+                self._readers.append(db)
+        return db
 
     # -- profiles -------------------------------------------------------------------------------
 
     def generation(self) -> int:
-        with self._lock:
-            return _generation(self._db)
+        return _generation(self._read())
 
     def count(self) -> int:
-        with self._lock:
-            return _count(self._db)
+        return _count(self._read())
 
     def upsert(self, profiles: Iterable[Profile], *, create_only: bool = False) -> UpsertResult:
         """Insert or replace profiles by id in one transaction; unchanged records are left alone.
@@ -180,11 +195,11 @@ class Store:
     def content_hashes(self, profile_ids: Sequence[str]) -> dict[str, str]:
         """The stored content hash of each id that exists (to skip unchanged records early)."""
         found: dict[str, str] = {}
-        with self._lock:
-            for start in range(0, len(profile_ids), 500):
-                batch = list(profile_ids[start : start + 500])
-                marks = ",".join("?" * len(batch))
-                found.update(self._db.execute(f"SELECT id, content_hash FROM profiles WHERE id IN ({marks})", batch))
+        db = self._read()
+        for start in range(0, len(profile_ids), 500):
+            batch = list(profile_ids[start : start + 500])
+            marks = ",".join("?" * len(batch))
+            found.update(db.execute(f"SELECT id, content_hash FROM profiles WHERE id IN ({marks})", batch))
         return found
 
     def _write(self, profile: Profile, digest: str, *, replace: bool) -> None:
@@ -204,20 +219,17 @@ class Store:
         )
 
     def get(self, profile_id: str) -> Profile:
-        with self._lock:
-            row = self._db.execute("SELECT data FROM profiles WHERE id=?", (profile_id,)).fetchone()
+        row = self._read().execute("SELECT data FROM profiles WHERE id=?", (profile_id,)).fetchone()
         if row is None:
             raise ProfileNotFound(profile_id)
         return parse_profile(json.loads(row[0]))
 
     def exists(self, profile_id: str) -> bool:
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM profiles WHERE id=?", (profile_id,)).fetchone() is not None
+        return self._read().execute("SELECT 1 FROM profiles WHERE id=?", (profile_id,)).fetchone() is not None
 
     def profiles(self) -> list[Profile]:
         """Every profile, ordered by id."""
-        with self._lock:
-            rows = self._db.execute("SELECT data FROM profiles ORDER BY id").fetchall()
+        rows = self._read().execute("SELECT data FROM profiles ORDER BY id").fetchall()
         return [parse_profile(json.loads(r[0])) for r in rows]
 
     @contextmanager
@@ -233,17 +245,18 @@ class Store:
             db.close()
 
     def list_ids(self, *, offset: int = 0, limit: int = 100) -> list[tuple[str, str, str, str]]:
-        with self._lock:
-            return self._db.execute(
-                "SELECT id, name, kind, country FROM profiles ORDER BY id LIMIT ? OFFSET ?", (limit, offset)
-            ).fetchall()
+        return self._read().execute(
+            "SELECT id, name, kind, country FROM profiles ORDER BY id LIMIT ? OFFSET ?", (limit, offset)
+        ).fetchall()
 
     def delete(self, profile_id: str) -> int:
         """Remove a profile, its works, and cached vectors of texts no other profile uses; return
         the deletion's change number."""
         with self._lock:
-            profile = self.get(profile_id)
-            hashes = [text_hash(t) for t in profile.texts]
+            row = self._db.execute("SELECT data FROM profiles WHERE id=?", (profile_id,)).fetchone()
+            if row is None:
+                raise ProfileNotFound(profile_id)
+            hashes = [text_hash(t) for t in parse_profile(json.loads(row[0])).texts]
             with self._transaction():
                 self._db.execute("DELETE FROM profiles WHERE id=?", (profile_id,))
                 for digest in hashes:
@@ -253,9 +266,8 @@ class Store:
 
     def count_changed_since(self, generation: int) -> int:
         """How many profiles changed after `generation`."""
-        with self._lock:
-            row = self._db.execute("SELECT COUNT(DISTINCT profile_id) FROM changes WHERE seq > ?", (generation,))
-            return int(row.fetchone()[0])
+        row = self._read().execute("SELECT COUNT(DISTINCT profile_id) FROM changes WHERE seq > ?", (generation,))
+        return int(row.fetchone()[0])
 
     def prune_changes(self, through: int) -> None:
         """Forget changes up to `through` (every snapshot in use is at least that recent)."""
@@ -269,15 +281,15 @@ class Store:
 
     def cached_vectors(self, model_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
-        with self._lock:
-            for start in range(0, len(hashes), 500):
-                batch = list(hashes[start : start + 500])
-                marks = ",".join("?" * len(batch))
-                for digest, blob in self._db.execute(
-                    f"SELECT text_hash, vector FROM embeddings WHERE model_id=? AND text_hash IN ({marks})",
-                    [model_id, *batch],
-                ):
-                    found[digest] = np.frombuffer(blob, dtype=np.float32)
+        db = self._read()
+        for start in range(0, len(hashes), 500):
+            batch = list(hashes[start : start + 500])
+            marks = ",".join("?" * len(batch))
+            for digest, blob in db.execute(
+                f"SELECT text_hash, vector FROM embeddings WHERE model_id=? AND text_hash IN ({marks})",
+                [model_id, *batch],
+            ):
+                found[digest] = np.frombuffer(blob, dtype=np.float32)
         return found
 
     def put_vectors(self, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
@@ -289,17 +301,23 @@ class Store:
             self._db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?,?,?)", rows)
 
     def cache_size(self, model_id: str) -> int:
-        with self._lock:
-            return int(
-                self._db.execute("SELECT count(*) FROM embeddings WHERE model_id=?", (model_id,)).fetchone()[0]
-            )
+        return int(self._read().execute("SELECT count(*) FROM embeddings WHERE model_id=?", (model_id,)).fetchone()[0])
 
     # -- shared access for the store's other tables (keys, audit, jobs) ---------------------------
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
-        """Run one statement (its own transaction) and return every row."""
+        """Run one writing statement (its own transaction) and return every row."""
         with self._lock:
             return self._db.execute(sql, params).fetchall()
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        """Run one reading statement on this thread's read connection (never waits for a writer)."""
+        return self._read().execute(sql, params).fetchall()
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        """Run one writing statement for many rows, in one transaction."""
+        with self._lock, self._transaction():
+            self._db.executemany(sql, rows)
 
     def ensure_schema(self, ddl: str) -> None:
         with self._lock:

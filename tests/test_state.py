@@ -276,3 +276,34 @@ def test_prepared_queries_see_one_view(fake_engine):
     assert "p029" in [s.id for s in match(corpus, query)]
     assert "p029" not in [s.id for s in fake_engine.match(MatchRequest(profile_id="p001", k=5))]
     assert isinstance(query, PreparedQuery) and np.all(corpus.active)
+
+
+def test_state_commands_report_and_merge(tmp_path):
+    """`matcher state status` and `merge` on a store written under the configured model's id (the
+    vectors are cached, so the CLI never loads the model)."""
+    import json
+    import subprocess
+    import sys
+
+    from matcher.engine import model_id_for
+
+    config = Config(home=tmp_path)
+    fake = FakeEmbedder(model_id=model_id_for(config))
+    engine = Engine(config, embedder_factory=lambda: fake, model_id=fake.model_id, policy=NO_AUTO_MERGE)
+    engine.add(small_pool(40))
+    engine.corpus()
+    engine.add(small_pool(48)[40:])
+    engine.store.close()
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {"MATCHER_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+        return subprocess.run([sys.executable, "-m", "matcher", "state", *args], capture_output=True, text=True,
+                              env=env, timeout=120)
+
+    status = json.loads(cli("status", "--json").stdout)
+    assert status["profiles"] == 48 and status["base_rows"] == 40 and status["delta_rows"] == 8
+    assert status["snapshot_generation"] == 40 and status["store_generation"] == 48 and not status["merge_due"]
+    merged = cli("merge")
+    assert merged.returncode == 0 and "48 profiles" in merged.stdout, merged.stderr
+    status = json.loads(cli("status", "--json").stdout)
+    assert status["base_rows"] == 48 and status["delta_rows"] == 0 and status["snapshot_generation"] == 48
