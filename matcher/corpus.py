@@ -95,6 +95,7 @@ class Corpus:
         self.countries = _joined(parts, "countries")
         self.kinds = _joined(parts, "kinds")
         self.capacity = _joined(parts, "capacity")
+        self.has_keywords = _joined(parts, "has_keywords")
         self.institution_keys = _joined(parts, "institution_keys")
         self.id_hashes = _joined(parts, "id_hashes")
         self.work_offsets = np.concatenate(
@@ -152,18 +153,12 @@ class Corpus:
 
     def _rows_of_hashes(self, hashes: np.ndarray) -> np.ndarray:
         """The current active row of each id hash, -1 where none (the delta's newest row wins)."""
-        out = np.full(len(hashes), -1, dtype=np.int64)
-        for i, h in enumerate(np.asarray(hashes).tolist()):
-            found = self.delta.rows_with_hash(h)
-            if len(found):
-                row = self.boundary + int(found[-1])
-            else:
-                found = self.base.rows_with_hash(h)
-                if not len(found):
-                    continue
-                row = int(found[-1])
-            if self.active[row]:
-                out[i] = row
+        out = self.base.last_rows_with_hashes(hashes)
+        if len(self.delta):
+            newer = self.delta.last_rows_with_hashes(hashes)
+            out = np.where(newer >= 0, newer + self.boundary, out)
+        found = out >= 0
+        out[found & ~self.active[np.maximum(out, 0)]] = -1
         return out
 
     def _listed(self, row: int) -> tuple[np.ndarray, np.ndarray]:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import sparse
 
-from matcher.corpus import KEYWORDS_SUFFIX, Corpus
-from matcher.rules import admitting_rule, conflicts
+from matcher.corpus import Corpus
+from matcher.rules import admitting_rule
 
 if TYPE_CHECKING:
     from matcher.matching import PreparedQuery
@@ -49,11 +49,10 @@ class Explanation:
 
 
 def _real_works(corpus: Corpus, row: int) -> np.ndarray:
-    """Positions (within the row's segment) of its works, leaving out the keywords pseudo-work when
-    the profile has real works: a title explains a match better than a keyword list."""
-    base, end = corpus.work_range(row)
-    real = [j for j in range(end - base) if not corpus.work_ids[base + j].endswith(KEYWORDS_SUFFIX)]
-    return np.asarray(real or range(end - base), dtype=np.int64)
+    """Positions (within the row's segment) of its works, leaving out the keywords pseudo-work (always
+    last) when the profile has real works: a title explains a match better than a keyword list."""
+    count = corpus.work_count(row)
+    return np.arange(count - 1 if corpus.has_keywords[row] and count > 1 else count, dtype=np.int64)
 
 
 def _works_matching_text(corpus: Corpus, row: int, sims: np.ndarray) -> list[MatchedWork]:
@@ -123,7 +122,10 @@ def explain(
     text_sims: np.ndarray | None,
     profile_sims: np.ndarray | None,
     query_terms: sparse.csr_matrix | None,
+    flags: tuple[bool, bool] = (False, False),
 ) -> Explanation:
+    """Why `row` was suggested. `flags`: whether it is the requester's co-author and colleague (see
+    `rules.conflicts`, computed once for all the suggestions of a query)."""
     lo, hi = work_range
     works: list[MatchedWork] = []
     if text_sims is not None:
@@ -133,10 +135,7 @@ def explain(
     shared = corpus.lexical.shared_terms(query_terms, row) if query_terms is not None else []
     distinct = corpus.lexical.distinctive_terms(row, query_terms)
     rule = admitting_rule(corpus, query.rules, query.requester, row)
-    coauthor = same = False
-    if query.requester is not None:
-        flags = conflicts(corpus, query.requester, np.asarray([row]))
-        coauthor, same = bool(flags[0][0]), bool(flags[1][0])
+    coauthor, same = flags
     aspects = _aspects(corpus, query, row)
     return Explanation(
         summary=_summary(works, aspects, shared, rule, coauthor, same),

@@ -14,7 +14,7 @@ from matcher.corpus import Corpus
 from matcher.diversity import mmr
 from matcher.embedding import normalise_rows
 from matcher.explain import Explanation, explain
-from matcher.rules import MatchRules, eligible_mask
+from matcher.rules import MatchRules, conflicts, eligible_mask
 from matcher.scoring import ScoringConfig, profile_relevance, text_relevance
 
 __all__ = ["MAX_K", "PreparedQuery", "Scored", "Suggestion", "candidate_rows", "match", "rank", "score_rows"]
@@ -146,6 +146,10 @@ def match(corpus: Corpus, query: PreparedQuery, config: ScoringConfig = DEFAULT_
     scored, chosen = ranked
     rows = scored.rows
     _, starts = corpus.works_of(rows)
+    coauthor = same = np.zeros(len(rows), dtype=bool)
+    if query.requester is not None:
+        coauthor, same = np.zeros(len(rows), dtype=bool), np.zeros(len(rows), dtype=bool)
+        coauthor[chosen], same[chosen] = conflicts(corpus, query.requester, rows[chosen])
     return [
         Suggestion(
             id=corpus.ids[rows[i]],
@@ -160,6 +164,7 @@ def match(corpus: Corpus, query: PreparedQuery, config: ScoringConfig = DEFAULT_
                 corpus, query, int(rows[i]),
                 work_range=(int(starts[i]), int(starts[i]) + corpus.work_count(int(rows[i]))),
                 text_sims=scored.text_sims, profile_sims=scored.profile_sims, query_terms=scored.query_terms,
+                flags=(bool(coauthor[i]), bool(same[i])),
             ),
         )
         for i in chosen

@@ -32,6 +32,9 @@ class PackedStrings:
             raise ValueError("offsets must end at the blob's length")
         self.blob = blob
         self.offsets = offsets
+        self._bytes = memoryview(np.ascontiguousarray(blob, dtype=np.uint8)).cast("B")  # no numpy per look-up
+        self._offsets = np.asarray(offsets, dtype=np.int64)
+        self._n = len(offsets) - 1
 
     @classmethod
     def from_strings(cls, strings: Iterable[str]) -> PackedStrings:
@@ -41,7 +44,7 @@ class PackedStrings:
         return cls(np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(), offsets)
 
     def __len__(self) -> int:
-        return len(self.offsets) - 1
+        return self._n
 
     @overload
     def __getitem__(self, row: int) -> str: ...
@@ -52,13 +55,12 @@ class PackedStrings:
     def __getitem__(self, row: int | slice) -> str | list[str]:
         if isinstance(row, slice):
             return [self[i] for i in range(*row.indices(len(self)))]
-        n = len(self)
         if row < 0:
-            row += n
-        if not 0 <= row < n:
+            row += self._n
+        if not 0 <= row < self._n:
             raise IndexError(row)
-        lo, hi = int(self.offsets[row]), int(self.offsets[row + 1])
-        return self.blob[lo:hi].tobytes().decode("utf-8")
+        lo, hi = self._offsets[row : row + 2].tolist()
+        return str(self._bytes[lo:hi], "utf-8")
 
     def __iter__(self) -> Iterator[str]:
         return (self[i] for i in range(len(self)))

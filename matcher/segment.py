@@ -122,6 +122,7 @@ class Segment:
     countries: np.ndarray  # (n,) '<U2'
     kinds: np.ndarray  # (n,) '<U12': researcher | organisation
     capacity: np.ndarray  # (n,) int32: partners a profile takes in a batch, 0 where it gives none
+    has_keywords: np.ndarray  # (n,) bool: the row's last work is its keywords (a pseudo-work)
     institution_keys: np.ndarray  # (n,) uint64, see `institution_key`
     id_hashes: np.ndarray  # (n,) uint64
     work_offsets: np.ndarray  # (n + 1,) int64: works of row p are offsets[p]:offsets[p+1]
@@ -156,6 +157,17 @@ class Segment:
         key = np.uint64(target)
         return np.sort(order[np.searchsorted(keys, key, "left") : np.searchsorted(keys, key, "right")])
 
+    def last_rows_with_hashes(self, targets: np.ndarray) -> np.ndarray:
+        """For each id hash, the last row holding it (-1 where none), by hash alone (2^-64 collisions)."""
+        keys, order = self._by_id
+        targets = np.asarray(targets, dtype=np.uint64)
+        right = np.searchsorted(keys, targets, "right")
+        found = (right > 0) & (keys[np.maximum(right - 1, 0)] == targets) if len(keys) else np.zeros(len(targets), bool)
+        out = np.full(len(targets), -1, dtype=np.int64)
+        if found.any():  # among equal hashes the stable sort keeps row order: the last is the newest
+            out[found] = order[right[found] - 1]
+        return out
+
     def last_row_of(self, profile_id: str) -> int | None:
         """The last row holding `profile_id` (a replaced profile has several until a merge)."""
         for row in self.rows_with_hash(id_hash(profile_id))[::-1].tolist():
@@ -178,6 +190,7 @@ class Segment:
             countries=np.asarray(self.countries)[rows],
             kinds=np.asarray(self.kinds)[rows],
             capacity=np.asarray(self.capacity)[rows],
+            has_keywords=np.asarray(self.has_keywords)[rows],
             institution_keys=np.asarray(self.institution_keys)[rows],
             id_hashes=np.asarray(self.id_hashes)[rows],
             work_offsets=offsets,
@@ -203,6 +216,7 @@ class Segment:
             countries=np.concatenate([p.countries for p in parts]).astype("<U2"),
             kinds=np.concatenate([p.kinds for p in parts]).astype("<U12"),
             capacity=np.concatenate([p.capacity for p in parts]).astype(np.int32),
+            has_keywords=np.concatenate([p.has_keywords for p in parts]).astype(bool),
             institution_keys=np.concatenate([p.institution_keys for p in parts]).astype(np.uint64),
             id_hashes=np.concatenate([p.id_hashes for p in parts]).astype(np.uint64),
             work_offsets=_concat_offsets([p.work_offsets for p in parts], works),
@@ -248,7 +262,10 @@ class Segment:
 
 
 _STRINGS = ("ids", "names", "institutions", "work_ids", "work_titles")
-_ARRAYS = ("countries", "kinds", "capacity", "institution_keys", "id_hashes", "work_offsets", "work_vectors", "summary")
+_ARRAYS = (
+    "countries", "kinds", "capacity", "has_keywords", "institution_keys", "id_hashes", "work_offsets", "work_vectors",
+    "summary",
+)
 
 
 def _take_strings(column: PackedStrings, rows: np.ndarray) -> PackedStrings:
@@ -282,6 +299,7 @@ class SegmentBuilder:
         self._countries: list[str] = []
         self._kinds: list[str] = []
         self._capacity: list[int] = []
+        self._keywords: list[bool] = []
         self._counts: list[int] = []
         self._work_ids: list[str] = []
         self._work_titles: list[str] = []
@@ -306,6 +324,7 @@ class SegmentBuilder:
         self._countries.append(profile.country)
         self._kinds.append(profile.kind)
         self._capacity.append(profile.capacity or 0)
+        self._keywords.append(bool(profile.keywords))
         self._counts.append(len(texts))
         self._work_ids.extend(w.id for w in profile.works)
         self._work_titles.extend(w.title for w in profile.works)
@@ -341,6 +360,7 @@ class SegmentBuilder:
             countries=np.asarray(self._countries, dtype="<U2"),
             kinds=np.asarray(self._kinds, dtype="<U12"),
             capacity=np.asarray(self._capacity, dtype=np.int32),
+            has_keywords=np.asarray(self._keywords, dtype=bool),
             institution_keys=np.fromiter((institution_key(i) for i in self._institutions), np.uint64, len(self.ids)),
             id_hashes=id_hashes(self.ids),
             work_offsets=offsets,
