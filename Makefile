@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 # torch first and pinned: the CPU build; an unpinned torch would pull the CUDA stack.
-$(VENV)/.installed: pyproject.toml setup.py matcher/_abstracts.c matcher/_gather.c | $(BIN)/python
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e .
 	touch $@

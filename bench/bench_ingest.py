@@ -12,10 +12,12 @@ twice, as in a real harvest (~2 profiles per work).
 The timed call is ``read_source`` end to end, as ``matcher ingest`` makes it: format detection,
 JSONL decoding (with one helper process per other idle CPU, see
 `matcher.sources.parallel.auto_workers`; the process count each run chose is reported), work
-parsing, abstract rebuilding (in C, ``matcher/_abstracts.c``), author aggregation (in C,
-``matcher/_gather.c``), profile validation and the ORCID merge pass. For context the section
-also reports the same read forced into one process and into two, bare ``json.loads`` of the
-same lines (the ceiling of any reader built on the standard library), and the load average.
+parsing, abstract rebuilding, author aggregation, profile validation and the ORCID merge pass.
+For context the section also reports the same read forced into one process and into two, bare
+``json.loads`` of the same lines (the ceiling of any reader built on the standard library), and
+the load average. The ``..._with_c_before`` keys are not measured by this run: they are the
+figures of this section measured on the same machine just before the OpenAlex reader's C
+extensions were removed (see `WITH_C_BEFORE`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,13 @@ from matcher.sources.parallel import auto_workers  # noqa: E402
 __all__ = ["run", "write_works"]
 
 N = 100_000
+# Recorded, not measured here: this section's figures with the C extensions built, taken on the
+# same 2-core machine just before they were removed (auto-workers chose one process, load
+# average 1.1 before the run, 3.1 after).
+WITH_C_BEFORE = {
+    "openalex_works_per_s_with_c_before": 13_632,
+    "openalex_one_process_works_per_s_with_c_before": 13_600,
+}
 _VOCAB = (
     "groundwater aquifer contaminant transport karst nitrate drought irrigation wheat yield crop "
     "adaptation soil neural network learning transformer training gradient embedding epidemic "
@@ -233,6 +242,7 @@ def run(n: int = N, repeats: int = 5) -> dict:
     assert isinstance(result, ReadResult)
     return {
         "openalex_works_per_s": round(statistics.median(rates)),
+        **WITH_C_BEFORE,
         "openalex_works_per_s_median": round(statistics.median(rates)),
         "openalex_works_per_s_min": round(rates[0]),
         "openalex_works_per_s_max": round(rates[-1]),

@@ -8,9 +8,12 @@ import io
 import json
 import os
 import weakref
+from collections import Counter
 from dataclasses import FrozenInstanceError, fields
+from itertools import chain
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,8 +21,8 @@ from hypothesis import strategies as st
 from matcher.errors import InvalidProfile
 from matcher.profiles import MAX_TEXT, Profile, Work, parse_profile
 from matcher.readers import Rejection
-from matcher.sources import files, parallel
-from matcher.sources.build import checked_work, clip, make_profile, make_work
+from matcher.sources import files, openalex, openalex_records, parallel
+from matcher.sources.build import MAX_COAUTHORS, checked_work, clip, make_profile, make_work
 from matcher.sources.files import gc_paused, json_records, text_lines
 from matcher.sources.openalex import parse_openalex, read_openalex
 from matcher.sources.openalex_records import RecordProblem, WorkRow, decode_work, work_row_or_problem
@@ -218,6 +221,31 @@ def test_fast_decoding_takes_well_formed_works_and_leaves_the_rest():
         assert decode_work(line) is None, line
 
 
+def test_fast_decoding_rebuilds_abstracts_from_the_index_as_written():
+    """The index is kept as JSON text and decoded on its own: spacing, escapes, non-ASCII words,
+    gaps and repeated positions give the abstract a full decode gives."""
+    work = _work_record()
+    indexes = [
+        ('{"world":[1],"Hello":[0],"again":[3],"hello":[2]}', "Hello world hello again"),
+        (' {\n "b" : [ 1 , 2 ] ,\t"a":[0] } ', "a b b"),
+        ('{"Caf\\u00e9":[0],"\\u2603":[1],"x":[]}', "Caf\u00e9 \u2603"),
+        ('{"Café":[0],"☃":[1]}', "Café ☃"),
+        ('{"a\\"b":[0],"c":[1]}', 'a"b c'),
+        ("{}", ""), ("{ }", ""), ("null", ""), ("[]", ""),
+        ('{"b":[1],"a":[0,2]}', "a b a"), ('{"a":[5]}', "a"), ('{"a":[0,0]}', "a"),
+        ('{"b":[5],"a":[1]}', "a b"), ('{"a":[0],"b":["x"]}', "a"),
+    ]
+    for raw, expected in indexes:
+        text = json.dumps({**work, "abstract_inverted_index": None})
+        line = text.replace('"abstract_inverted_index": null', '"abstract_inverted_index": ' + raw).encode()
+        row = decode_work(memoryview(line))
+        assert type(row) is WorkRow and row.abstract == expected, raw
+        assert row == work_row_or_problem(json.loads(line)), raw
+    many = {f"aaaaaaaa{i:06d}bbbbbbbb": [i] for i in range(5000)}  # longer than an abstract may be
+    row = decode_work(json.dumps({**work, "abstract_inverted_index": many}).encode())
+    assert type(row) is WorkRow and row.abstract == clip(" ".join(many), MAX_TEXT)
+
+
 def test_lines_the_fast_decoder_skips_are_read_as_a_full_decode_reads_them(tmp_path):
     """Text in fields the fast decoder skips is still checked, as are numbers a full decode
     reads differently: invalid UTF-8, NaN, lone surrogates and huge numbers give the same result."""
@@ -336,3 +364,44 @@ def _deep_document(tmp_path: Path) -> Path:
     path = tmp_path / "deep.json"
     path.write_text("[" * 100_000 + "]" * 100_000)
     return path
+
+
+def test_typed_authorships_read_ids_orcids_and_places():
+    authorships = [
+        {"author": {"id": "https://openalex.org/A1", "display_name": "Ana",
+                    "orcid": " https://orcid.org/0000-0002-1825-0097 "},
+         "institutions": [{"country_code": "", "display_name": "No"}, {"country_code": "PT", "display_name": None}]},
+        {"author": {"id": " a2 ", "display_name": ""}, "countries": ["", "DE"]},
+        {"author": {"id": "https://openalex.org/"}, "countries": ["NO"]},
+        {"author": None}, {"author": {"id": None}}, {},
+        {"author": {"id": "x/A3"}, "institutions": [], "countries": ["SE"]},
+    ]
+    decoded = openalex_records._decode_fields(json.dumps({"authorships": authorships}).encode())
+    expected = [
+        ("A1", 0, "Ana", "0000-0002-1825-0097", ("PT", "")), ("A2", 1, "", None, None), ("A3", 6, "", None, ("SE", "")),
+    ]
+    assert openalex_records._typed_authorships(decoded.authorships) == expected
+    assert openalex_records._authorships(authorships) == expected  # as from a full decode
+    assert openalex_records._typed_authorships(None) == openalex_records._typed_authorships(msgspec.UNSET) == []
+
+
+def test_large_author_lists_are_capped_and_deduplicated():
+    people = [(f"A{i % 300}", i, f"N{i}", None, ("DE", "U")) for i in range(450)]  # 150 listed twice
+    row = WorkRow("W1", "Big", "abstract", 2020, ["Physics"], people)
+    result = parse_openalex([(1, row), (2, row), (3, row._replace(id="W2", authors=people[:40]))], source="x.jsonl")
+    profiles = {p.id: p for _, p in result.profiles}
+    assert len(profiles) == 300 and len(result.rejected) == 1  # the second record of W1
+    assert "duplicate work record" in result.rejected[0].reason
+    first = profiles["openalex-A0"].works[0]
+    assert len(first.coauthors) == MAX_COAUTHORS and "openalex-A0" not in first.coauthors
+    assert len(set(first.coauthors)) == MAX_COAUTHORS
+    assert len(profiles["openalex-A0"].works[1].coauthors) == 39  # 40 distinct authors in W2
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["Karst", "Soil", "Crop", "Fjord", "Ice", "Rain", "Sand"]), max_size=4),
+                max_size=14))
+def test_an_authors_top_topics_are_counted_as_counter_counts_them(lists):
+    """Small counts are kept in a plain dict, larger ones in a `Counter`: both rank alike."""
+    expected = [topic for topic, _ in Counter(chain.from_iterable(lists)).most_common(openalex.KEYWORDS)]
+    assert openalex._most_frequent(lists) == expected

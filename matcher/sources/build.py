@@ -28,11 +28,6 @@ __all__ = [
     "MAX_COAUTHORS", "MAX_TITLE", "checked_work", "clip", "make_profile", "make_work", "most_recent", "valid_year",
 ]
 
-try:  # profiles made in C (setup.py builds it; without a compiler, Python sets each slot)
-    from matcher import _gather as gather
-except ImportError:  # pragma: no cover - exercised by installs without a C compiler
-    gather = None  # type: ignore[assignment]
-
 MAX_TITLE = 1000
 MAX_COAUTHORS = 200
 _WORK_ID = attrgetter("id")
@@ -45,8 +40,6 @@ _work_id, _work_title, _work_abstract, _work_year, _work_coauthors = (
  _profile_works, _profile_capacity, _profile_orcid, _profile_openalex, _profile_private) = (
     getattr(Profile, f.name).__set__ for f in fields(Profile)
 )
-if gather is not None:
-    gather.setup_profiles(Work, Profile)
 
 
 def clip(text: str, limit: int) -> str:
@@ -164,8 +157,6 @@ def make_profile(
             "keywords": kw, "works": works, "capacity": capacity, "orcid": orcid, "openalex": openalex,
         }
         return parse_profile(_as_record(values))  # raises the precise InvalidProfile
-    if gather is not None:  # the same, in C
-        return gather.new_profile(id, name, code, kind, institution, kw, works, capacity, orcid, openalex, {})
     profile = _new(Profile)  # as Profile(...), faster: see `checked_work`
     _profile_id(profile, id)
     _profile_name(profile, name)

@@ -20,12 +20,9 @@ its most recent ones, with a note. Rejected: undecodable lines, records that are
 nor work, duplicate records, works without a title or without any author id, and authors
 without a country or that fail validation; each with its line or JSON path.
 
-Work lines of JSON Lines are decoded into only the fields used (`openalex_records.decode_work`,
-abstracts rebuilt in C where the extension is built), anything else in full; a large file is
-decoded by this process and one helper process per other idle CPU (`matcher.sources.parallel`).
-Where `matcher._gather` is built, giving works to their authors, counting an author's topics
-and making the profile objects are done in C, on the same objects. The result is the same
-either way.
+Work lines of JSON Lines are decoded into only the fields used (`openalex_records.decode_work`),
+anything else in full; a large file is decoded by this process and one helper process per other
+idle CPU (`matcher.sources.parallel`), to the same result as a read in one process.
 """
 
 from __future__ import annotations
@@ -39,7 +36,7 @@ from typing import Any
 from matcher.errors import InvalidProfile
 from matcher.profiles import MAX_WORKS, Profile, Work
 from matcher.readers import ReadResult, Rejection
-from matcher.sources.build import MAX_COAUTHORS, checked_work, gather, make_profile, most_recent
+from matcher.sources.build import MAX_COAUTHORS, checked_work, make_profile, most_recent
 from matcher.sources.files import Location, gc_paused, json_records, subpath
 from matcher.sources.openalex_records import (
     PREFIX,
@@ -92,16 +89,6 @@ def _most_frequent(topic_lists: list[list[str]]) -> list[str]:
     return sorted(counts, key=counts.__getitem__, reverse=True)[:KEYWORDS]
 
 
-if gather is not None:
-    gather.setup_authors(_Author, PREFIX, MAX_COAUTHORS)
-
-    def most_frequent(topic_lists: list[list[str]]) -> list[str]:
-        """`_most_frequent`, in C."""
-        return gather.top_topics(topic_lists, KEYWORDS)  # type: ignore[no-any-return]
-else:  # pragma: no cover - exercised by installs without a C compiler
-    most_frequent = _most_frequent
-
-
 def _where(where: Location | tuple[Location, int]) -> Location:
     if type(where) is not tuple:
         return where
@@ -112,8 +99,8 @@ def _where(where: Location | tuple[Location, int]) -> Location:
 class _Reader:
     """Collects authors and works record by record, then builds the profiles."""
 
-    def __init__(self, source: str, fast: bool = True):
-        self.source, self.fast = source, fast and gather is not None
+    def __init__(self, source: str):
+        self.source = source
         self.authors: dict[str, _Author] = {}
         self.works: dict[str, Location] = {}
         self.profiles: list[tuple[Location, Profile]] = []
@@ -157,13 +144,7 @@ class _Reader:
     def attach(self, where: Location, row: WorkRow) -> None:
         """Give the work to each of its authors, with the others as co-authors. A work id is
         taken once (a second record of it is rejected), and an author listed twice in a work
-        gets it once, so no author has two works with the same id.
-
-        Done in C (``matcher/_gather.c``, the same steps on the same objects) where the
-        extension is built: a work goes to 3-6 authors, each with its own copy, and in Python
-        this cost as much as decoding the JSON."""
-        if self.fast and gather.attach(self.authors, self.works, row, where):
-            return None
+        gets it once, so no author has two works with the same id."""
         wid, title, abstract, year, topics, authorships = row
         if wid in self.works:
             return self.reject(where, f"duplicate work record; the first is at {self.works[wid]}", wid, "id")
@@ -207,7 +188,7 @@ class _Reader:
             )
             return self.reject(where, reason, pid, "country")
         if not keywords:
-            keywords = acc.topics[0] if len(acc.topics) == 1 else most_frequent(acc.topics)
+            keywords = acc.topics[0] if len(acc.topics) == 1 else _most_frequent(acc.topics)
         works = acc.works
         if len(works) > MAX_WORKS:
             works = most_recent(works)

@@ -16,13 +16,7 @@ import orjson
 from msgspec import UNSET, UnsetType
 
 from matcher.profiles import MAX_TEXT, MAX_WORK_ID
-from matcher.sources.build import MAX_TITLE, clip, gather, valid_year
-
-try:  # the C rebuild of abstracts (setup.py builds it; without a compiler, Python does it all)
-    from matcher._abstracts import abstract_from_json
-except ImportError:  # pragma: no cover - exercised by installs without a C compiler
-    def abstract_from_json(raw: bytes | memoryview) -> str | None:
-        return None
+from matcher.sources.build import MAX_TITLE, clip, valid_year
 
 __all__ = [
     "PREFIX", "Authorship", "Place", "RecordProblem", "WorkRow", "abstract_text", "author_place", "decode_work",
@@ -285,13 +279,6 @@ def _typed_authorships(authorships: list[_Authorship] | None | UnsetType) -> lis
     return out
 
 
-if gather is not None:  # the same, in C (matcher/_gather.c): a work has 3-6 authorships
-    gather.setup_authorships(_Authorship, _AuthorRef, _Institution, URL, short_id, orcid_of)
-    typed_authorships = gather.authorships
-else:  # pragma: no cover - exercised by installs without a C compiler
-    typed_authorships = _typed_authorships
-
-
 def _typed_names(items: list[_Named] | None, ranked: bool) -> list[str]:
     """`names(items, "score" if ranked else None, 3)` of decoded structs."""
     if not items:
@@ -316,7 +303,7 @@ def _typed_row(rec: _Work, abstract: str) -> WorkRow | RecordProblem | None:
     title = rec.title or rec.display_name
     if title is None or not (title := title.strip()):
         return _no_title(wid)
-    authors = typed_authorships(rec.authorships)
+    authors = _typed_authorships(rec.authorships)
     if not authors:
         return _no_authors(wid)
     topics = _typed_names(rec.topics, False)
@@ -335,9 +322,8 @@ def decode_work(line: bytes | memoryview) -> WorkRow | RecordProblem | None:
     decode in full. Not building the other ~8 kB of a work record makes this faster than a full
     decode; the row is the same.
 
-    The abstract is rebuilt from the JSON text of ``abstract_inverted_index`` in C
-    (``matcher/_abstracts.c``: decoding it into Python was half the cost of a work record),
-    or, where that declines, from its full decode as before.
+    ``abstract_inverted_index`` is kept as its JSON text by the first decode and decoded on its
+    own, only when present, by orjson; `abstract_text` rebuilds the abstract from it.
     """
     try:
         rec = _decode_fields(line)
@@ -349,10 +335,8 @@ def decode_work(line: bytes | memoryview) -> WorkRow | RecordProblem | None:
         return None  # not a work by `record_kind`: an id, if any, ends in a W... part
     abstract = ""
     if (raw := rec.abstract_inverted_index) is not UNSET:
-        abstract = abstract_from_json(raw)
-        if abstract is None:
-            try:
-                abstract = abstract_text(orjson.loads(memoryview(raw)))
-            except orjson.JSONDecodeError:
-                return None
+        try:
+            abstract = abstract_text(orjson.loads(memoryview(raw)))
+        except orjson.JSONDecodeError:
+            return None
     return _typed_row(rec, abstract)
