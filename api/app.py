@@ -26,10 +26,10 @@ from api.routes_import import router as import_router
 from api.schemas import HealthOut
 from api.security import RateLimiter
 from api.settings import ApiConfig, load_api_config
-from matcher.audit import AuditLog
-from matcher.config import Config
-from matcher.engine import Engine
-from matcher.errors import (
+from matcher.store.audit import AuditLog
+from matcher.service.config import Config
+from matcher.service.engine import Engine
+from matcher.domain.errors import (
     InfeasibleBatch,
     InfeasibleConsortium,
     InvalidProfile,
@@ -39,8 +39,8 @@ from matcher.errors import (
     ProfileNotFound,
     UnknownCountry,
 )
-from matcher.jobs import JobNotFound, JobStore
-from matcher.keys import KeyStore
+from matcher.store.jobs import JobNotFound, JobStore
+from matcher.store.keys import KeyStore
 
 __all__ = ["create_app"]
 

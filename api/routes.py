@@ -21,13 +21,13 @@ from api.schemas import (
     ProfileSummary,
 )
 from api.security import AdminKey, AdminOrOwnerKey, AgencyKey, AnyKey, ReadKey
-from matcher.audit import AuditLog
-from matcher.calls import CallRequest, team_size
-from matcher.countries import GROUPS
-from matcher.engine import Engine, MatchRequest
-from matcher.errors import InvalidProfile, MatcherError, ProfileNotFound
-from matcher.keys import KeyStore
-from matcher.profiles import Profile, parse_profile, profile_to_dict
+from matcher.store.audit import AuditLog
+from matcher.assemble.calls import CallRequest, team_size
+from matcher.domain.countries import GROUPS
+from matcher.service.engine import Engine, MatchRequest
+from matcher.domain.errors import InvalidProfile, MatcherError, ProfileNotFound
+from matcher.store.keys import KeyStore
+from matcher.domain.profiles import Profile, parse_profile, profile_to_dict
 
 __all__ = ["router"]
 

@@ -11,8 +11,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from api.routes import _ERRORS, AuditDep, EngineDep
 from api.schemas import BatchIn, BatchJobOut
 from api.security import AgencyKey
-from matcher.jobs import JobStore
-from matcher.programme import build_request, run_batch
+from matcher.store.jobs import JobStore
+from matcher.assign.programme import build_request, run_batch
 
 __all__ = ["router"]
 

@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.routes import _ERRORS, AuditDep, EngineDep
 from api.security import AdminKey
-from matcher.errors import MatcherError
-from matcher.sources.detect import read_source
+from matcher.domain.errors import MatcherError
+from matcher.ingest.detect import read_source
 
 __all__ = ["router"]
 

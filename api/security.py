@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader
 
-from matcher.keys import ApiKey, KeyStore
+from matcher.store.keys import ApiKey, KeyStore
 
 __all__ = [
     "AdminKey", "AdminOrOwnerKey", "AgencyKey", "AnyKey", "RateLimiter", "ReadKey", "caller", "require",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.batch import score_pairs, topk_pairs
+from matcher.assign.topk import score_pairs, topk_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,7 +78,7 @@ def _child_peak_rss_gib(n: int, k: int) -> float:
     code = (
         "import resource\n"
         "from bench.bench_batch import make_pool\n"
-        "from matcher.batch import topk_pairs\n"
+        "from matcher.assign.topk import topk_pairs\n"
         f"v, c = make_pool({n})\n"
         f"topk_pairs(v, {k}, countries=c)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
@@ -90,7 +90,7 @@ def _child_peak_rss_gib(n: int, k: int) -> float:
 
 def _bipartite_seconds(n_side: int = 5000, capacity: int = 3, k: int = 30) -> dict:
     """Two sides of n_side applicants; candidates: each applicant's top-k on the other side."""
-    from matcher.assignment import bipartite_assignment, total_weight
+    from matcher.assign.pairing import bipartite_assignment, total_weight
 
     vectors, _ = make_pool(2 * n_side, seed=1)
     side = np.repeat([0, 1], n_side)

@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from matcher.consortium import TeamRules, assemble_exact, assemble_greedy, assemble_teams, shortlist  # noqa: E402
-from matcher.countries import get_group  # noqa: E402
+from matcher.assemble.consortium import TeamRules, assemble_exact, assemble_greedy, assemble_teams, shortlist  # noqa: E402
+from matcher.domain.countries import get_group  # noqa: E402
 
 __all__ = ["run", "quality", "speed"]
 

@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from matcher import demo_store  # noqa: E402
-from matcher.backends import BACKENDS, DEFAULT_BACKEND, Backend, usable_cpus  # noqa: E402
-from matcher.corpus import corpus_texts  # noqa: E402
-from matcher.embedding import SentenceTransformerEmbedder  # noqa: E402
-from matcher.readers import read_profiles  # noqa: E402
+from matcher.demo import shipped as demo_store  # noqa: E402
+from matcher.embed.backends import BACKENDS, DEFAULT_BACKEND, Backend, usable_cpus  # noqa: E402
+from matcher.index.corpus import corpus_texts  # noqa: E402
+from matcher.embed.sentence import SentenceTransformerEmbedder  # noqa: E402
+from matcher.ingest.readers import read_profiles  # noqa: E402
 
 __all__ = ["run"]
 

@@ -11,7 +11,7 @@ appear in hundreds of works), the rest to a crowd of 3N authors who mostly appea
 twice, as in a real harvest (~2 profiles per work).
 The timed call is ``read_source`` end to end, as ``matcher ingest`` makes it: format detection,
 JSONL decoding (with one helper process per other idle CPU, see
-`matcher.sources.parallel.auto_workers`; the process count each run chose is reported), work
+`matcher.ingest.parallel.auto_workers`; the process count each run chose is reported), work
 parsing, abstract rebuilding, author aggregation, profile validation and the ORCID merge pass.
 For context the section also reports the same read forced into one process and into two, bare
 ``json.loads`` of the same lines (the ceiling of any reader built on the standard library), and
@@ -36,11 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from matcher.profiles import valid_orcid  # noqa: E402
-from matcher.readers import ReadResult  # noqa: E402
-from matcher.sources import read_source  # noqa: E402
-from matcher.sources.files import gc_paused  # noqa: E402
-from matcher.sources.parallel import auto_workers  # noqa: E402
+from matcher.domain.profiles import valid_orcid  # noqa: E402
+from matcher.ingest.readers import ReadResult  # noqa: E402
+from matcher.ingest import read_source  # noqa: E402
+from matcher.ingest.files import gc_paused  # noqa: E402
+from matcher.ingest.parallel import auto_workers  # noqa: E402
 
 __all__ = ["run", "write_works"]
 

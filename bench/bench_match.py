@@ -13,13 +13,13 @@ import numpy as np
 
 from bench.synthetic_corpus import synthetic_corpus
 from bench.timing import latencies_ms, summary
-from matcher import demo_store
-from matcher.config import Config
-from matcher.corpus import Corpus
-from matcher.engine import Engine, MatchRequest
-from matcher.index import ExactIndex, SklearnIndex, VectorIndex
-from matcher.matching import PreparedQuery, match
-from matcher.rules import MatchRules
+from matcher.demo import shipped as demo_store
+from matcher.service.config import Config
+from matcher.index.corpus import Corpus
+from matcher.service.engine import Engine, MatchRequest
+from matcher.index.vectors import ExactIndex, SklearnIndex, VectorIndex
+from matcher.rank.matching import PreparedQuery, match
+from matcher.score.rules import MatchRules
 
 IDEAS = [
     "groundwater contamination modelling in transboundary aquifers",

@@ -37,11 +37,11 @@ import numpy as np
 
 from bench.bench_serve import ROOT, Server
 from bench.synthetic_corpus import synthetic_profiles, synthetic_store, synthetic_vectors
-from matcher.config import Config
-from matcher.engine import model_id_for
-from matcher.profiles import profile_to_dict
-from matcher.segment import corpus_texts
-from matcher.store import Store, text_hash
+from matcher.service.config import Config
+from matcher.service.engine import model_id_for
+from matcher.domain.profiles import profile_to_dict
+from matcher.index.segment import corpus_texts
+from matcher.store.sqlite import Store, text_hash
 
 __all__ = ["run"]
 
@@ -206,9 +206,10 @@ def _p(values: np.ndarray, q: int) -> float:
 
 
 def _kernels() -> dict[str, object]:
-    from matcher import backends, demo_store
-    from matcher.embedding import SentenceTransformerEmbedder, normalise_rows, packaged_model_path
-    from matcher.readers import read_profiles
+    from matcher.demo import shipped as demo_store
+from matcher.embed import backends
+    from matcher.embed.sentence import SentenceTransformerEmbedder, normalise_rows, packaged_model_path
+    from matcher.ingest.readers import read_profiles
 
     profiles = [p for _, p in read_profiles(demo_store.DEMO_DIR / "profiles.jsonl").profiles]
     every = corpus_texts(profiles)

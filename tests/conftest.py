@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from matcher.config import Config
-from matcher.engine import Engine
-from matcher.profiles import Profile, parse_profile
+from matcher.service.config import Config
+from matcher.service.engine import Engine
+from matcher.domain.profiles import Profile, parse_profile
 from matcher.testing import FakeEmbedder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -71,7 +71,7 @@ def fake_engine(tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """The shipped demo pool in a fresh store, on the real packaged model."""
-    from matcher import demo_store
+    from matcher.demo import shipped as demo_store
 
     engine = Engine(Config(home=tmp_path_factory.mktemp("demo-store")))
     demo_store.load(engine)

@@ -28,9 +28,9 @@ SERVER = """
 import sys, uvicorn
 from api.app import create_app
 from api.settings import ApiConfig
-from matcher.config import Config
-from matcher.engine import Engine
-from matcher.state import StatePolicy
+from matcher.service.config import Config
+from matcher.service.engine import Engine
+from matcher.index.state import StatePolicy
 from matcher.testing import FakeEmbedder
 fake = FakeEmbedder()
 home = sys.argv[1]
@@ -120,8 +120,8 @@ def _admin_key(home: Path) -> str:
 
 
 def _check(home: Path, acked: list[str], erased: list[str]) -> CrashRound:
-    from matcher.config import Config
-    from matcher.engine import Engine
+    from matcher.service.config import Config
+    from matcher.service.engine import Engine
     from matcher.testing import FakeEmbedder
 
     db = sqlite3.connect(home / "matcher.sqlite3")

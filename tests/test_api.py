@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiConfig
-from matcher.engine import Engine
-from matcher.keys import KeyStore
+from matcher.service.engine import Engine
+from matcher.store.keys import KeyStore
 
 NEW = {
     "id": "ke-0100",
@@ -238,7 +238,7 @@ def test_no_stack_trace_in_a_500(fake_engine, keys, monkeypatch):
 
 
 def test_erasure_removes_every_trace(client, fake_engine, keys):
-    from matcher.store import text_hash
+    from matcher.store.sqlite import text_hash
 
     abstract = "Unique isotopic tracer study of alpine permafrost meltwater in glacial forefields"
     body = {**NEW, "id": "xx-erase", "works": [{"title": "Permafrost meltwater tracers", "abstract": abstract}]}
@@ -266,7 +266,7 @@ def test_erasure_removes_every_trace(client, fake_engine, keys):
 def test_batch_job_lifecycle_and_restart(fake_engine, keys):
     import time
 
-    from matcher.jobs import JobStore
+    from matcher.store.jobs import JobStore
 
     app = create_app(fake_engine.config, engine=fake_engine, api=ApiConfig(rate_limit_per_minute=10_000))
     with TestClient(app, headers={"X-API-Key": keys["agency"]}) as c:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.assignment import (
+from matcher.assign.pairing import (
     ALL_CONFLICTS,
     CAPACITY,
     FEWER,
@@ -22,8 +22,8 @@ from matcher.assignment import (
     total_weight,
     unmatched_reasons,
 )
-from matcher.batch import score_pairs, topk_pairs
-from matcher.errors import InfeasibleBatch, InvalidQuery
+from matcher.assign.topk import score_pairs, topk_pairs
+from matcher.domain.errors import InfeasibleBatch, InvalidQuery
 
 
 def brute_best(n, ei, ej, w, cap):

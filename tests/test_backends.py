@@ -10,13 +10,14 @@ import numpy as np
 import pydantic
 import pytest
 
-from matcher import backends, demo_store
-from matcher.backends import BACKENDS, DEFAULT_BACKEND, backend_model_id, export_onnx, int8_profile
-from matcher.config import Config, load_config
-from matcher.embedding import DEFAULT_MODEL_ID, SentenceTransformerEmbedder
-from matcher.engine import model_id_for
-from matcher.errors import MatcherError
-from matcher.readers import read_profiles
+from matcher.demo import shipped as demo_store
+from matcher.embed import backends
+from matcher.embed.backends import BACKENDS, DEFAULT_BACKEND, backend_model_id, export_onnx, int8_profile
+from matcher.service.config import Config, load_config
+from matcher.embed.sentence import DEFAULT_MODEL_ID, SentenceTransformerEmbedder
+from matcher.service.engine import model_id_for
+from matcher.domain.errors import MatcherError
+from matcher.ingest.readers import read_profiles
 
 FAST = [b for b in BACKENDS if b != "torch"]
 MIN_COSINE = {"onnx": 0.9999, "onnx-int8": 0.98}
@@ -32,7 +33,7 @@ def test_backends_and_default():
 
 
 def test_int8_vectors_get_their_own_model_id_whatever_the_cpu(monkeypatch):
-    from matcher import backends
+    from matcher.embed import backends
 
     assert backend_model_id(DEFAULT_MODEL_ID, "torch") == DEFAULT_MODEL_ID
     assert backend_model_id(DEFAULT_MODEL_ID, "onnx") == DEFAULT_MODEL_ID  # same function, same cache

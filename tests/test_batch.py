@@ -11,8 +11,8 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.batch import score_pairs, topk_pairs
-from matcher.batch_report import (
+from matcher.assign.topk import score_pairs, topk_pairs
+from matcher.export.report import (
     PAIR_COLUMNS,
     UNMATCHED_COLUMNS,
     PairRow,
@@ -21,7 +21,7 @@ from matcher.batch_report import (
     pair_rows_from_topk,
     write_outputs,
 )
-from matcher.errors import InvalidQuery
+from matcher.domain.errors import InvalidQuery
 
 
 def pool(n: int, d: int = 8, seed: int = 0, alphabet: str = "ABCD"):

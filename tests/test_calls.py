@@ -6,10 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher.calls import CallRequest, parse_group_min, split_aspects
-from matcher.countries import GROUPS
-from matcher.engine import Engine
-from matcher.errors import InfeasibleConsortium, InvalidQuery, ProfileNotFound
+from matcher.assemble.calls import CallRequest, parse_group_min, split_aspects
+from matcher.domain.countries import GROUPS
+from matcher.service.engine import Engine
+from matcher.domain.errors import InfeasibleConsortium, InvalidQuery, ProfileNotFound
 
 CALL = (
     "Groundwater aquifer contaminant transport in karst. Drought tolerant crop irrigation and soil adaptation. "

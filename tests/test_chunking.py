@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from matcher.chunking import chunk_text, split_sentences
+from matcher.embed.chunking import chunk_text, split_sentences
 
 
 def words(text: str) -> int:

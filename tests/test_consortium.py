@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.consortium import (
+from matcher.assemble.consortium import (
     TeamRules,
     assemble_exact,
     assemble_greedy,
@@ -18,7 +18,7 @@ from matcher.consortium import (
     objective,
     shortlist,
 )
-from matcher.errors import InfeasibleConsortium
+from matcher.domain.errors import InfeasibleConsortium
 
 COUNTRIES = ("DE", "FR", "TR", "PL", "ES")
 WIDENING = frozenset({"TR", "PL"})

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matcher.corpus import KEYWORDS_SUFFIX, build_corpus, corpus_texts
-from matcher.profiles import parse_profile
+from matcher.index.corpus import KEYWORDS_SUFFIX, build_corpus, corpus_texts
+from matcher.domain.profiles import parse_profile
 from tests.conftest import small_pool
 
 
@@ -28,8 +28,8 @@ def _same(a, b) -> None:
 
 
 def test_engine_build_from_the_store_equals_build_corpus(fake_engine, tmp_path):
-    from matcher.config import Config
-    from matcher.engine import Engine
+    from matcher.service.config import Config
+    from matcher.service.engine import Engine
 
     streamed = fake_engine.corpus()
     profiles = fake_engine.store.profiles()

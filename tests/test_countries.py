@@ -1,4 +1,4 @@
-"""Tests for matcher.countries: normalisation, named groups and list expansion."""
+"""Tests for matcher.domain.countries: normalisation, named groups and list expansion."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pycountry.db import Country
 
-from matcher.countries import (
+from matcher.domain.countries import (
     GROUP_ALIASES,
     GROUPS,
     CountryGroup,
@@ -17,7 +17,7 @@ from matcher.countries import (
     get_group,
     normalise_country,
 )
-from matcher.errors import UnknownCountry
+from matcher.domain.errors import UnknownCountry
 
 EU_WIDENING = frozenset(
     {"BG", "HR", "CY", "CZ", "EE", "GR", "HU", "LV", "LT", "MT", "PL", "PT", "RO", "SK", "SI"}

@@ -1,4 +1,4 @@
-"""Tests for matcher.demo: the deterministic demo pool and the structure planted in it."""
+"""Tests for matcher.demo.pool: the deterministic demo pool and the structure planted in it."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.demo import ABSTRACT_WORDS, CAREER_STAGES, GENDERS, YEARS, DemoPool, generate_pool, write_pool
-from matcher.demo_vocab import COUNTRIES, FIELDS
+from matcher.demo.pool import ABSTRACT_WORDS, CAREER_STAGES, GENDERS, YEARS, DemoPool, generate_pool, write_pool
+from matcher.demo.vocab import COUNTRIES, FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE_KEYS = [
@@ -69,7 +69,7 @@ def test_another_seed_gives_another_pool() -> None:
 
 def test_same_bytes_in_other_processes_whatever_the_hash_seed() -> None:
     code = (
-        "import hashlib, json; from matcher.demo import generate_pool; "
+        "import hashlib, json; from matcher.demo.pool import generate_pool; "
         "p = generate_pool(seed=11, n_researchers=300); "
         "print(hashlib.sha256(json.dumps([p.profiles, p.truth], ensure_ascii=False).encode()).hexdigest())"
     )
@@ -272,7 +272,7 @@ def test_write_pool_round_trips_and_leaves_no_temporary_files(tmp_path: Path) ->
 
 def test_shipped_pool_is_exactly_what_the_generator_writes(tmp_path):
     """data/demo/ is generated, not edited by hand: `matcher demo --generate` reproduces it byte for byte."""
-    from matcher.demo_store import DEMO_DIR, generate
+    from matcher.demo.shipped import DEMO_DIR, generate
 
     generate(tmp_path)
     for name in ("profiles.jsonl", "truth.json"):

@@ -8,9 +8,10 @@ import shutil
 import numpy as np
 import pytest
 
-from matcher import backends, demo_store
-from matcher.config import Config
-from matcher.engine import Engine, model_id_for
+from matcher.demo import shipped as demo_store
+from matcher.embed import backends
+from matcher.service.config import Config
+from matcher.service.engine import Engine, model_id_for
 
 
 class NoModel:

@@ -72,7 +72,7 @@ def test_cordis_split_matches_the_published_counts():
 
 
 def test_shipped_defaults_are_the_ones_docs_evaluation_chose():
-    from matcher.scoring import ScoringConfig
+    from matcher.score.scoring import ScoringConfig
 
     from .conftest import ROOT
 

@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from api.app import create_app
 from api.settings import ApiConfig
-from matcher.keys import KeyStore
+from matcher.store.keys import KeyStore
 
 EXAMPLES = int(os.environ.get("MATCHER_FUZZ_EXAMPLES", "12"))
 CASES = {"count": 0, "server_errors": 0}

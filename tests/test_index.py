@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.diversity import mmr
-from matcher.embedding import normalise_rows
-from matcher.index import ExactIndex, SklearnIndex, StackedIndex, VectorIndex
+from matcher.score.diversity import mmr
+from matcher.embed.sentence import normalise_rows
+from matcher.index.vectors import ExactIndex, SklearnIndex, StackedIndex, VectorIndex
 
 TOLERANCE = {"half": 1e-3, "single": 1e-5, "sklearn": 1e-5, "stacked": 1e-3}  # float16: 11-bit mantissa
 
@@ -130,7 +130,7 @@ def test_mmr_zero_diversity_is_ranking_and_diversity_avoids_copies():
 
 
 def test_a_split_scan_equals_one_scan(monkeypatch):
-    from matcher import half
+    from matcher.index import half
 
     matrix = normalise_rows(np.random.default_rng(5).normal(size=(1001, 32))).astype(np.float16)
     vector = normalise_rows(np.random.default_rng(6).normal(size=(1, 32)))[0]
@@ -141,7 +141,7 @@ def test_a_split_scan_equals_one_scan(monkeypatch):
 
 
 def test_blocks_read_as_one_matrix():
-    from matcher import half
+    from matcher.index import half
 
     rng = np.random.default_rng(7)
     matrix = normalise_rows(rng.normal(size=(40, 8))).astype(np.float16)

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from matcher import demo_store
-from matcher.corpus import corpus_texts
-from matcher.embedding import SentenceTransformerEmbedder
-from matcher.engine import Engine, MatchRequest
-from matcher.readers import read_profiles
+from matcher.demo import shipped as demo_store
+from matcher.index.corpus import corpus_texts
+from matcher.embed.sentence import SentenceTransformerEmbedder
+from matcher.service.engine import Engine, MatchRequest
+from matcher.ingest.readers import read_profiles
 
 pytestmark = pytest.mark.integration
 
@@ -115,7 +115,7 @@ def test_consortium_acceptance_cli_and_api(demo_engine):
                      "--min-countries", "4", "--max-per-country", "1", "--must-include", "tr-0001", "--json")
     assert result.returncode == 0, result.stderr
     _check_teams(json.loads(result.stdout), "tr-0001")
-    from matcher.keys import KeyStore
+    from matcher.store.keys import KeyStore
 
     agency = KeyStore(demo_engine.store).create("agency")[1]
     with TestClient(create_app(demo_engine.config, engine=demo_engine), headers={"X-API-Key": agency}) as client:

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.errors import InvalidProfile
-from matcher.profiles import parse_profile, profile_to_dict, valid_orcid
+from matcher.domain.errors import InvalidProfile
+from matcher.domain.profiles import parse_profile, profile_to_dict, valid_orcid
 
 BASE = {"id": "tr-0001", "name": "Ayşe Yılmaz", "country": "Turkey", "works": [{"title": "Karst aquifers"}]}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from matcher.readers import read_profiles
+from matcher.ingest.readers import read_profiles
 
 
 def _record(i: int) -> dict:

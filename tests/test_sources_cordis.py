@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from matcher.errors import MatcherError
-from matcher.profiles import parse_profile, profile_to_dict
-from matcher.sources import read_source
-from matcher.sources.cordis import read_cordis
+from matcher.domain.errors import MatcherError
+from matcher.domain.profiles import parse_profile, profile_to_dict
+from matcher.ingest import read_source
+from matcher.ingest.cordis import read_cordis
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "sources" / "cordis"

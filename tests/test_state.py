@@ -10,13 +10,13 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher.config import Config
-from matcher.corpus import Corpus, build_corpus
-from matcher.engine import Engine, MatchRequest
-from matcher.matching import PreparedQuery, match
-from matcher.profiles import Profile, parse_profile
-from matcher.segment import corpus_texts
-from matcher.state import StatePolicy
+from matcher.service.config import Config
+from matcher.index.corpus import Corpus, build_corpus
+from matcher.service.engine import Engine, MatchRequest
+from matcher.rank.matching import PreparedQuery, match
+from matcher.domain.profiles import Profile, parse_profile
+from matcher.index.segment import corpus_texts
+from matcher.index.state import StatePolicy
 from matcher.testing import FakeEmbedder
 from tests.conftest import TOPICS, small_pool
 
@@ -75,7 +75,7 @@ def test_a_restart_loads_the_snapshot_without_parsing_a_profile(tmp_path, monkey
     def no_parsing(*args, **kwargs):
         raise AssertionError("a profile was parsed on restart")
 
-    monkeypatch.setattr("matcher.store.parse_profile", no_parsing)
+    monkeypatch.setattr("matcher.store.sqlite.parse_profile", no_parsing)
     fake = FakeEmbedder()
     again = engine_on(tmp_path, fake)
     again.corpus()
@@ -119,7 +119,7 @@ def test_another_process_writes_are_caught_up_by_reading_only_what_changed(tmp_p
     cli = engine_on(tmp_path)  # a second process on the same store, e.g. `matcher ingest`
     cli.add(small_pool(48)[40:])
     parsed: list[str] = []
-    import matcher.store as store_module
+    import matcher.store.sqlite as store_module
 
     original = store_module.parse_profile
 
@@ -146,7 +146,7 @@ def test_a_merge_folds_the_delta_and_changes_no_score(tmp_path):
     before = [suggestions(engine, engine.corpus(), q) for q in QUERIES]
     info = engine.state.snapshot
     assert len(engine.corpus().delta) == 9
-    from matcher.state import merge
+    from matcher.index.state import merge
 
     merged = merge(engine.store, engine.embedder)
     assert merged is not None and merged.generation > info.generation and merged.rows == 48
@@ -162,7 +162,7 @@ def test_a_refit_equals_a_fresh_build(tmp_path):
     engine.add(pool[:20])
     engine.corpus()
     engine.add(pool[20:])
-    from matcher.state import merge
+    from matcher.index.state import merge
 
     merge(engine.store, engine.embedder, refit=True)
     assert engine.corpus().fitted.fit_rows == 48
@@ -236,7 +236,7 @@ def _replaced(profile: Profile, topic: str) -> Profile:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
 def test_any_interleaving_gives_the_suggestions_of_a_fresh_build(tmp_path_factory, ops):
-    from matcher.state import merge
+    from matcher.index.state import merge
 
     home = tmp_path_factory.mktemp("state")
     engine = engine_on(home, policy=NO_AUTO_MERGE)
@@ -285,7 +285,7 @@ def test_state_commands_report_and_merge(tmp_path):
     import subprocess
     import sys
 
-    from matcher.engine import model_id_for
+    from matcher.service.engine import model_id_for
 
     config = Config(home=tmp_path)
     fake = FakeEmbedder(model_id=model_id_for(config))

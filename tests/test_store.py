@@ -5,10 +5,10 @@ import sqlite3
 import numpy as np
 import pytest
 
-from matcher.atomic import save_npy_atomic
-from matcher.errors import ProfileExists, ProfileNotFound
-from matcher.profiles import parse_profile
-from matcher.store import Store, text_hash
+from matcher.store.atomic import save_npy_atomic
+from matcher.domain.errors import ProfileExists, ProfileNotFound
+from matcher.domain.profiles import parse_profile
+from matcher.store.sqlite import Store, text_hash
 
 from .conftest import small_pool
 

@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from matcher.corpus import Corpus
-from matcher.errors import MatcherError
+from matcher.index.corpus import Corpus
+from matcher.domain.errors import MatcherError
 from matcher.evaluation.metrics import ndcg_at, recall_at, reciprocal_rank
-from matcher.matching import PreparedQuery, rank
-from matcher.profiles import Profile, Work
-from matcher.rules import MatchRules
-from matcher.scoring import ScoringConfig
+from matcher.rank.matching import PreparedQuery, rank
+from matcher.domain.profiles import Profile, Work
+from matcher.score.rules import MatchRules
+from matcher.score.scoring import ScoringConfig
 
 __all__ = ["Project", "EvalQuery", "Split", "read_projects", "temporal_split", "evaluate"]
 
@@ -100,7 +100,7 @@ def read_projects(path: Path) -> list[Project]:
 
 
 def _country(code: str) -> str:
-    from matcher.countries import normalise_country
+    from matcher.domain.countries import normalise_country
 
     try:
         return normalise_country(code)

@@ -11,14 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from matcher.corpus import build_corpus, corpus_texts
-from matcher.engine import Engine
-from matcher.errors import MatcherError
+from matcher.index.corpus import build_corpus, corpus_texts
+from matcher.service.engine import Engine
+from matcher.domain.errors import MatcherError
 from matcher.evaluation.consortia import evaluate, read_projects, temporal_split, tqdm_progress
 from matcher.evaluation.metrics import ordering_loss
-from matcher.matching import PreparedQuery, score_rows
-from matcher.readers import read_profiles
-from matcher.scoring import AGGREGATES, ScoringConfig
+from matcher.rank.matching import PreparedQuery, score_rows
+from matcher.ingest.readers import read_profiles
+from matcher.score.scoring import AGGREGATES, ScoringConfig
 
 __all__ = ["consortia_report", "expertise_report", "sweep_variants"]
 

@@ -6,14 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from matcher.corpus import build_corpus, corpus_texts
-from matcher.demo import generate_pool
-from matcher.demo_store import seed_cache
-from matcher.engine import Engine
-from matcher.matching import PreparedQuery, rank
-from matcher.profiles import parse_profile
-from matcher.rules import MatchRules
-from matcher.scoring import ScoringConfig
+from matcher.index.corpus import build_corpus, corpus_texts
+from matcher.demo.pool import generate_pool
+from matcher.demo.shipped import seed_cache
+from matcher.service.engine import Engine
+from matcher.rank.matching import PreparedQuery, rank
+from matcher.domain.profiles import parse_profile
+from matcher.score.rules import MatchRules
+from matcher.score.scoring import ScoringConfig
 
 __all__ = ["synthetic_report"]
 

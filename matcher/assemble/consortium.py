@@ -1,0 +1,465 @@
+"""Consortium assembly: several distinct teams that cover a call's aspects under the call's rules.
+
+Pure core: numpy arrays and frozen dataclasses in, frozen dataclasses out; rows, not ids.
+One function, `objective`, scores the teams of both solvers:
+
+    F(S) = sum_a w_a * max_{i in S} c[i, a]  +  bonus * sum_{i in S, not must-include} q_i / max_size
+
+with q_i = sum_a w_a * c[i, a], candidate i's weighted coverage alone. The first term is weighted
+coverage (monotone submodular); the second is a small modular term, at most `bonus`, that prefers
+relevant members among those who add no new coverage. F stays monotone submodular.
+
+- `assemble_greedy`: lazy greedy with rule look-ahead, then local search (any pool size).
+- `assemble_exact`: OR-Tools CP-SAT, in `matcher.assemble.exact` (imported lazily), small pools.
+- `assemble_teams`: several distinct teams with either solver.
+- `check_team`: the rules a team breaks; `shortlist`: rows worth giving a solver from a large pool.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+
+from matcher.domain.errors import InfeasibleConsortium, InvalidQuery
+
+__all__ = ["TeamRules", "Team", "objective", "check_team", "shortlist", "assemble_greedy", "assemble_exact",
+           "assemble_teams"]
+
+Conflicts = frozenset[tuple[int, int]]
+_INF = 10**9
+_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class TeamRules:
+    """A call's rules on row numbers. `group_min` items: (name, member countries, at least P members)."""
+
+    min_size: int
+    max_size: int
+    min_countries: int = 1
+    max_per_country: int | None = None
+    group_min: tuple[tuple[str, frozenset[str], int], ...] = ()
+    must_include: tuple[int, ...] = ()
+    excluded: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
+class Team:
+    """Rows: must-include first, then the others in order of marginal contribution to F."""
+
+    members: tuple[int, ...]
+    score: float  # F(members)
+    coverage: np.ndarray  # per-aspect team coverage, read-only
+    gaps: tuple[int, ...]  # aspects whose team coverage is below the gap threshold
+    countries: tuple[str, ...]  # each member's country, aligned with `members`
+
+
+@dataclass(frozen=True, eq=False)
+class _Pool:
+    """Validated inputs: countries as codes, group membership per code, conflicts as adjacency."""
+
+    cov: np.ndarray  # (n, A) float64
+    w: np.ndarray  # (A,)
+    q: np.ndarray  # (n,) weighted coverage of each candidate alone
+    code: np.ndarray  # (n,) country code of each row
+    names: tuple[str, ...]  # country of each code
+    groups: np.ndarray  # (n_codes, n_groups) 0/1: code in group
+    countries: tuple[str, ...]
+    ids: tuple[str, ...]
+    rules: TeamRules
+    conflicts: Conflicts
+    adj: dict[int, set[int]]
+    bonus: float
+
+
+def objective(coverage: np.ndarray, weights: np.ndarray, members: Sequence[int], rules: TeamRules,
+              bonus: float = 0.05) -> float:
+    """F(members), as defined in the module docstring, in float64."""
+    if not len(members):
+        return 0.0
+    cov, w = np.asarray(coverage, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+    must = set(rules.must_include)
+    free = [i for i in members if i not in must]
+    extra = float(cov[free].sum(axis=0) @ w) if free else 0.0
+    return float(cov[list(members)].max(axis=0) @ w) + bonus * extra / rules.max_size
+
+
+def check_team(team_members: Sequence[int], countries: Sequence[str], rules: TeamRules,
+               conflicts: Conflicts = frozenset()) -> list[str]:
+    """The rules a team breaks, each as 'rule: detail'; empty when the team is fine."""
+    team, bad = list(team_members), []
+    members = set(team)
+    if len(members) != len(team):
+        bad.append("duplicates: a candidate appears twice")
+    if not rules.min_size <= len(team) <= rules.max_size:
+        bad.append(f"size: {len(team)} members, {rules.min_size}..{rules.max_size} allowed")
+    if missing := [i for i in rules.must_include if i not in members]:
+        bad.append(f"must_include: missing {missing}")
+    if banned := sorted(members & rules.excluded):
+        bad.append(f"excluded: {banned} in team")
+    if pairs := sorted((i, j) for i, j in conflicts if i in members and j in members and i != j):
+        bad.append(f"conflicts: {pairs}")
+    per: dict[str, int] = {}
+    for i in team:
+        per[countries[i]] = per.get(countries[i], 0) + 1
+    if rules.max_per_country is not None and (over := sorted(c for c, k in per.items() if k > rules.max_per_country)):
+        bad.append(f"max_per_country: more than {rules.max_per_country} from {over}")
+    if len(per) < rules.min_countries:
+        bad.append(f"min_countries: {len(per)} countries, at least {rules.min_countries} required")
+    for name, group, least in rules.group_min:
+        if (k := sum(n for c, n in per.items() if c in group)) < least:
+            bad.append(f"group_min {name}: {k} members, at least {least} required")
+    return bad
+
+
+def shortlist(coverage: np.ndarray, weights: np.ndarray, *, per_aspect: int = 20, total: int = 300,
+              countries: Sequence[str] | np.ndarray | None = None, per_country: int = 0,
+              keep: Sequence[int] = ()) -> np.ndarray:
+    """Sorted rows worth giving a solver: the `total` best by weighted coverage, the `per_aspect` best on
+    each aspect, the `per_country` best of each country and the `keep` rows (must-include members).
+
+    With per_country >= max_size, country and group rules that the full pool can meet stay satisfiable
+    on the shortlist (conflicts aside: drop excluded and conflicting rows before shortlisting)."""
+    cov = np.asarray(coverage)
+    n = cov.shape[0]
+    q = cov @ np.asarray(weights, dtype=cov.dtype)
+    sel = np.zeros(n, dtype=bool)
+    if total >= n:
+        sel[:] = True
+    elif total > 0:
+        sel[np.argpartition(-q, total - 1)[:total]] = True
+    if 0 < per_aspect < n:  # the transposed copy has contiguous rows: much faster selection
+        sel[np.argpartition(np.ascontiguousarray(cov.T), n - per_aspect, axis=1)[:, n - per_aspect:].ravel()] = True
+    if countries is not None and per_country > 0:
+        _, code = np.unique(np.asarray(countries), return_inverse=True)
+        by = np.argsort(code, kind="stable")
+        for rows in np.split(by, np.flatnonzero(np.diff(code[by])) + 1):  # one country each
+            best = rows if rows.size <= per_country else rows[np.argpartition(-q[rows], per_country - 1)[:per_country]]
+            sel[best] = True
+    sel[list(keep)] = True
+    return np.flatnonzero(sel)
+
+
+def assemble_greedy(coverage: np.ndarray, weights: np.ndarray, countries: Sequence[str], rules: TeamRules,
+                    conflicts: Conflicts = frozenset(), *, ids: Sequence[str] | None = None, bonus: float = 0.05,
+                    gap_threshold: float = 0.35, local_search: bool = True) -> Team:
+    """Lazy greedy from the must-include members, then local search.
+
+    Each step adds the candidate of largest marginal gain (lazy priority queue, ties to the lower row) whose
+    addition leaves the team completable: a small exact program over country counts checks that the slots
+    left can still reach min_size, min_countries and every group minimum under max_per_country. It ignores
+    conflicts among future members, so a dense conflict graph can make the greedy miss a feasible team (it
+    then raises; the exact solver decides).
+    Guarantees: (1 - 1/e) of the optimum under the size limit alone; 1/(p + 1) for the intersection of p
+    matroids (max_per_country is a partition matroid: 1/2 with it). The lower-bound rules (min_countries,
+    group minimums, min_size) are met by reserving slots, for which no constant factor holds in general.
+    The local search (`local_search=True`) then replaces one non-must member by an outside candidate
+    (1-swap) while F rises and every rule holds, and tries 2- and 3-swaps the cheap way (drop two or three
+    non-must members, refill greedily, 1-swap again). It adds no worst-case guarantee but brings teams
+    close to the optimum in practice (bench/bench_consortium.py).
+    Never returns a team that breaks a rule: raises InfeasibleConsortium, naming the rule, instead.
+    """
+    pool = _pool(coverage, weights, countries, ids, rules, conflicts, bonus)
+    must, banned = _precheck(pool, rules.must_include, rules.excluded)
+    return _team(pool, _solve_greedy(pool, must, banned, 2 * local_search), gap_threshold)
+
+
+def assemble_exact(coverage: np.ndarray, weights: np.ndarray, countries: Sequence[str], rules: TeamRules,
+                   conflicts: Conflicts = frozenset(), *, ids: Sequence[str] | None = None, bonus: float = 0.05,
+                   gap_threshold: float = 0.35, time_limit_s: float = 10.0) -> Team:
+    """The best team by CP-SAT (pools up to ~60 eligible rows); optimal unless the time limit cuts the
+    search short. See `matcher.assemble.exact`."""
+    return assemble_teams(coverage, weights, countries, ids, rules, conflicts, n_teams=1, method="exact",
+                          gap_threshold=gap_threshold, bonus=bonus, time_limit_s=time_limit_s)[0]
+
+
+def assemble_teams(coverage: np.ndarray, weights: np.ndarray, countries: Sequence[str], ids: Sequence[str] | None,
+                   rules: TeamRules, conflicts: Conflicts = frozenset(), *, n_teams: int = 3,
+                   method: Literal["greedy", "exact"] = "greedy", gap_threshold: float = 0.35,
+                   bonus: float = 0.05, time_limit_s: float = 10.0) -> list[Team]:
+    """Up to `n_teams` teams with distinct member sets, best first.
+
+    exact: the k best teams; each solve adds a no-good cut against the teams found (`time_limit_s` per solve).
+    greedy: Lawler's partition of the solution space: the children of a team whose free members are
+    m1..mk ban m_j and force m1..m_(j-1); each child is solved by greedy and 1-swap, and the best child,
+    polished with 2- and 3-swaps inside its part, becomes the next team. Parts are disjoint, so the teams
+    are distinct by construction.
+    Fewer than `n_teams` come back only when no further distinct team exists (exact) or was found (greedy).
+    Raises InfeasibleConsortium, naming the rule, when no team can be formed.
+    """
+    if method not in ("greedy", "exact") or n_teams < 1:
+        raise InvalidQuery(f"method must be 'greedy' or 'exact' and n_teams >= 1, got {method!r}, {n_teams}")
+    pool = _pool(coverage, weights, countries, ids, rules, conflicts, bonus)
+    must, banned = _precheck(pool, rules.must_include, rules.excluded)
+    if method == "exact":
+        from matcher.assemble.exact import solve_exact
+
+        try:
+            hint: list[int] | None = _solve_greedy(pool, must, banned, 2)
+        except InfeasibleConsortium:
+            hint = None
+        found = solve_exact(pool, must, banned, n_teams=n_teams, time_limit_s=time_limit_s, hint=hint)
+        return [_team(pool, members, gap_threshold) for members in found]
+    teams = [_team(pool, _solve_greedy(pool, must, banned, 2), gap_threshold)]
+    frontier: list[tuple[float, list[int], tuple[tuple[int, ...], frozenset[int]]]] = []
+    node = (must, banned)  # (forced rows, banned rows) of the part the last team came from
+    while len(teams) < n_teams:
+        free = [m for m in teams[-1].members if m not in node[0]]
+        for j, m in enumerate(free):
+            child = (node[0] + tuple(free[:j]), node[1] | {m})
+            try:
+                _precheck(pool, *child)
+                found_team = _solve_greedy(pool, *child, 1)
+            except InfeasibleConsortium:
+                continue
+            heapq.heappush(frontier, (-objective(pool.cov, pool.w, found_team, rules, bonus), found_team, child))
+        if not frontier:
+            break
+        _, found_team, node = heapq.heappop(frontier)
+        teams.append(_team(pool, _drop_search(pool, found_team, *node), gap_threshold))
+    return sorted(teams, key=lambda t: -t.score)
+
+
+def _pool(coverage: np.ndarray, weights: np.ndarray, countries: Sequence[str], ids: Sequence[str] | None,
+          rules: TeamRules, conflicts: Conflicts, bonus: float) -> _Pool:
+    cov, w = np.asarray(coverage, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+    if cov.ndim != 2 or not np.all(np.isfinite(cov)) or cov.min(initial=0) < 0 or cov.max(initial=0) > 1 + 1e-6:
+        raise InvalidQuery("coverage must be a finite (n_candidates, n_aspects) array in [0, 1]")
+    n = cov.shape[0]
+    if w.shape != (cov.shape[1],) or w.min(initial=0) < 0 or abs(w.sum() - 1) > 1e-6:
+        raise InvalidQuery("weights must be n_aspects non-negative numbers summing to 1")
+    ids = tuple(ids) if ids is not None else tuple(str(i) for i in range(n))
+    if len(countries) != n or len(ids) != n:
+        raise InvalidQuery(f"countries and ids must have one entry per candidate ({n})")
+    rows = [*rules.must_include, *rules.excluded, *(k for pair in conflicts for k in pair)]
+    if any(not 0 <= i < n for i in rows) or any(i == j for i, j in conflicts) or bonus < 0:
+        raise InvalidQuery("must_include, excluded and conflicts must name distinct rows; bonus must be >= 0")
+    if not 1 <= rules.min_size <= rules.max_size:
+        raise InfeasibleConsortium("size", f"need 1 <= min_size <= max_size, got {rules.min_size} and {rules.max_size}")
+    names = tuple(sorted({str(c) for c in countries}))
+    index = {c: k for k, c in enumerate(names)}
+    groups = np.array([[c in g for _, g, _ in rules.group_min] for c in names], dtype=np.int64)
+    adj: dict[int, set[int]] = {}
+    for i, j in conflicts:
+        adj.setdefault(i, set()).add(j)
+        adj.setdefault(j, set()).add(i)
+    return _Pool(cov, w, cov @ w, np.array([index[str(c)] for c in countries], dtype=np.int64), names,
+                 groups.reshape(len(names), len(rules.group_min)), tuple(str(c) for c in countries), ids, rules,
+                 conflicts, adj, float(bonus))
+
+
+def _precheck(p: _Pool, must: tuple[int, ...], banned: frozenset[int]) -> tuple[tuple[int, ...], frozenset[int]]:
+    """Raise InfeasibleConsortium naming the first rule that cannot be met; return the must-include rows
+    (deduplicated) and every row that can never join (banned, or in conflict with a must-include row)."""
+    r, M, who = p.rules, p.rules.max_per_country, ", ".join
+    must = tuple(dict.fromkeys(must))
+    if clash := [p.ids[i] for i in must if i in banned]:
+        raise InfeasibleConsortium("must_include", f"must-include {who(clash)} also excluded")
+    if len(must) > r.max_size:
+        raise InfeasibleConsortium("max_size", f"{len(must)} must-include members but max_size is {r.max_size}")
+    for i in must:
+        if clash := [p.ids[j] for j in sorted(p.adj.get(i, ())) if j in must]:
+            raise InfeasibleConsortium("conflicts", f"must-include {p.ids[i]} conflicts with must-include {who(clash)}")
+    cnt = np.bincount(p.code[list(must)], minlength=len(p.names))
+    if M is not None and (over := np.flatnonzero(cnt > M)).size:
+        c = int(over[0])
+        listed = who(p.ids[i] for i in must if p.code[i] == c)
+        raise InfeasibleConsortium("max_per_country", f"{cnt[c]} must-include members from {p.names[c]} ({listed}); "
+                                                      f"at most {M} per country allowed")
+    banned = banned | {j for i in must for j in p.adj.get(i, ())}
+    ok = np.ones(len(p.code), dtype=bool)
+    ok[list(banned)] = False
+    per = np.bincount(p.code[ok], minlength=len(p.names))
+    cap = per if M is None else np.minimum(per, M)
+    if cap.sum() < r.min_size:
+        limit = "" if M is None else f" with at most {M} per country"
+        raise InfeasibleConsortium("min_size", f"at least {r.min_size} members required; eligible candidates "
+                                               f"allow only {cap.sum()}{limit}")
+    present = [p.names[c] for c in np.flatnonzero(per)]
+    if r.min_countries > min(len(present), r.max_size):
+        why = (f"eligible candidates come from only {len(present)}: {who(present)}" if len(present) < r.min_countries
+               else f"a team has at most {r.max_size} members")
+        raise InfeasibleConsortium("min_countries", f"at least {r.min_countries} countries required; {why}")
+    for k, (name, _, least) in enumerate(r.group_min):
+        inside = np.flatnonzero(ok & (p.groups[p.code, k] > 0))
+        if (allowed := min(int(cap[p.groups[:, k] > 0].sum()), r.max_size)) < least:
+            limit = "" if allowed >= inside.size else f" (max_size {r.max_size}, max_per_country {M})"
+            listed = who([f"{p.ids[i]} ({p.countries[i]})" for i in inside[:10]] + ["..."] * (inside.size > 10))
+            raise InfeasibleConsortium(f"group_min {name}", f"at least {least} members from {name} required; only "
+                                       f"{inside.size} eligible candidate{'s' * (inside.size != 1)} from it{limit}"
+                                       + f": {listed}" * bool(listed))
+    need = _extra_needed(p, cnt, per - cnt, len(must))
+    if need > r.max_size - len(must):
+        shown = "more than the eligible countries allow" if need >= _INF else str(need)
+        raise InfeasibleConsortium("rules", f"min_size, min_countries and the group minimums together need {shown} "
+                                   f"members besides the {len(must)} must-include ones, but max_size leaves "
+                                   f"{r.max_size - len(must)}")
+    return must, banned
+
+
+def _extra_needed(p: _Pool, cnt: np.ndarray, avail: np.ndarray, size: int) -> int:
+    """Fewest further members meeting min_size, min_countries and every group minimum when `avail[c]` more
+    candidates of country c may join a team holding `cnt[c]`; _INF if impossible.
+
+    Exact over country counts: countries with the same groups and novelty are interchangeable, so a small
+    dynamic program over the deficits decides. Conflicts among further members are ignored (a relaxation)."""
+    r = p.rules
+    cap = avail if r.max_per_country is None else np.minimum(avail, np.maximum(r.max_per_country - cnt, 0))
+    size_need = max(0, r.min_size - size)
+    if size_need > cap.sum():
+        return _INF
+    start = (max(0, r.min_countries - int(np.count_nonzero(cnt))),
+             *(max(0, least - int(cnt @ p.groups[:, k])) for k, (_, _, least) in enumerate(r.group_min)))
+    if not any(start):
+        return size_need
+    kinds: dict[tuple[tuple[int, ...], bool], tuple[int, int]] = {}  # (groups, new country) -> (slots, countries)
+    for c in np.flatnonzero(cap):
+        kind = (tuple(p.groups[c].tolist()), bool(cnt[c] == 0))
+        slots, n_countries = kinds.get(kind, (0, 0))
+        kinds[kind] = (slots + int(cap[c]), n_countries + 1)
+    states = {start: 0}  # deficits (countries, each group) -> fewest members that reach them
+    for (sig, new), (slots, n_countries) in kinds.items():
+        nxt = dict(states)
+        for st, picks in states.items():
+            useful = max([st[0] if new else 0] + [d for d, s in zip(st[1:], sig, strict=True) if s])
+            for m in range(1, min(slots, useful) + 1):
+                after = (max(0, st[0] - min(m, n_countries)) if new else st[0],
+                         *(max(0, d - m) if s else d for d, s in zip(st[1:], sig, strict=True)))
+                if picks + m < nxt.get(after, _INF):
+                    nxt[after] = picks + m
+        states = nxt
+    best = states.get(tuple(0 for _ in start), _INF)
+    return best if best >= _INF else max(best, size_need)
+
+
+def _solve_greedy(p: _Pool, must: tuple[int, ...], banned: frozenset[int], effort: int) -> list[int]:
+    """Lazy greedy with look-ahead (effort 0), then 1-swaps (1), then 2- and 3-swaps (2)."""
+    r, (n, n_aspects) = p.rules, p.cov.shape
+    rules = replace(r, must_include=must, excluded=banned)
+    team = list(must)
+    gone = np.zeros(n, dtype=bool)  # in the team, banned, conflicting, or no longer completable
+    gone[[*banned, *team, *(j for i in team for j in p.adj.get(i, ()))]] = True
+    cur = p.cov[team].max(axis=0) if team else np.zeros(n_aspects)
+    bc = p.bonus / r.max_size
+    idx = np.flatnonzero(~gone)
+    heap = list(zip((-(np.maximum(p.cov[idx] - cur, 0) @ p.w + bc * p.q[idx])).tolist(), idx.tolist(), strict=True))
+    heapq.heapify(heap)
+    fresh = np.zeros(n, dtype=np.int64)  # the step at which each gain in the heap was computed
+    step = 0
+    while len(team) < r.max_size:
+        cnt = np.bincount(p.code[team], minlength=len(p.names))
+        avail = np.bincount(p.code[~gone], minlength=len(p.names))
+        cache: dict[int, bool] = {}
+        pick: tuple[int, float] | None = None
+        while heap:
+            neg, i = heapq.heappop(heap)
+            if gone[i]:
+                continue
+            if fresh[i] != step:  # a stale gain is an upper bound (submodularity): re-evaluate, put back
+                fresh[i] = step
+                heapq.heappush(heap, (-float(np.maximum(p.cov[i] - cur, 0) @ p.w + bc * p.q[i]), i))
+            elif _addable(p, i, cnt, avail, gone, len(team), cache):
+                pick = (i, -neg)
+                break
+            else:
+                gone[i] = True  # not completable with i now, hence never again
+        if pick is None or (pick[1] <= _TOL and not check_team(team, p.countries, rules, p.conflicts)):
+            break
+        team.append(pick[0])
+        gone[[pick[0], *p.adj.get(pick[0], ())]] = True
+        cur = np.maximum(cur, p.cov[pick[0]])
+        step += 1
+    if bad := check_team(team, p.countries, rules, p.conflicts):
+        raise InfeasibleConsortium("rules", f"the greedy found no team meeting every rule ({bad[0]}); "
+                                            "conflicts may block it: try method='exact'")
+    team = _swap_search(p, team, rules) if effort >= 1 else team
+    return _drop_search(p, team, must, banned) if effort >= 2 else team
+
+
+def _addable(p: _Pool, i: int, cnt: np.ndarray, avail: np.ndarray, gone: np.ndarray, size: int,
+             cache: dict[int, bool]) -> bool:
+    """Can the team still be completed once i joins? Cached per country for rows without live conflicts."""
+    c = int(p.code[i])
+    if p.rules.max_per_country is not None and cnt[c] >= p.rules.max_per_country:
+        return False
+    partners = [j for j in p.adj.get(i, ()) if not gone[j]]
+    if not partners and c in cache:
+        return cache[c]
+    cnt, avail = cnt.copy(), avail.copy()
+    cnt[c] += 1
+    avail[c] -= 1
+    np.subtract.at(avail, p.code[partners], 1)
+    ok = _extra_needed(p, cnt, avail, size + 1) <= p.rules.max_size - size - 1
+    if not partners:
+        cache[c] = ok
+    return ok
+
+
+def _swap_search(p: _Pool, team: list[int], rules: TeamRules, rounds: int = 200) -> list[int]:
+    """Best-improvement 1-swap: replace a member not in rules.must_include by an outside row."""
+    fixed, orig = set(rules.must_include), set(p.rules.must_include)
+    bc = p.bonus / p.rules.max_size
+    value = objective(p.cov, p.w, team, p.rules, p.bonus)
+    outside = np.ones(len(p.code), dtype=bool)
+    outside[list(rules.excluded)] = False
+    for _ in range(rounds):
+        best: tuple[float, int, int] | None = None
+        outside[team] = False
+        extra = sum(p.q[j] for j in team if j not in orig)  # bonus mass of the members
+        for pos, m in enumerate(team):
+            if m in fixed:
+                continue
+            rest = team[:pos] + team[pos + 1:]
+            base = p.cov[rest].max(axis=0) if rest else np.zeros(p.cov.shape[1])
+            vals = np.maximum(p.cov, base) @ p.w + bc * (p.q + extra - p.q[m] * (m not in orig))
+            cand = np.flatnonzero(outside & (vals > (best[0] if best else value + _TOL)))
+            for o in cand[np.lexsort((cand, -vals[cand]))]:
+                if not check_team([*rest, int(o)], p.countries, rules, p.conflicts):
+                    best = (float(vals[o]), pos, int(o))
+                    break
+        if best is None:
+            break
+        outside[team[best[1]]] = True
+        team = team[:best[1]] + [best[2]] + team[best[1] + 1:]
+        value = objective(p.cov, p.w, team, p.rules, p.bonus)
+    return team
+
+
+def _drop_search(p: _Pool, team: list[int], must: tuple[int, ...], banned: frozenset[int]) -> list[int]:
+    """Cheap 2- and 3-swaps: drop two (then three, with at most 8 free members) non-must members, refill
+    greedily and 1-swap the newcomers; take the first refill that raises F, 1-swap it whole, repeat."""
+    rules = replace(p.rules, must_include=must, excluded=banned)
+    value = objective(p.cov, p.w, team, p.rules, p.bonus)
+    improved = True
+    while improved:
+        improved = False
+        free = [m for m in team if m not in must]
+        for drop in itertools.chain(*(itertools.combinations(free, k) for k in ((2, 3) if len(free) <= 8 else (2,)))):
+            try:
+                refill = _solve_greedy(p, tuple(m for m in team if m not in drop), banned, 1)
+            except InfeasibleConsortium:
+                continue
+            if objective(p.cov, p.w, refill, p.rules, p.bonus) > value + _TOL:
+                team, improved = _swap_search(p, refill, rules), True
+                value = objective(p.cov, p.w, team, p.rules, p.bonus)
+                break
+    return team
+
+
+def _team(p: _Pool, members: Sequence[int], gap_threshold: float) -> Team:
+    """Must-include first, then the rest in greedy order of marginal gain in F (ties: lower row)."""
+    order = [i for i in dict.fromkeys(p.rules.must_include) if i in members]
+    rest = sorted(set(members) - set(order))
+    cur = p.cov[order].max(axis=0) if order else np.zeros(p.cov.shape[1])
+    while rest:
+        gains = np.maximum(p.cov[rest] - cur, 0) @ p.w + p.bonus / p.rules.max_size * p.q[rest]
+        order.append(rest.pop(int(np.argmax(gains))))
+        cur = np.maximum(cur, p.cov[order[-1]])
+    cur.setflags(write=False)
+    return Team(tuple(order), objective(p.cov, p.w, order, p.rules, p.bonus), cur,
+                tuple(int(a) for a in np.flatnonzero(cur < gap_threshold)), tuple(p.countries[i] for i in order))

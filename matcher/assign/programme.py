@@ -1,0 +1,197 @@
+"""Batch matching of a whole applicant pool over the corpus: top-k, global pairs, or two sides.
+
+Translates ids, countries and rules into the arrays of `matcher.assign.topk` and `matcher.assign.pairing`
+and their results back into rows with ids and reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from matcher.assign.pairing import Unmatched, bipartite_assignment, greedy_b_matching, unmatched_reasons
+from matcher.assign.topk import score_pairs, topk_pairs
+from matcher.export.report import PairRow, pair_rows_from_edges, pair_rows_from_topk
+from matcher.index.corpus import Corpus
+from matcher.domain.countries import expand_countries
+from matcher.domain.errors import InvalidQuery
+from matcher.score.rules import conflict_pairs
+
+__all__ = ["MODES", "BatchRequest", "BatchResult", "build_request", "parse_memory", "run_batch"]
+
+MODES = ("topk", "pairs", "bipartite")
+MAX_K = 100
+DEFAULT_MEMORY = 512 * 2**20
+DEFAULT_CAPACITY = 3
+
+
+def parse_memory(text: str) -> int:
+    """'512M', '2G', '300000000' -> bytes."""
+    units = {"K": 2**10, "M": 2**20, "G": 2**30}
+    value = text.strip().upper().removesuffix("B").removesuffix("I")
+    try:
+        if value and value[-1] in units:
+            return int(float(value[:-1]) * units[value[-1]])
+        return int(value)
+    except ValueError:
+        raise InvalidQuery(f"memory '{text}' must look like 512M or 2G") from None
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """A batch as the programme office asks it; country sets already expanded to codes."""
+
+    mode: str = "topk"
+    k: int = 5
+    capacity: int | None = None  # partners per applicant for everyone; None: each profile's own, else 3
+    pool: tuple[str, ...] = ()  # ids; empty: the whole store
+    pool_countries: frozenset[str] | None = None
+    exclude_countries: frozenset[str] = frozenset()
+    cross_border: bool = True
+    exclude_conflicts: bool = True
+    sides: tuple[frozenset[str], frozenset[str]] | None = None
+    side_names: tuple[str, str] = ("A", "B")
+    memory_bytes: int = DEFAULT_MEMORY
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    mode: str
+    applicants: tuple[str, ...]
+    pairs: tuple[PairRow, ...]
+    unmatched: tuple[tuple[str, int, int, str], ...]  # (id, wanted, matched, reason)
+    countries: dict[str, str] = field(default_factory=dict)
+    capacity_use: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        partners = len({(p.applicant_id, p.partner_id) for p in self.pairs})
+        return (f"{self.mode}: {len(self.applicants)} applicants, {partners} suggestions, "
+                f"{len(self.unmatched)} applicants short of what was asked")
+
+
+def build_request(
+    mode: str, *, k: int = 5, capacity: int | None = None, pool: tuple[str, ...] = (),
+    pool_countries: tuple[str, ...] = (), exclude_countries: tuple[str, ...] = (), sides: tuple[str, ...] = (),
+    cross_border: bool = True, exclude_conflicts: bool = True, memory_bytes: int = DEFAULT_MEMORY,
+) -> BatchRequest:
+    """A `BatchRequest` from what a user types: country names and groups are expanded here."""
+    if sides and len(sides) != 2:
+        raise InvalidQuery(f"give exactly two sides (e.g. --sides TR --sides DE), got {len(sides)}")
+    if mode == "bipartite" and not sides:
+        raise InvalidQuery("bipartite mode needs two sides (e.g. --sides TR --sides DE,FR)")
+    return BatchRequest(
+        mode=mode, k=k, capacity=capacity, pool=pool,
+        pool_countries=expand_countries(pool_countries) if pool_countries else None,
+        exclude_countries=expand_countries(exclude_countries), cross_border=cross_border,
+        exclude_conflicts=exclude_conflicts,
+        sides=(expand_countries([sides[0]]), expand_countries([sides[1]])) if sides else None,
+        side_names=(sides[0], sides[1]) if sides else ("A", "B"), memory_bytes=memory_bytes,
+    )
+
+
+def _pool_rows(corpus: Corpus, request: BatchRequest) -> np.ndarray:
+    mask = corpus.active.copy()
+    if request.pool:
+        missing = [i for i in request.pool if i not in corpus.row_of]
+        if missing:
+            raise InvalidQuery(f"{len(missing)} pool id(s) are not in the store: {', '.join(missing[:5])}")
+        chosen = np.zeros(len(corpus), dtype=bool)
+        chosen[[corpus.row_of[i] for i in request.pool]] = True
+        mask &= chosen
+    if request.pool_countries is not None:
+        mask &= np.isin(corpus.countries, list(request.pool_countries))
+    if request.exclude_countries:
+        mask &= ~np.isin(corpus.countries, list(request.exclude_countries))
+    if request.sides is not None:  # two-sided: only applicants on one of the sides take part
+        mask &= np.isin(corpus.countries, list(request.sides[0] | request.sides[1]))
+    rows = np.flatnonzero(mask)
+    if len(rows) < 2:
+        raise InvalidQuery(f"the pool has {len(rows)} applicant(s); a batch needs at least 2")
+    return rows
+
+
+def run_batch(corpus: Corpus, request: BatchRequest, progress: Callable[[int, int], None] | None = None) -> BatchResult:
+    if request.mode not in MODES:
+        raise InvalidQuery(f"mode must be one of {', '.join(MODES)}, got '{request.mode}'")
+    if not 1 <= request.k <= MAX_K or (request.capacity is not None and request.capacity < 1):
+        raise InvalidQuery(f"k must be between 1 and {MAX_K} and capacity at least 1")
+    rows = _pool_rows(corpus, request)
+    ids = [corpus.ids[r] for r in rows]
+    countries = corpus.countries[rows]
+    vectors = corpus.summaries(rows)
+    blocked = np.asarray(sorted(conflict_pairs(corpus, rows)), dtype=np.int64).reshape(-1, 2) \
+        if request.exclude_conflicts else None
+    capacity = np.asarray(
+        [request.capacity or int(corpus.capacity[r]) or DEFAULT_CAPACITY for r in rows], dtype=np.int64
+    )
+    common = dict(countries=countries, exclude_same_country=request.cross_border, blocked_pairs=blocked,
+                  memory_bytes=request.memory_bytes, progress=progress)
+    if request.mode == "topk":
+        k = min(request.k, len(rows) - 1)
+        indices, scores = topk_pairs(vectors, k, **common)
+        pairs = pair_rows_from_topk(ids, indices, scores, "top-k by profile similarity, cross-border")
+        owner = np.repeat(np.arange(len(rows)), indices.shape[1])
+        flat = indices.reshape(-1)
+        keep = flat >= 0
+        short = unmatched_reasons(np.full(len(rows), request.k), owner[keep], flat[keep], np.ones(keep.sum(), bool),
+                                  capacity, countries, exclude_same_country=request.cross_border,
+                                  blocked_pairs=blocked, directed=True)
+        used = {i: (int((indices[n] >= 0).sum()), request.k) for n, i in enumerate(ids)}
+    elif request.mode == "pairs":
+        pairs, short, used = _pairs(ids, vectors, capacity, common, request)
+    else:
+        pairs, short, used = _bipartite(ids, vectors, capacity, countries, common, request)
+    return BatchResult(
+        mode=request.mode,
+        applicants=tuple(ids),
+        pairs=tuple(pairs),
+        unmatched=tuple((ids[u.row], u.wanted, u.matched, u.reason) for u in short),
+        countries={i: str(c) for i, c in zip(ids, countries, strict=True)},
+        capacity_use=used,
+    )
+
+
+def _pairs(ids, vectors, capacity, common, request):  # type: ignore[no-untyped-def]
+    k = min(len(ids) - 1, max(10, 3 * int(capacity.max())))
+    indices, scores = topk_pairs(vectors, k, **common)
+    ei, ej, w = score_pairs(indices, scores)
+    selected = greedy_b_matching(len(ids), ei, ej, w, capacity)
+    rows = pair_rows_from_edges(ids, ei, ej, w, selected, "global pairing (greedy 1/2-approximation + swaps)")
+    short: list[Unmatched] = unmatched_reasons(capacity, ei, ej, selected, capacity, common["countries"],
+                                               exclude_same_country=request.cross_border,
+                                               blocked_pairs=common["blocked_pairs"])
+    degree = np.bincount(np.r_[ei[selected], ej[selected]], minlength=len(ids))
+    return rows, short, {i: (int(degree[n]), int(capacity[n])) for n, i in enumerate(ids)}
+
+
+def _bipartite(ids, vectors, capacity, countries, common, request):  # type: ignore[no-untyped-def]
+    if request.sides is None:
+        raise InvalidQuery("bipartite mode needs two sides (e.g. --sides TR --sides DE)")
+    left_mask = np.isin(countries, list(request.sides[0]))
+    right_mask = np.isin(countries, list(request.sides[1]))
+    if (left_mask & right_mask).any():
+        raise InvalidQuery("the two sides overlap: a country may be on one side only")
+    if not left_mask.any() or not right_mask.any():
+        raise InvalidQuery(f"side {request.side_names[0] if not left_mask.any() else request.side_names[1]} "
+                           "has no applicant in the pool")
+    side = left_mask.astype(np.int8)  # every pool row is on exactly one side
+    k = min(len(ids) - 1, max(20, 4 * int(capacity.max())))
+    common = {**common, "eligible": lambda r, c: side[r][:, None] != side[c][None, :]}
+    indices, scores = topk_pairs(vectors, k, **common)
+    ei, ej, w = score_pairs(indices, scores)
+    left_of = np.where(side[ei] == 1, ei, ej)
+    right_of = np.where(side[ei] == 1, ej, ei)
+    lrows, rrows = np.flatnonzero(left_mask), np.flatnonzero(right_mask)
+    lpos = np.full(len(ids), -1)
+    lpos[lrows] = np.arange(len(lrows))
+    rpos = np.full(len(ids), -1)
+    rpos[rrows] = np.arange(len(rrows))
+    selected = bipartite_assignment(len(lrows), len(rrows), lpos[left_of], rpos[right_of], w,
+                                    capacity[lrows], capacity[rrows])
+    rows = pair_rows_from_edges(ids, ei, ej, w, selected, "two-sided assignment (exact min-cost flow)")
+    short = unmatched_reasons(capacity, ei, ej, selected, capacity, countries,
+                              exclude_same_country=request.cross_border, blocked_pairs=common["blocked_pairs"])
+    degree = np.bincount(np.r_[ei[selected], ej[selected]], minlength=len(ids))
+    return rows, short, {i: (int(degree[n]), int(capacity[n])) for n, i in enumerate(ids)}

@@ -1,0 +1,105 @@
+"""`matcher batch`: match a whole applicant pool at once and export the result."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from tqdm import tqdm
+
+from matcher.cli.common import HomeOption, fail
+from matcher.service.config import load_config
+from matcher.service.engine import Engine
+from matcher.domain.errors import MatcherError
+from matcher.store.jobs import write_result
+from matcher.assign.programme import MODES, build_request, parse_memory, run_batch
+
+__all__ = ["batch"]
+
+
+def batch(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for pairs.csv, pairs.parquet, unmatched.csv, report.html.")
+    ],
+    mode: Annotated[str, typer.Option("--mode", help=f"One of {', '.join(MODES)}.")] = "topk",
+    pool: Annotated[Optional[Path], typer.Option("--pool", help="A profile file (JSONL or CSV): ingested, then matched "
+                                                  "among themselves. Default: the whole store.")] = None,
+    pool_countries: Annotated[
+        Optional[list[str]], typer.Option("--pool-countries", help="Only applicants from these countries or groups.")
+    ] = None,
+    exclude_countries: Annotated[
+        Optional[list[str]], typer.Option("--exclude-countries", help="Leave out these countries or groups.")
+    ] = None,
+    k: Annotated[int, typer.Option("--k", min=1, max=100, help="topk: partners per applicant.")] = 5,
+    capacity: Annotated[
+        Optional[int], typer.Option("--capacity", min=1, help="pairs/bipartite: partners per applicant for everyone "
+                                    "(default: each profile's own capacity, else 3).")
+    ] = None,
+    sides: Annotated[
+        Optional[list[str]], typer.Option("--sides", help="bipartite: the two sides, each a country list or group, "
+                                          "given twice: --sides TR --sides DE,FR.")
+    ] = None,
+    same_country: Annotated[bool, typer.Option("--same-country", help="Allow pairs within one country.")] = False,
+    allow_conflicts: Annotated[
+        bool, typer.Option("--allow-conflicts", help="Allow co-authors and colleagues to be paired.")
+    ] = False,
+    memory: Annotated[
+        str, typer.Option("--memory", help="Memory budget for the score blocks, e.g. 512M, 2G.")
+    ] = "512M",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary and file paths as JSON.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Match a whole applicant pool at once: every applicant's k best partners abroad (topk), one global
+    pairing within capacities (pairs: greedy 1/2-approximation plus improving swaps), or an exact
+    two-sided assignment (bipartite: min-cost flow). All-pairs scores are computed in blocks within
+    --memory; the full N x N matrix never exists. Writes CSV, Parquet and an HTML report; applicants
+    left short are listed with the reason.
+
+    Example: matcher batch --mode topk --k 5 --out out/
+    """
+    rejected = 0
+    try:
+        engine = Engine(load_config(home=home), progress=True)
+        ids: tuple[str, ...] = ()
+        if pool is not None:
+            from matcher.ingest.readers import read_profiles
+
+            read = read_profiles(pool)
+            for rejection in read.rejected:
+                typer.echo(f"rejected {rejection}", err=True)
+            rejected = len(read.rejected)
+            engine.add([p for _, p in read.profiles])
+            ids = tuple(p.id for _, p in read.profiles)
+        request = build_request(
+            mode, k=k, capacity=capacity, pool=ids, pool_countries=tuple(pool_countries or ()),
+            exclude_countries=tuple(exclude_countries or ()), sides=tuple(sides or ()),
+            cross_border=not same_country, exclude_conflicts=not allow_conflicts, memory_bytes=parse_memory(memory),
+        )
+        corpus = engine.corpus()
+        with tqdm(desc=f"batch {mode}", unit="block", file=sys.stderr, leave=False) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            result = run_batch(corpus, request, progress)
+        paths = write_result(result, out)
+    except MatcherError as err:
+        fail(err)
+    typer.echo(result.summary(), err=True)
+    reasons: dict[str, int] = {}
+    for _, _, _, reason in result.unmatched:
+        reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        typer.echo(f"  {count} short: {reason}", err=True)
+    if as_json:
+        typer.echo(json.dumps({"summary": result.summary(), "unmatched_reasons": reasons,
+                               "files": {k: str(v) for k, v in paths.items()}}, indent=2))
+    else:
+        for name, path in paths.items():
+            typer.echo(f"{name}: {path}")
+    if rejected:
+        raise typer.Exit(1)

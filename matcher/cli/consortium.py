@@ -1,0 +1,109 @@
+"""`matcher consortium`: teams for a funding call under its rules."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from matcher.assemble.calls import CallRequest, ConsortiumResult, team_size
+from matcher.cli.common import HomeOption, fail
+from matcher.service.config import load_config
+from matcher.service.engine import Engine
+from matcher.domain.errors import MatcherError
+
+__all__ = ["consortium"]
+
+
+def _aspect(spec: str) -> tuple[str, float]:
+    text, sep, weight = spec.rpartition("=")
+    try:
+        return (text.strip(), float(weight)) if sep and text.strip() else (spec.strip(), 1.0)
+    except ValueError:
+        return spec.strip(), 1.0
+
+
+def consortium(
+    call: Annotated[Optional[Path], typer.Option("--call", help="A file with the call text.")] = None,
+    call_text: Annotated[Optional[str], typer.Option("--call-text", help="The call text itself.")] = None,
+    aspect: Annotated[
+        Optional[list[str]],
+        typer.Option("--aspect", help="An aspect instead of the call text, optionally weighted: 'soil carbon=2'."),
+    ] = None,
+    size: Annotated[
+        Optional[int], typer.Option("--size", help="Team size (sets both --min-size and --max-size).")
+    ] = None,
+    min_size: Annotated[Optional[int], typer.Option("--min-size", help="Smallest team.")] = None,
+    max_size: Annotated[Optional[int], typer.Option("--max-size", help="Largest team.")] = None,
+    min_countries: Annotated[int, typer.Option("--min-countries", help="At least this many countries.")] = 1,
+    max_per_country: Annotated[
+        Optional[int], typer.Option("--max-per-country", help="At most this many members per country.")
+    ] = None,
+    group_min: Annotated[
+        Optional[list[str]],
+        typer.Option("--group-min", help="At least N members from a group or country list: widening:1, 'DE,FR:2'."),
+    ] = None,
+    must_include: Annotated[
+        Optional[list[str]], typer.Option("--must-include", help="Profile id in every team (repeatable).")
+    ] = None,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Profile id never to include.")] = None,
+    pool_countries: Annotated[
+        Optional[list[str]], typer.Option("--pool-countries", help="Draw candidates only from these countries/groups.")
+    ] = None,
+    allow_conflicts: Annotated[
+        bool, typer.Option("--allow-conflicts", help="Allow co-authors and colleagues in one team.")
+    ] = False,
+    teams: Annotated[int, typer.Option("--teams", min=1, max=10, help="How many distinct teams.")] = 3,
+    exact: Annotated[
+        bool, typer.Option("--exact", help="Solve exactly (OR-Tools CP-SAT) on a small shortlist.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Propose teams that cover a funding call under its rules, with each team's gaps.
+
+    The call is split into aspects (its sentences); coverage of an aspect by a team is its best
+    member's best work. Rules are hard constraints; co-authors and colleagues are kept apart
+    unless --allow-conflicts.
+
+    Example:
+
+      matcher consortium --call-text "Climate adaptation of agriculture. Drought-tolerant crops." \\
+          --size 5 --min-countries 4 --max-per-country 1 --group-min widening:1 --must-include tr-0001
+    """
+    text = call.read_text(encoding="utf-8") if call is not None else call_text
+    if not text and not aspect:
+        fail("give --call FILE, --call-text TEXT or --aspect (see --help)", code=2)
+    lo, hi = team_size(size, min_size, max_size)
+    request = CallRequest(
+        call_text=text, aspects=tuple(_aspect(a) for a in aspect or ()), min_size=lo, max_size=hi,
+        min_countries=min_countries, max_per_country=max_per_country, group_min=tuple(group_min or ()),
+        must_include=tuple(must_include or ()), exclude=tuple(exclude or ()),
+        pool_countries=tuple(pool_countries or ()), exclude_conflicts=not allow_conflicts, teams=teams, exact=exact,
+    )
+    try:
+        result = Engine(load_config(home=home), progress=True).assemble(request)
+    except MatcherError as err:
+        fail(err)
+    if as_json:
+        typer.echo(json.dumps(dataclasses.asdict(result), ensure_ascii=False, indent=2))
+    else:
+        _print(result)
+
+
+def _print(result: ConsortiumResult) -> None:
+    typer.echo("Aspects:")
+    for k, a in enumerate(result.aspects, start=1):
+        typer.echo(f"  A{k} ({a.weight:.2f}) {a.text}")
+    for n, team in enumerate(result.teams, start=1):
+        typer.echo(f"\nTeam {n}: score {team.score:.3f}, countries {', '.join(team.countries)}")
+        for m in team.members:
+            typer.echo(f"  - {m.name} ({m.country}) [{m.id}]: {m.explanation}")
+        cells = ", ".join(f"A{k}={c['coverage']:.2f}" for k, c in enumerate(team.coverage, start=1))
+        typer.echo(f"  coverage: {cells}")
+        typer.echo(f"  gaps: {'; '.join(team.gaps) if team.gaps else 'none'}")
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)

@@ -1,0 +1,68 @@
+"""`matcher keys`: create, list and revoke API keys (secrets are shown once, stored hashed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from matcher.cli.common import HomeOption, fail
+from matcher.service.config import load_config
+from matcher.domain.errors import MatcherError
+from matcher.store.keys import SCOPES, KeyStore
+from matcher.store.sqlite import Store
+
+__all__ = ["keys_app"]
+
+keys_app = typer.Typer(
+    help="API keys for the HTTP API (header X-API-Key). Scopes: read (match), agency (consortia, batches, "
+    "exports), admin (profile writes, erasure, keys), owner (one profile).",
+    no_args_is_help=True,
+)
+
+
+def _keys(home: Path | None) -> KeyStore:
+    return KeyStore(Store(load_config(home=home).home))
+
+
+@keys_app.command("create")
+def create(
+    scope: Annotated[str, typer.Option("--scope", help=f"One of: {', '.join(SCOPES)}.")],
+    owner: Annotated[Optional[str], typer.Option("--owner", help="Profile id an owner key may edit.")] = None,
+    label: Annotated[str, typer.Option("--label", help="A note for you, e.g. who holds the key.")] = "",
+    replace: Annotated[bool, typer.Option("--replace", help="Revoke earlier keys with the same label.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Create a key and print it once, as the last line of output. Only its SHA-256 digest is stored.
+
+    Example: matcher keys create --scope agency --label "research council"
+    """
+    keys = _keys(home)
+    try:
+        if replace and label:
+            for old in keys.list():
+                if old.label == label:
+                    keys.revoke(old.key_id)
+        made, secret = keys.create(scope, owner=owner, label=label)
+    except MatcherError as err:
+        fail(err)
+    who = f" for profile {made.owner}" if made.owner else ""
+    typer.echo(f"created key {made.key_id} with scope '{made.scope}'{who}; it is shown once, keep it safe:")
+    typer.echo(secret)
+
+
+@keys_app.command("list")
+def list_keys(home: HomeOption = None) -> None:
+    """List active keys (ids, scopes, owners, labels; never the secrets)."""
+    for key in _keys(home).list():
+        typer.echo(f"{key.key_id}  {key.scope:<7} {key.owner or '-':<16} {key.label}")
+
+
+@keys_app.command("revoke")
+def revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by `matcher keys list`.")],
+           home: HomeOption = None) -> None:
+    """Revoke a key: it stops working at once."""
+    if not _keys(home).revoke(key_id):
+        fail(f"no active key '{key_id}'")
+    typer.echo(f"revoked {key_id}")

@@ -1,0 +1,252 @@
+"""The `matcher` command line. Data goes to stdout (JSON with --json), progress and messages to stderr.
+
+Exit codes: 0 success, 1 failure (including any rejected record), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from matcher.cli.common import HomeOption, fail
+from matcher.service.config import Config, load_config
+from matcher.service.engine import Engine, MatchRequest
+from matcher.domain.errors import MatcherError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="Find research partners abroad: ingest profiles, match by profile or idea, serve the API.\n\n"
+    "The store lives in MATCHER_HOME (default: ./data/store).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+def _config(home: Path | None) -> Config:
+    return load_config(home=home)
+
+
+def _emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="A file or folder: profiles JSONL/CSV, OpenAlex, ORCID, CORDIS, XLSX.")],
+    fmt: Annotated[
+        Optional[str],
+        typer.Option("--format", help="openalex, orcid, cordis, csv, xlsx or jsonl; detected when omitted."),
+    ] = None,
+    mapping: Annotated[
+        Optional[Path], typer.Option("--map", help="YAML mapping of a registration form's columns (CSV/XLSX).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Validate a file, store every valid record (upsert by id) and embed its works.
+
+    Reads the interchange format (JSONL, flat CSV), OpenAlex authors and works (JSON, JSONL, API
+    pages), ORCID v3.0 records, the CORDIS project.csv + organization.csv export (give the folder),
+    and registration forms (CSV/XLSX with --map). Records with the same ORCID or OpenAlex id are
+    merged. Each rejected record is reported with its file, line (or JSON path) and reason; valid
+    records are kept; re-running the same file changes nothing. Exits 1 if any record was rejected.
+
+    Examples: matcher ingest researchers.jsonl;  matcher ingest cordis-export/ --format cordis;
+    matcher ingest form.xlsx --map form-map.yaml
+    """
+    from matcher.ingest.detect import read_source
+
+    try:
+        result = read_source(file, fmt, mapping)
+        engine = Engine(_config(home), progress=True)
+        upserted = engine.add([p for _, p in result.profiles])
+        if upserted.added or upserted.updated:
+            typer.echo("updating the matching state", err=True)
+            os.nice(5)  # a merge is housekeeping: a server answering on this machine comes first
+            engine.settle()  # fold the writes into the snapshot when they are many
+    except MatcherError as err:
+        fail(err)
+    merged = [n for n in result.notes if n.startswith("merged")]
+    summary = {
+        "read": len(result.profiles) + len(result.rejected) + len(merged),
+        "added": upserted.added,
+        "updated": upserted.updated,
+        "unchanged": upserted.unchanged,
+        "merged": len(merged),
+        "rejected": len(result.rejected),
+        "rejections": [dataclasses.asdict(r) for r in result.rejected],
+        "notes": result.notes,
+    }
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+    for rejection in result.rejected:
+        typer.echo(f"rejected {rejection}", err=True)
+    if as_json:
+        _emit_json(summary)
+    else:
+        typer.echo(
+            f"read {summary['read']}, added {upserted.added}, updated {upserted.updated}, "
+            f"unchanged {upserted.unchanged}, merged {len(merged)}, rejected {len(result.rejected)}"
+        )
+    if result.rejected:
+        raise typer.Exit(1)
+
+
+@app.command("match")
+def match_command(
+    profile_id: Annotated[Optional[str], typer.Option("--id", help="Your profile id (as stored).")] = None,
+    text: Annotated[Optional[str], typer.Option("--text", help="A project idea in free text.")] = None,
+    k: Annotated[int, typer.Option("--k", help="How many suggestions (1-100; clamped to the pool).")] = 10,
+    countries: Annotated[
+        Optional[list[str]], typer.Option("--countries", help="Only these countries or groups (e.g. DE, widening).")
+    ] = None,
+    exclude_countries: Annotated[
+        Optional[list[str]], typer.Option("--exclude-countries", help="Never these countries or groups.")
+    ] = None,
+    include_own_country: Annotated[
+        bool, typer.Option("--include-own-country", help="Also suggest people from the requester's country.")
+    ] = False,
+    exclude_coauthors: Annotated[bool, typer.Option("--exclude-coauthors", help="Drop your co-authors.")] = False,
+    exclude_same_institution: Annotated[
+        bool, typer.Option("--exclude-same-institution", help="Drop people at your institution.")
+    ] = False,
+    diversity: Annotated[
+        Optional[float], typer.Option("--diversity", min=0.0, max=1.0, help="0 = pure relevance, higher = more varied.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of suggestions.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Suggest partners abroad by profile (--id), by project idea (--text), or both.
+
+    Examples:
+
+      matcher match --text "groundwater contamination modelling in transboundary aquifers" --k 10
+
+      matcher match --id de-0001 --countries widening --json
+    """
+    if profile_id is None and not text:
+        fail("give --id, --text, or both (see matcher match --help)", code=2)
+    request = MatchRequest(
+        profile_id=profile_id,
+        text=text,
+        k=k,
+        countries=tuple(countries or ()),
+        exclude_countries=tuple(exclude_countries or ()),
+        exclude_own_country=not include_own_country,
+        exclude_coauthors=exclude_coauthors,
+        exclude_same_institution=exclude_same_institution,
+        diversity=diversity,
+    )
+    try:
+        suggestions = Engine(_config(home), progress=True).match(request)
+    except MatcherError as err:
+        fail(err)
+    if as_json:
+        _emit_json([dataclasses.asdict(s) for s in suggestions])
+        return
+    if not suggestions:
+        typer.echo("no candidate satisfies the rules", err=True)
+    for rank, s in enumerate(suggestions, start=1):
+        where = f"{s.country}, {s.institution}" if s.institution else s.country
+        typer.echo(f"{rank:>3}. {s.name} ({where}) [{s.id}]  score {s.score:.3f}")
+        typer.echo(f"     why: {s.explanation.summary}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    home: HomeOption = None,
+) -> None:
+    """Serve the HTTP API (docs at /docs, health at /health) over the store.
+
+    The server loads the matching state's snapshot, answers queries by profile id at once and by
+    text as soon as the model is loaded (a few seconds), picks up writes made by other processes
+    on the same store within seconds, and merges in a separate low-priority process.
+
+    Examples: matcher serve;  matcher serve --host 0.0.0.0 --port 8080 (behind a TLS proxy)
+    """
+    import uvicorn
+
+    from api.app import create_app
+
+    # Background threads (catching up with other processes' writes, loading the model) run Python
+    # code; a short switch interval hands the interpreter back to a query within 0.5 ms instead of
+    # 5 ms at each of its GIL hand-offs (measured at 100k profiles, match p99 during a 10k-profile
+    # ingest by another process: 3.1x idle with a 1 ms interval, 2.4x with 0.5 ms, 2.3x with 0.2 ms).
+    sys.setswitchinterval(0.0005)
+    # uvicorn's own access log would print concrete paths (profile ids); the app logs route templates
+    uvicorn.run(create_app(_config(home)), host=host, port=port, log_level="info", access_log=False)
+
+
+@app.command()
+def demo(
+    generate: Annotated[
+        Optional[Path], typer.Option("--generate", help="Write a freshly generated demo pool to this folder and stop.")
+    ] = None,
+    vectors: Annotated[
+        bool, typer.Option("--vectors", help="Recompute the demo pool's shipped vectors file with the model.")
+    ] = False,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing when the store already has profiles.")
+    ] = False,
+    home: HomeOption = None,
+) -> None:
+    """Load the shipped demo pool (1,600 researchers, 57 countries) into the store.
+
+    Uses the pool's shipped vectors when they come from the configured model and numeric family
+    (int8 or fp32), whichever CPU made them, so this takes seconds; otherwise it says why and
+    embeds the pool with a progress bar (a few minutes on a laptop CPU).
+
+    Examples: matcher demo;  matcher demo --if-empty;  matcher demo --generate /tmp/pool
+    """
+    from matcher.demo import shipped as demo_store
+
+    try:
+        if generate is not None:
+            count = demo_store.generate(generate)
+            typer.echo(f"wrote {count} profiles to {generate}")
+            return
+        engine = Engine(_config(home), progress=True)
+        if if_empty and engine.store.count():
+            typer.echo(f"store {engine.store.home} already has {engine.store.count()} profiles; left as is")
+            return
+        if vectors:
+            path = demo_store.write_vectors(engine)
+            typer.echo(f"wrote {path}")
+            return
+        report = demo_store.load(engine, say=lambda line: typer.echo(line, err=True))
+    except MatcherError as err:
+        fail(err)
+    typer.echo(report)
+
+
+def _register_subcommands() -> None:
+    from matcher.cli.batch import batch
+    from matcher.cli.consortium import consortium
+    from matcher.cli.eval import eval_app
+    from matcher.cli.keys import keys_app
+    from matcher.cli.state import state_app
+
+    app.command()(consortium)
+    app.command()(batch)
+    app.add_typer(eval_app, name="eval")
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(state_app, name="state")
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

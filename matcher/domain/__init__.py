@@ -1,0 +1,1 @@
+"""The domain: profiles and their works, countries and their groups, and the errors the core raises."""

@@ -1,0 +1,260 @@
+"""The profile interchange format: frozen dataclasses, validation, and JSON round-trips.
+
+A profile arrives as a plain mapping (one JSONL line, one CSV row, one API body). `parse_profile`
+validates it field by field and either returns a `Profile` or raises `InvalidProfile` naming the
+field and the reason. Nothing here touches files: see `matcher.ingest.readers` for JSONL and CSV.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from operator import mul
+from typing import Any
+
+from matcher.domain.countries import normalise_country
+from matcher.domain.errors import InvalidProfile, UnknownCountry
+
+__all__ = [
+    "KINDS",
+    "MAX_WORK_ID",
+    "PRIVATE_FIELDS",
+    "PROFILE_ID",
+    "Profile",
+    "Work",
+    "parse_profile",
+    "profile_to_dict",
+    "valid_orcid",
+]
+
+KINDS = ("researcher", "organisation")
+PRIVATE_FIELDS = ("career_stage", "gender", "email")
+PROFILE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")  # what a profile id is, matched whole
+_ORCID = re.compile(r"([0-9]{4}-){3}[0-9]{3}[0-9X]")  # ASCII digits only; matched whole
+_ORCID_WEIGHTS = tuple(2 ** (15 - i) for i in range(15))
+_ORCID_ZERO = ord("0") * sum(_ORCID_WEIGHTS)
+_KNOWN = {
+    "id", "name", "kind", "country", "institution", "keywords", "works", "capacity",
+    "orcid", "openalex", *PRIVATE_FIELDS,
+}
+_WORK_KNOWN = {"id", "title", "abstract", "year", "coauthors"}
+MAX_TEXT = 20_000
+MAX_WORKS = 500
+MAX_WORK_ID = 200  # characters
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    id: str
+    title: str
+    abstract: str = ""
+    year: int | None = None
+    coauthors: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """The text that is embedded for this work: title, then abstract."""
+        return f"{self.title}. {self.abstract}".strip() if self.abstract else self.title
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    id: str
+    name: str
+    country: str
+    kind: str = "researcher"
+    institution: str = ""
+    keywords: tuple[str, ...] = ()
+    works: tuple[Work, ...] = ()
+    capacity: int | None = None
+    orcid: str | None = None
+    openalex: str | None = None
+    private: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def coauthors(self) -> frozenset[str]:
+        return frozenset(c for w in self.works for c in w.coauthors)
+
+    @property
+    def keyword_text(self) -> str:
+        return "Keywords: " + "; ".join(self.keywords) if self.keywords else ""
+
+    @property
+    def texts(self) -> list[str]:
+        """The texts embedded for this profile: its works, then its keywords if any."""
+        texts = [w.text for w in self.works]
+        if self.keywords:
+            texts.append(self.keyword_text)
+        return texts
+
+    def content_hash(self) -> str:
+        """A digest of everything stored, so that re-ingesting an unchanged record is a no-op."""
+        blob = json.dumps(profile_to_dict(self, private=True), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def valid_orcid(value: str) -> bool:
+    """ORCID iD format and ISO 7064 MOD 11-2 check digit."""
+    if not _ORCID.fullmatch(value):
+        return False
+    digits = value.replace("-", "").encode()
+    # MOD 11-2 folds total = (total + digit) * 2 over the first 15 digits: the sum of digit i
+    # times 2^(15-i); over the ASCII codes, minus that sum for fifteen "0"s.
+    total = sum(map(mul, digits, _ORCID_WEIGHTS)) - _ORCID_ZERO
+    check = (12 - total % 11) % 11
+    return digits[15] == (88 if check == 10 else 48 + check)  # b"X"[0], b"0"[0] + check
+
+
+def _text(raw: Mapping[str, Any], name: str, *, required: bool = False, limit: int = 500) -> str:
+    value = raw.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise InvalidProfile("is required", field=name)
+        return ""
+    if not isinstance(value, str):
+        raise InvalidProfile(f"must be a string, got {type(value).__name__}", field=name)
+    value = value.strip()
+    if len(value) > limit:
+        raise InvalidProfile(f"is longer than {limit} characters", field=name)
+    return value
+
+
+def _int(raw: Mapping[str, Any], name: str, low: int, high: int) -> int | None:
+    value = raw.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidProfile(f"must be an integer, got {value!r}", field=name)
+    if not low <= value <= high:
+        raise InvalidProfile(f"must be between {low} and {high}, got {value}", field=name)
+    return value
+
+
+def _strings(raw: Mapping[str, Any], name: str, *, limit: int = 200) -> tuple[str, ...]:
+    value = raw.get(name)
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        value = value.split(";")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidProfile("must be a list of strings", field=name)
+    items = tuple(dict.fromkeys(v.strip() for v in value if v.strip()))
+    if len(items) > limit:
+        raise InvalidProfile(f"has more than {limit} entries", field=name)
+    return items
+
+
+def _parse_work(raw: Any, index: int, profile_id: str) -> Work:
+    where = f"works[{index}]"
+    if not isinstance(raw, Mapping):
+        raise InvalidProfile("must be an object", field=where)
+    unknown = sorted(set(raw) - _WORK_KNOWN)
+    if unknown:
+        raise InvalidProfile(f"unknown field(s) {', '.join(unknown)}", field=where)
+    try:
+        work_id = _text(raw, "id", limit=MAX_WORK_ID) or f"{profile_id}-w{index + 1}"
+        return Work(
+            id=work_id,
+            title=_text(raw, "title", required=True, limit=1000),
+            abstract=_text(raw, "abstract", limit=MAX_TEXT),
+            year=_int(raw, "year", 1900, 2100),
+            coauthors=_strings(raw, "coauthors"),
+        )
+    except InvalidProfile as err:
+        raise InvalidProfile(err.reason, field=f"{where}.{err.field}") from None
+
+
+def _parse_country(raw: Mapping[str, Any]) -> str:
+    value = _text(raw, "country", required=True, limit=100)
+    try:
+        return normalise_country(value)
+    except UnknownCountry:
+        raise InvalidProfile(f"unknown country '{value}'", field="country") from None
+
+
+def parse_profile(raw: Any) -> Profile:
+    """Validate one record of the interchange format; raise `InvalidProfile` on the first fault."""
+    if not isinstance(raw, Mapping):
+        raise InvalidProfile(f"a profile must be a JSON object, got {type(raw).__name__}")
+    record_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    try:
+        return _parse(raw)
+    except InvalidProfile as err:
+        raise InvalidProfile(err.reason, field=err.field, record_id=record_id) from None
+
+
+def _parse(raw: Mapping[str, Any]) -> Profile:
+    unknown = sorted(set(raw) - _KNOWN)
+    if unknown:
+        raise InvalidProfile(f"unknown field(s): {', '.join(unknown)}")
+    profile_id = _text(raw, "id", required=True, limit=128)
+    if not PROFILE_ID.fullmatch(profile_id):
+        raise InvalidProfile(
+            "must start with a letter or digit and use only letters, digits and . _ : -", field="id"
+        )
+    kind = _text(raw, "kind") or "researcher"
+    if kind not in KINDS:
+        raise InvalidProfile(f"must be one of {', '.join(KINDS)}, got '{kind}'", field="kind")
+    works_raw = raw.get("works") or []
+    if not isinstance(works_raw, list):
+        raise InvalidProfile("must be a list of works", field="works")
+    if len(works_raw) > MAX_WORKS:
+        raise InvalidProfile(f"has more than {MAX_WORKS} works", field="works")
+    works = tuple(_parse_work(w, i, profile_id) for i, w in enumerate(works_raw))
+    if len({w.id for w in works}) != len(works):
+        raise InvalidProfile("work ids must be unique within a profile", field="works")
+    keywords = _strings(raw, "keywords")
+    if not works and not keywords:
+        raise InvalidProfile("a profile needs at least one work or keyword to be matched", field="works")
+    orcid = _text(raw, "orcid", limit=40) or None
+    if orcid:
+        orcid = orcid.removeprefix("https://orcid.org/")
+        if not valid_orcid(orcid):
+            raise InvalidProfile(f"'{orcid}' is not a valid ORCID iD (format or check digit)", field="orcid")
+    private = {k: v for k in PRIVATE_FIELDS if (v := _text(raw, k, limit=200))}
+    return Profile(
+        id=profile_id,
+        name=_text(raw, "name", required=True, limit=300),
+        country=_parse_country(raw),
+        kind=kind,
+        institution=_text(raw, "institution", limit=500),
+        keywords=keywords,
+        works=works,
+        capacity=_int(raw, "capacity", 0, 1000),
+        orcid=orcid,
+        openalex=_text(raw, "openalex", limit=100) or None,
+        private=private,
+    )
+
+
+def profile_to_dict(profile: Profile, *, private: bool = False) -> dict[str, Any]:
+    """The interchange form of a profile; private fields only when asked for."""
+    out: dict[str, Any] = {
+        "id": profile.id,
+        "name": profile.name,
+        "kind": profile.kind,
+        "country": profile.country,
+        "institution": profile.institution,
+        "keywords": list(profile.keywords),
+        "works": [
+            {
+                "id": w.id,
+                "title": w.title,
+                "abstract": w.abstract,
+                "year": w.year,
+                "coauthors": list(w.coauthors),
+            }
+            for w in profile.works
+        ],
+        "capacity": profile.capacity,
+        "orcid": profile.orcid,
+        "openalex": profile.openalex,
+    }
+    if private:
+        out.update(profile.private)
+    return out

@@ -1,0 +1,1 @@
+"""Results people can send: CSV, Parquet and the HTML report of a batch."""

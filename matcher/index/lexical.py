@@ -1,0 +1,253 @@
+"""The lexical component: a fitted TF-IDF model, per-row term vectors, and the key terms of a match.
+
+`LexicalModel` is fitted once (the vocabulary and the idf of a pool, like the embedding model's
+weights) and then transforms any text the same way: the rows of a snapshot, a profile added since,
+a query. Every row is computed by the one `transform`, so a profile added after the fit scores
+exactly as it would had it been there when the rows were computed. A merge of the matching state
+refits when the pool has changed enough.
+
+`LexicalRows` reads the term vectors of many rows, kept as CSR blocks (one per segment of the
+matching state), without assembling one matrix.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from matcher.store.atomic import write_text_atomic
+from matcher.index.packed import PackedStrings
+from matcher.index.offsets import segments_of
+
+__all__ = ["CsrBlock", "LexicalModel", "LexicalRows"]
+
+TOKEN_PATTERN = r"(?u)\b[^\W\d_][\w\-]{2,}\b"
+_COMMON = {"stop_words": "english", "token_pattern": TOKEN_PATTERN, "dtype": np.float32}
+
+
+class LexicalModel:
+    """A fitted TF-IDF vocabulary and idf (sublinear tf, L2-normalised rows)."""
+
+    def __init__(self, terms: PackedStrings, idf: np.ndarray, params: dict[str, Any] | None = None):
+        if len(terms) != len(idf):
+            raise ValueError(f"{len(terms)} terms but {len(idf)} idf values")
+        self.terms = terms
+        self.idf = np.asarray(idf, dtype=np.float32)
+        self.params = dict(params or {})
+
+    @classmethod
+    def fit(
+        cls, documents: Iterable[str], *, n_documents: int, max_features: int = 200_000, max_df: float = 0.5
+    ) -> tuple[LexicalModel, sparse.csr_matrix]:
+        """Fit on the documents (read once: a store can be streamed through) and return the model
+        with the documents' rows, which equal `transform` of the same documents exactly."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        max_df = max_df if n_documents >= 20 else 1.0
+        vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=1, max_df=max_df, max_features=max_features, **_COMMON)
+        params = {"max_df": max_df, "max_features": max_features, "documents": n_documents}
+        try:
+            rows = vectorizer.fit_transform(documents).tocsr()
+        except ValueError:  # no document has a term that is not a stop word: no lexical signal at all
+            return cls(PackedStrings.from_strings([]), np.zeros(0, np.float32), params), sparse.csr_matrix(
+                (n_documents, 0), dtype=np.float32
+            )
+        terms = PackedStrings.from_strings(vectorizer.get_feature_names_out().tolist())
+        return cls(terms, vectorizer.idf_.astype(np.float32), params), rows.astype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.idf)
+
+    @cached_property
+    def _counter(self) -> Any:
+        """scikit-learn's counting on the fitted vocabulary (imported here: commands that never
+        transform a text, like a match by id, do not pay for importing scikit-learn)."""
+        if not len(self):
+            return None
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        vocabulary = {term: i for i, term in enumerate(self.terms)}
+        return CountVectorizer(vocabulary=vocabulary, **_COMMON)
+
+    def warm(self) -> None:
+        """Build the vocabulary look-up now (the server does it at start, off the request path)."""
+        _ = self._counter
+
+    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """Term vectors of the texts: the steps of scikit-learn's TF-IDF transform, on the fitted
+        vocabulary, in the same float32 operations (so fitted rows and later rows agree bit for bit)."""
+        counter = self._counter
+        if counter is None:
+            return sparse.csr_matrix((len(texts), 0), dtype=np.float32)
+        from sklearn.preprocessing import normalize
+
+        counts = sparse.csr_matrix(counter.transform(texts), dtype=np.float32)
+        np.log(counts.data, counts.data)
+        counts.data += 1.0
+        counts.data *= self.idf[counts.indices]
+        return sparse.csr_matrix(normalize(counts, norm="l2", copy=False))
+
+    def without_terms(self, keep: np.ndarray) -> tuple[LexicalModel, np.ndarray]:
+        """The model restricted to the terms where `keep` is True, and the old -> new column map
+        (-1 for dropped terms). Used after an erasure: a term only an erased profile used goes."""
+        kept = np.flatnonzero(keep)
+        remap = np.full(len(self), -1, dtype=np.int64)
+        remap[kept] = np.arange(len(kept))
+        terms = PackedStrings.from_strings(self.terms[int(i)] for i in kept)
+        return LexicalModel(terms, self.idf[kept], self.params), remap
+
+    def save(self, directory: Path, write: Any) -> None:
+        self.terms.save(directory, "lexical_terms", write)
+        write(directory / "lexical_idf.npy", self.idf)
+        write_text_atomic(directory / "lexical.json", json.dumps(self.params))
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalModel:
+        terms = PackedStrings.load(directory, "lexical_terms")
+        idf = np.load(directory / "lexical_idf.npy", allow_pickle=False)
+        return cls(terms, idf, json.loads((directory / "lexical.json").read_text()))
+
+
+class CsrBlock:
+    """A block of term rows as its three CSR arrays (possibly memory-mapped)."""
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray):
+        self.indptr = indptr
+        self.indices = indices
+        self.data = data
+
+    @classmethod
+    def of(cls, matrix: sparse.csr_matrix) -> CsrBlock:
+        matrix = sparse.csr_matrix(matrix)
+        matrix.sort_indices()
+        return cls(matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32), matrix.data.astype(np.float32))
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    def row(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = int(self.indptr[row]), int(self.indptr[row + 1])
+        return self.indices[lo:hi], self.data[lo:hi]
+
+    def take(self, rows: np.ndarray) -> CsrBlock:
+        positions, _ = segments_of(self.indptr, rows)
+        counts = self.indptr[rows + 1] - self.indptr[rows]
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        return CsrBlock(indptr, np.asarray(self.indices[positions]), np.asarray(self.data[positions]))
+
+    def remap_columns(self, remap: np.ndarray) -> CsrBlock:
+        """Columns renumbered by `remap`; entries mapped to -1 are dropped."""
+        new = remap[np.asarray(self.indices)]
+        keep = new >= 0
+        owner = np.repeat(np.arange(len(self)), np.diff(np.asarray(self.indptr)))
+        indptr = np.zeros(len(self) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner[keep], minlength=len(self)), out=indptr[1:])
+        return CsrBlock(indptr, new[keep].astype(np.int32), np.asarray(self.data)[keep])
+
+    def column_counts(self, n_columns: int) -> np.ndarray:
+        return np.bincount(np.asarray(self.indices), minlength=n_columns)
+
+    @staticmethod
+    def concat(blocks: Sequence[CsrBlock]) -> CsrBlock:
+        indptrs = [np.zeros(1, dtype=np.int64)]
+        total = 0
+        for block in blocks:
+            indptrs.append(np.asarray(block.indptr[1:]) + total)
+            total += int(block.indptr[-1])
+        return CsrBlock(
+            np.concatenate(indptrs),
+            np.concatenate([np.asarray(b.indices) for b in blocks]).astype(np.int32),
+            np.concatenate([np.asarray(b.data) for b in blocks]).astype(np.float32),
+        )
+
+    def save(self, directory: Path, name: str, write: Any) -> None:
+        for part in ("indptr", "indices", "data"):
+            write(directory / f"{name}_{part}.npy", getattr(self, part))
+
+    @classmethod
+    def load(cls, directory: Path, name: str) -> CsrBlock:
+        parts = [np.load(directory / f"{name}_{p}.npy", mmap_mode="r", allow_pickle=False)
+                 for p in ("indptr", "indices", "data")]
+        return cls(*parts)
+
+
+class LexicalRows:
+    """The term vectors of every row of the matching state (blocks stacked in row order), read
+    with the fitted model: lexical scores, shared and distinctive terms."""
+
+    def __init__(self, model: LexicalModel, blocks: Sequence[CsrBlock]):
+        self.model = model
+        self.blocks = tuple(blocks)
+        self._starts = np.cumsum([0, *(len(b) for b in self.blocks)])
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        return self.model.transform(texts)
+
+    def _locate(self, row: int) -> tuple[CsrBlock, int]:
+        block = int(np.searchsorted(self._starts, row, side="right")) - 1
+        return self.blocks[block], row - int(self._starts[block])
+
+    def row(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """(columns, weights) of one row."""
+        block, local = self._locate(int(row))
+        return block.row(local)
+
+    def row_matrix(self, row: int) -> sparse.csr_matrix:
+        """One row as a 1 x terms CSR matrix (a query made of a profile's own terms)."""
+        cols, weights = self.row(row)
+        return sparse.csr_matrix(
+            (np.asarray(weights), np.asarray(cols), np.array([0, len(cols)])), shape=(1, len(self.model))
+        )
+
+    def scores(self, query: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
+        """Cosine between one query row and the rows at `rows` (read straight from the CSR arrays:
+        scipy's row fancy-indexing costs more than the arithmetic at this size)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        dense = np.zeros(len(self.model), dtype=np.float32)
+        dense[query.indices] = query.data
+        out = np.zeros(len(rows), dtype=np.float32)
+        for block, lo, positions in self._split(rows):
+            local = rows[positions] - lo
+            flat, starts = segments_of(block.indptr, local)
+            products = np.asarray(block.data)[flat] * dense[np.asarray(block.indices)[flat]]
+            owner = np.repeat(np.arange(len(local)), np.diff(np.append(starts, len(flat))))
+            out[positions] = np.bincount(owner, weights=products, minlength=len(local))
+        return out
+
+    def _split(self, rows: np.ndarray) -> Iterator[tuple[CsrBlock, int, np.ndarray]]:
+        which = np.searchsorted(self._starts, rows, side="right") - 1
+        for b, block in enumerate(self.blocks):
+            positions = np.flatnonzero(which == b)
+            if len(positions):
+                yield block, int(self._starts[b]), positions
+
+    def shared_terms(self, query: sparse.csr_matrix, row: int, n: int = 5) -> list[str]:
+        """The terms the row shares with the query, by product of their weights."""
+        cols, weights = self.row(row)
+        common, in_doc, in_query = np.intersect1d(cols, query.indices, assume_unique=True, return_indices=True)
+        if not len(common):
+            return []
+        order = np.argsort(-(weights[in_doc] * query.data[in_query]), kind="stable")[:n]
+        return [self.model.terms[int(common[i])] for i in order]
+
+    def distinctive_terms(self, row: int, exclude: sparse.csr_matrix | None = None, n: int = 5) -> list[str]:
+        """The row's heaviest terms that the query does not have."""
+        cols, weights = self.row(row)
+        skip = set(exclude.indices.tolist()) if exclude is not None else set()
+        out: list[str] = []
+        for i in np.argsort(-np.asarray(weights), kind="stable").tolist():
+            if int(cols[i]) not in skip:
+                out.append(self.model.terms[int(cols[i])])
+                if len(out) == n:
+                    break
+        return out

@@ -1,0 +1,187 @@
+"""CORDIS ``project.csv`` + ``organization.csv`` (the European Commission's official export pair)
+-> organisation profiles with their projects as works.
+
+Input: the folder holding both files, or either file (its sibling is found next to it). The files
+come ``,``- or ``;``-separated (both are published), UTF-8 with or without a byte-order mark, or
+Windows-1252; see `matcher.ingest.files`. Columns used, by their published names:
+
+- ``project.csv``: ``id`` (or ``projectID``), ``title``, ``objective``, ``startDate``.
+- ``organization.csv``: ``projectID``, ``organisationID`` (or ``organizationID``, ``id``),
+  ``name``, ``country``.
+
+Each organisation (by ``organisationID``, else by name) becomes a profile of kind
+``organisation``: id ``cordis-org-<organisationID>``, name and institution its ``name``, country
+its ``country`` (CORDIS writes EL and UK; both are normalised). Its works are its projects:
+``cordis-<projectID>``, the title, the objective as abstract, the year of ``startDate``; each
+work's ``coauthors`` are the profile ids of the other organisations in that project, which keeps
+earlier collaborations visible. An organisation in more projects than a profile holds keeps the
+most recent ones, with a note. Locations are the line a row starts on (the header is line 1).
+Rejected: organisation rows whose project is not in ``project.csv`` or has no title, rows with
+neither id nor name, and organisations without a valid country.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from matcher.domain.errors import InvalidProfile, MatcherError
+from matcher.domain.profiles import MAX_WORKS, Profile, Work
+from matcher.ingest.readers import ReadResult, Rejection
+from matcher.ingest.build import make_profile, make_work, most_recent
+from matcher.ingest.files import Location, csv_rows, read_text
+
+__all__ = ["ORG_PREFIX", "PREFIX", "cordis_files", "is_cordis_header", "read_cordis"]
+
+PREFIX = "cordis-"
+ORG_PREFIX = "cordis-org-"
+PROJECT_NAMES = ("project.csv", "projects.csv")
+ORG_NAMES = ("organization.csv", "organisation.csv", "organizations.csv", "organisations.csv")
+_YEAR = re.compile(r"\b(1[89]\d\d|2\d\d\d)\b")
+
+
+def cordis_files(path: Path) -> tuple[Path, Path]:
+    """(project.csv, organization.csv) for a CORDIS folder or either of its two files."""
+    folder = path if path.is_dir() else path.parent
+    project = path if path.is_file() and path.name.lower() in PROJECT_NAMES else None
+    orgs = path if path.is_file() and path.name.lower() in ORG_NAMES else None
+    if path.is_file() and not (project or orgs):
+        project = path if "project" in path.name.lower() else None
+        orgs = path if project is None else None
+    entries = {p.name.lower(): p for p in folder.iterdir()} if folder.is_dir() else {}
+    project = project or next((entries[n] for n in PROJECT_NAMES if n in entries), None)
+    orgs = orgs or next((entries[n] for n in ORG_NAMES if n in entries), None)
+    if project is None or orgs is None:
+        missing = "project.csv" if project is None else "organization.csv"
+        raise MatcherError(f"{path}: no {missing} found in {folder}; CORDIS needs project.csv and organization.csv")
+    return project, orgs
+
+
+def is_cordis_header(cells: list[str]) -> bool:
+    """Whether a CSV header is that of a CORDIS project.csv or organization.csv."""
+    names = {c.strip().lstrip("\ufeff") for c in cells}
+    project = {"acronym", "objective", "title"} <= names and bool(names & {"id", "projectID"})
+    orgs = {"projectID", "name"} <= names and bool(names & {"organisationID", "organizationID", "activityType", "role"})
+    return project or orgs
+
+
+def _table(
+    path: Path, wanted: dict[str, tuple[str, ...]], required: tuple[str, ...]
+) -> tuple[dict[str, int], Iterator[tuple[int, list[str]]]]:
+    """Column positions by our names (the first published alias present), and (line, cells) rows."""
+    rows = csv_rows(read_text(path))
+    _, _, header = next(rows, (0, 0, []))
+    names = [h.strip() for h in header]
+    columns: dict[str, int] = {}
+    for key, aliases in wanted.items():
+        found = next((names.index(a) for a in aliases if a in names), None)
+        if found is None and key in required:
+            raise MatcherError(f"{path}: no '{aliases[0]}' column; the header is: {', '.join(names)}")
+        if found is not None:
+            columns[key] = found
+    return columns, ((line, cells) for _, line, cells in rows)
+
+
+def _cell(cells: list[str], columns: dict[str, int], key: str) -> str:
+    i = columns.get(key)
+    return cells[i].strip() if i is not None and i < len(cells) else ""
+
+
+def _slug(name: str) -> str:
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:100] or "unnamed"
+
+
+@dataclass
+class _Org:
+    id: str
+    line: int
+    name: str = ""
+    country: str = ""
+    projects: dict[str, None] = field(default_factory=dict)
+
+
+def _projects(path: Path) -> dict[str, tuple[int, str, str, int | None]]:
+    columns, rows = _table(path, {
+        "id": ("id", "projectID"), "title": ("title",), "objective": ("objective",), "start": ("startDate",),
+    }, required=("id", "title"))
+    projects: dict[str, tuple[int, str, str, int | None]] = {}
+    for line, cells in rows:
+        pid = _cell(cells, columns, "id")
+        if pid and pid not in projects:
+            year = _YEAR.search(_cell(cells, columns, "start"))
+            projects[pid] = (line, _cell(cells, columns, "title"), _cell(cells, columns, "objective"),
+                             int(year[1]) if year else None)
+    return projects
+
+
+def read_cordis(path: Path) -> ReadResult:
+    """Organisation profiles from a CORDIS export pair (a folder, or either of its files)."""
+    project_path, org_path = cordis_files(path)
+    projects = _projects(project_path)
+    columns, rows = _table(org_path, {
+        "project": ("projectID",), "id": ("organisationID", "organizationID", "id"),
+        "name": ("name",), "country": ("country",),
+    }, required=("project", "name", "country"))
+    src = org_path.name
+    orgs: dict[str, _Org] = {}
+    members: dict[str, dict[str, None]] = {}
+    rejected: list[Rejection] = []
+    for line, cells in rows:
+        project, org_id, name = (_cell(cells, columns, k) for k in ("project", "id", "name"))
+        if not org_id and not name:
+            rejected.append(Rejection(line, "no organisationID and no name", None, "organisationID", src))
+            continue
+        pid = ORG_PREFIX + (org_id or "name-" + _slug(name))
+        if project not in projects:
+            reason = f"project {project or '(empty)'} is not in {project_path.name}; row skipped"
+            rejected.append(Rejection(line, reason, pid, "projectID", src))
+            continue
+        if not projects[project][1]:
+            reason = f"project {project} has no title in {project_path.name} (line {projects[project][0]}); row skipped"
+            rejected.append(Rejection(line, reason, pid, "projectID", src))
+            continue
+        org = orgs.setdefault(pid, _Org(pid, line))
+        org.name = org.name or name
+        org.country = org.country or _cell(cells, columns, "country")
+        org.projects[project] = None
+        members.setdefault(project, {})[pid] = None
+    result = ReadResult([], rejected)
+    for org in orgs.values():
+        _add_profile(org, projects, members, src, result)
+    unused = sum(1 for p in projects if p not in members)
+    if unused:
+        what = "projects have no usable organisation rows"
+        result.notes.append(f"{project_path.name}: {unused} of {len(projects)} {what}")
+    return result
+
+
+def _add_profile(
+    org: _Org, projects: dict[str, tuple[int, str, str, int | None]], members: dict[str, dict[str, None]],
+    src: str, result: ReadResult,
+) -> None:
+    works: list[Work] = []
+    for project in org.projects:
+        _, title, objective, year = projects[project]
+        work = make_work(PREFIX + project, title, objective, year, (p for p in members[project] if p != org.id))
+        if work is not None:
+            works.append(work)
+    if len(works) > MAX_WORKS:
+        result.notes.append(f"{org.id}: kept the {MAX_WORKS} most recent of {len(works)} projects")
+        works = most_recent(works)
+    if not org.country:
+        result.rejected.append(Rejection(org.line, "no country in any of its rows", org.id, "country", src))
+        return
+    try:
+        profile: Profile = make_profile(
+            id=org.id, name=org.name, country=org.country, kind="organisation",
+            institution=org.name, works=works,
+        )
+    except InvalidProfile as err:
+        result.rejected.append(Rejection(org.line, err.reason, org.id, err.field, src))
+        return
+    location: Location = org.line
+    result.profiles.append((location, profile))

@@ -1,0 +1,172 @@
+"""Partner suggestions for one query: candidates from the index, rules, re-scoring, diversity.
+
+Pure: takes a `Corpus` and a `PreparedQuery` (texts already embedded) and returns suggestions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from matcher.index.corpus import Corpus
+from matcher.score.diversity import mmr
+from matcher.embed.sentence import normalise_rows
+from matcher.rank.explain import Explanation, explain
+from matcher.score.rules import MatchRules, conflicts, eligible_mask
+from matcher.score.scoring import ScoringConfig, profile_relevance, text_relevance
+
+__all__ = ["MAX_K", "PreparedQuery", "Scored", "Suggestion", "candidate_rows", "match", "rank", "score_rows"]
+
+MAX_K = 100
+DEFAULT_SCORING = ScoringConfig()
+
+
+@dataclass(frozen=True)
+class PreparedQuery:
+    requester: int | None = None
+    text: str | None = None
+    text_vector: np.ndarray | None = None
+    aspects: tuple[str, ...] = ()
+    aspect_vectors: np.ndarray | None = None
+    k: int = 10
+    rules: MatchRules = MatchRules()
+    diversity: float = 0.1
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    id: str
+    name: str
+    country: str
+    institution: str
+    kind: str
+    score: float
+    relevance: float
+    lexical: float
+    explanation: Explanation
+
+
+def candidate_rows(corpus: Corpus, mask: np.ndarray, vector: np.ndarray, n: int) -> np.ndarray:
+    """The `n` eligible rows nearest to `vector` by summary cosine, from the index (which is told
+    what the rules allow, and never asked for every row's score)."""
+    return corpus.search(vector, n, mask)
+
+
+def partner_mask(corpus: Corpus, requester: int) -> np.ndarray:
+    """Rows that worked with the requester before (co-authors, co-participants), either direction."""
+    mask = np.zeros(len(corpus), dtype=bool)
+    mask[corpus.linked_rows(requester)] = True
+    return mask
+
+
+def partner_strength(corpus: Corpus, requester: int, rows: np.ndarray) -> np.ndarray:
+    """How much each row worked with the requester before: log-scaled count of shared works, in [0, 1]
+    (1 from three shared works on). Links may be listed on either side."""
+    return np.minimum(1.0, np.log1p(corpus.link_counts(requester, rows)) / np.log1p(3.0))
+
+
+def _retrieval_vector(corpus: Corpus, query: PreparedQuery, config: ScoringConfig) -> np.ndarray:
+    if query.requester is None:
+        assert query.text_vector is not None
+        return query.text_vector
+    mine = corpus.summaries(query.requester)
+    if query.text_vector is None:
+        return mine
+    w = config.text_weight
+    return normalise_rows((w * query.text_vector + (1 - w) * mine)[None, :])[0]
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Scores of candidate rows for one query, with what the explanations need."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+    dense: np.ndarray
+    lexical: np.ndarray
+    text_sims: np.ndarray | None
+    profile_sims: np.ndarray | None
+    query_terms: sparse.csr_matrix | None
+
+
+def score_rows(
+    corpus: Corpus, rows: np.ndarray, query: PreparedQuery, config: ScoringConfig = DEFAULT_SCORING
+) -> Scored:
+    """Relevance of the given rows: dense (per-work, aggregated) and lexical, plus the priors."""
+    dense = np.zeros(len(rows), dtype=np.float32)
+    lexical = np.zeros(len(rows), dtype=np.float32)
+    text_sims = profile_sims = None
+    query_terms: sparse.csr_matrix | None = None
+    share = config.text_weight if query.requester is not None else 1.0
+    if query.text_vector is not None:
+        part, text_sims = text_relevance(corpus, rows, query.text_vector, config)
+        query_terms = corpus.lexical.transform([query.text or ""])
+        dense += share * part
+        lexical += share * corpus.lexical.scores(query_terms, rows)
+    if query.requester is not None:
+        part, profile_sims = profile_relevance(corpus, rows, query.requester, config)
+        mine = corpus.lexical.row_matrix(query.requester)
+        query_terms = mine if query_terms is None else query_terms + mine
+        dense += (1 - share) * part
+        lexical += (1 - share) * corpus.lexical.scores(mine, rows)
+    scores = (1 - config.lexical_weight) * dense + config.lexical_weight * lexical
+    if config.activity_weight:
+        scores += config.activity_weight * corpus.activity[rows]
+    if config.partner_weight and query.requester is not None:
+        scores += config.partner_weight * partner_strength(corpus, query.requester, rows)
+    return Scored(rows, scores, dense, lexical, text_sims, profile_sims, query_terms)
+
+
+def rank(
+    corpus: Corpus, query: PreparedQuery, config: ScoringConfig = DEFAULT_SCORING
+) -> tuple[Scored, np.ndarray] | None:
+    """Candidates scored, and the positions (into `Scored.rows`) of the k chosen, best first."""
+    if query.requester is None and query.text_vector is None:
+        raise ValueError("a query needs a requester, a text, or both")
+    k = max(0, min(query.k, MAX_K))
+    mask = eligible_mask(corpus, query.rules, query.requester)
+    if k == 0 or not mask.any():
+        return None
+    rows = candidate_rows(corpus, mask, _retrieval_vector(corpus, query, config), max(config.candidates, 5 * k))
+    if config.partner_weight and query.requester is not None:  # earlier partners compete even if far
+        rows = np.union1d(rows, np.flatnonzero(mask & partner_mask(corpus, query.requester)))
+    scored = score_rows(corpus, rows, query, config)
+    order = np.argsort(-scored.scores, kind="stable")[: max(5 * k, 50)]
+    chosen = order[mmr(scored.scores[order], corpus.summaries(rows[order]), k, query.diversity)]
+    return scored, chosen
+
+
+def match(corpus: Corpus, query: PreparedQuery, config: ScoringConfig = DEFAULT_SCORING) -> list[Suggestion]:
+    """Up to `k` suggestions, best first, each satisfying every rule, each with its explanation."""
+    ranked = rank(corpus, query, config)
+    if ranked is None:
+        return []
+    scored, chosen = ranked
+    rows = scored.rows
+    _, starts = corpus.works_of(rows)
+    coauthor = same = np.zeros(len(rows), dtype=bool)
+    if query.requester is not None:
+        coauthor, same = np.zeros(len(rows), dtype=bool), np.zeros(len(rows), dtype=bool)
+        coauthor[chosen], same[chosen] = conflicts(corpus, query.requester, rows[chosen])
+    return [
+        Suggestion(
+            id=corpus.ids[rows[i]],
+            name=corpus.names[rows[i]],
+            country=str(corpus.countries[rows[i]]),
+            institution=corpus.institution_names[rows[i]],
+            kind=str(corpus.kinds[rows[i]]),
+            score=round(float(scored.scores[i]), 4),
+            relevance=round(float(scored.dense[i]), 4),
+            lexical=round(float(scored.lexical[i]), 4),
+            explanation=explain(
+                corpus, query, int(rows[i]),
+                work_range=(int(starts[i]), int(starts[i]) + corpus.work_count(int(rows[i]))),
+                text_sims=scored.text_sims, profile_sims=scored.profile_sims, query_terms=scored.query_terms,
+                flags=(bool(coauthor[i]), bool(same[i])),
+            ),
+        )
+        for i in chosen
+    ]
+

@@ -1,0 +1,66 @@
+"""Settings are read once, at the edge (CLI, `create_app`), into a plain frozen `Config`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from matcher.embed.backends import DEFAULT_BACKEND, Backend
+from matcher.score.scoring import ScoringConfig
+
+__all__ = ["Config", "Settings", "load_config"]
+
+
+class Settings(BaseSettings):
+    """Environment variables (prefix `MATCHER_`), e.g. MATCHER_HOME, MATCHER_MODEL_PATH."""
+
+    model_config = SettingsConfigDict(env_prefix="MATCHER_", extra="ignore")
+
+    home: Path = Path("data/store")
+    model_path: Path | None = None
+    model_id: str | None = None
+    batch_size: int = 32
+    threads: int | None = None
+    backend: Backend = DEFAULT_BACKEND  # MATCHER_BACKEND=torch|onnx|onnx-int8, see matcher/backends.py
+    aggregate: str = ScoringConfig.aggregate
+    lexical_weight: float = ScoringConfig.lexical_weight
+    activity_weight: float = ScoringConfig.activity_weight
+    partner_weight: float = ScoringConfig.partner_weight
+    diversity: float = 0.1
+    index: str = "exact"  # MATCHER_INDEX=exact|exact-single|sklearn, see matcher/index.py
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path
+    model_path: Path | None = None
+    model_id: str | None = None
+    batch_size: int = 32
+    threads: int | None = None
+    backend: Backend = DEFAULT_BACKEND
+    diversity: float = 0.1
+    index: str = "exact"
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+
+
+def load_config(**overrides: object) -> Config:
+    """Read the environment once; keyword overrides (from CLI flags) win over it."""
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    return Config(
+        home=settings.home.expanduser(),
+        model_path=settings.model_path,
+        model_id=settings.model_id,
+        batch_size=settings.batch_size,
+        threads=settings.threads,
+        backend=settings.backend,
+        diversity=settings.diversity,
+        index=settings.index,
+        scoring=ScoringConfig(
+            aggregate=settings.aggregate,
+            lexical_weight=settings.lexical_weight,
+            activity_weight=settings.activity_weight,
+            partner_weight=settings.partner_weight,
+        ),
+    )

@@ -1,0 +1,316 @@
+"""The engine: store + cached embedder + the matching state, behind a few methods the CLI and API use.
+
+This is where external ids and country names are translated for the pure core. Writes are stored,
+then made visible in the matching state before `add` or `delete` returns (`matcher.index.state`).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from matcher.index import half
+from matcher.embed.backends import backend_model_id, kernel_tag
+from matcher.assemble.calls import CallRequest, ConsortiumResult, make_aspects, parse_group_min, solve_call
+from matcher.embed.chunking import split_sentences
+from matcher.service.config import Config
+from matcher.assemble.consortium import TeamRules
+from matcher.index.corpus import Corpus
+from matcher.domain.countries import expand_countries
+from matcher.embed.sentence import DEFAULT_MODEL_ID, Embedder, SentenceTransformerEmbedder
+from matcher.domain.errors import InfeasibleConsortium, InvalidQuery, MatcherError, ProfileExists, ProfileNotFound
+from matcher.rank.matching import MAX_K, PreparedQuery, Suggestion, match
+from matcher.domain.profiles import Profile
+from matcher.score.rules import MatchRules
+from matcher.index.segment import corpus_texts
+from matcher.index.state import InlineMerger, MatchingState, StatePolicy, ThreadMerger, merge
+from matcher.store.sqlite import Store, UpsertResult
+from matcher.embed.cache import CachedEmbedder
+
+log = logging.getLogger("matcher.service.engine")
+
+__all__ = ["Engine", "MatchRequest", "MAX_TEXT_CHARS", "MAX_ASPECTS"]
+
+MAX_TEXT_CHARS = 20_000
+MAX_ASPECTS = 12
+MAX_TEAM = 30
+MAX_TEAMS = 10
+
+
+@dataclass(frozen=True)
+class MatchRequest:
+    """A match as a user asks it: external ids and country names, not rows."""
+
+    profile_id: str | None = None
+    text: str | None = None
+    k: int = 10
+    countries: tuple[str, ...] = ()
+    exclude_countries: tuple[str, ...] = ()
+    exclude_own_country: bool = True
+    exclude_coauthors: bool = False
+    exclude_same_institution: bool = False
+    kinds: tuple[str, ...] = ()
+    diversity: float | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _default_factory(config: Config) -> Callable[[], Embedder]:
+    def make() -> Embedder:
+        return SentenceTransformerEmbedder(
+            config.model_path, model_id=config.model_id, batch_size=config.batch_size, threads=config.threads,
+            backend=config.backend,
+        )
+
+    return make
+
+
+def model_id_for(config: Config) -> str:
+    """The embedding cache key: the model's id, marked with its numeric family when that differs (int8)."""
+    local = None if config.model_path is None else f"local:{config.model_path.resolve()}"
+    return backend_model_id(config.model_id or local or DEFAULT_MODEL_ID, config.backend)
+
+
+def _merge_in_process(config: Config, refit: bool) -> None:
+    """A merge run in a separate process, on the configured model (see `Engine.start_background`),
+    at a low CPU priority: serving comes first."""
+    os.nice(10)
+    store = Store(config.home)
+    try:
+        kernel = kernel_tag(config.backend)
+        embedder = CachedEmbedder(store, model_id_for(config), _default_factory(config), kernel=kernel)
+        merge(store, embedder, index=config.index, refit=refit)
+    finally:
+        store.close()
+
+
+def _spawn_merge(config: Config) -> Callable[[MatchingState, bool], None]:
+    def run(state: MatchingState, refit: bool) -> None:
+        process = multiprocessing.get_context("spawn").Process(
+            target=_merge_in_process, args=(config, refit), name="matcher-merge", daemon=True
+        )
+        process.start()
+        process.join()
+        if process.exitcode != 0:
+            raise MatcherError(f"the merge process exited with code {process.exitcode}")
+
+    return run
+
+
+class Engine:
+    """One store and its matching state. One-shot use (CLI, tests) refreshes on every read and
+    merges inline; `start_background()` (the server) refreshes and merges off the request path."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        store: Store | None = None,
+        embedder_factory: Callable[[], Embedder] | None = None,
+        model_id: str | None = None,
+        progress: bool = False,
+        policy: StatePolicy | None = None,
+    ):
+        self.config = config
+        self.store = store or Store(config.home)
+        self._own_model = embedder_factory is None
+        self.embedder = CachedEmbedder(
+            self.store,
+            model_id or model_id_for(config),
+            embedder_factory or _default_factory(config),
+            progress=progress,
+            kernel=kernel_tag(config.backend) if embedder_factory is None else "custom",
+        )
+        self.state = MatchingState(self.store, self.embedder, index=config.index, policy=policy)
+        self._poller: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def corpus(self) -> Corpus:
+        """The current matching state. Without a background refresher it first catches up with
+        the store (one cheap query when nothing changed)."""
+        view = self.state.view()
+        if view is None or self._poller is None:
+            view = self.state.refresh()
+        if view is None:
+            raise MatcherError("the store is empty: add profiles first (`matcher ingest FILE` or `matcher demo`)")
+        return view
+
+    def active_profiles(self) -> int:
+        """Profiles in the current matching state, from memory (0 before it is opened)."""
+        view = self.state.view()
+        return 0 if view is None else view.n_active
+
+    def start_background(self, *, separate_process: bool | None = None) -> None:
+        """Serve mode: merges run off the request path (in a separate process with the real model,
+        in a thread otherwise) and a thread picks up other processes' writes every few seconds."""
+        if self._poller is not None:
+            return
+        own = self._own_model if separate_process is None else separate_process
+        self.state.merger = ThreadMerger(_spawn_merge(self.config) if own else None)
+        self._stop.clear()
+        self._poller = threading.Thread(target=self._poll, name="state-refresh", daemon=True)
+        self._poller.start()
+
+    def stop_background(self) -> None:
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(10)
+        self._poller = None
+        self.state.merger.wait(60)
+        self.state.merger = InlineMerger()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.state.policy.poll_seconds):
+            try:
+                self.state.refresh(paced=True)
+            except Exception as err:  # the current view stays in use
+                log.warning("catching up with the store failed: %s", err)
+
+    def warm(self) -> None:
+        """Load what the first queries need (the vector kernels, the lexical vocabulary, the model),
+        so that they do not wait for it; the server runs this in the background at start."""
+        half.warm()
+        try:
+            self.corpus().fitted.lexical.warm()
+        except MatcherError:  # an empty store: nothing to look up yet
+            pass
+        self.embedder.load()
+
+    def wait_for_merge(self, timeout: float | None = None) -> bool:
+        """Block until no merge of the matching state is running."""
+        return self.state.merger.wait(timeout)
+
+    def settle(self) -> None:
+        """After a bulk write (CLI ingest): when the writes since the snapshot are more than a merge
+        would let pile up, fold them in now, so the next process to open the state loads a snapshot
+        instead of replaying every change."""
+        info = self.state.snapshots.current()
+        policy = self.state.policy
+        if info is None:
+            merge(self.store, self.embedder, index=self.config.index)
+            return
+        changed = self.store.count_changed_since(info.generation)
+        if changed > policy.fold_threshold(info.rows):
+            refit = info.changed_since_fit + changed > policy.refit_share * max(info.fit_rows, 1)
+            merge(self.store, self.embedder, index=self.config.index, refit=refit)
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def add(self, profiles: Iterable[Profile], *, create_only: bool = False, chunk: int = 500) -> UpsertResult:
+        """Embed the new texts of changed profiles (through the cache), store the profiles, and make
+        them visible, `chunk` profiles per transaction (a bulk write never holds the store's write
+        lock for long). Texts are embedded before their profiles are stored, so a stored profile
+        always has its vectors, and an interrupted run keeps every chunk it finished."""
+        profiles = list(profiles)
+        if create_only:
+            stored = self.store.content_hashes([p.id for p in profiles])
+            if taken := next((p.id for p in profiles if p.id in stored), None):
+                raise ProfileExists(taken)
+        added = updated = unchanged = 0
+        versions: dict[str, int] = {}
+        for start in range(0, len(profiles), chunk):
+            part = profiles[start : start + chunk]
+            stored = self.store.content_hashes([p.id for p in part])
+            changed = [p for p in part if stored.get(p.id) != p.content_hash()]
+            if changed:
+                self.embedder.embed(corpus_texts(changed), desc="embedding works")
+            result = self.store.upsert(part, create_only=create_only)
+            self.state.apply(part, result.versions)
+            added, updated, unchanged = added + result.added, updated + result.updated, unchanged + result.unchanged
+            versions.update(result.versions)
+        return UpsertResult(added, updated, unchanged, versions)
+
+    def delete(self, profile_id: str) -> None:
+        """Erase a profile: store rows and cached vectors only it used go now, its rows leave the
+        matching state before this returns, and its rows leave the state's files in the merge
+        this triggers."""
+        version = self.store.delete(profile_id)
+        self.state.remove(profile_id, version)
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def rules(self, request: MatchRequest) -> MatchRules:
+        return MatchRules(
+            exclude_own_country=request.exclude_own_country,
+            countries=expand_countries(request.countries) if request.countries else None,
+            exclude_countries=expand_countries(request.exclude_countries),
+            exclude_coauthors=request.exclude_coauthors,
+            exclude_same_institution=request.exclude_same_institution,
+            kinds=frozenset(request.kinds) if request.kinds else None,
+        )
+
+    def prepare(self, request: MatchRequest, corpus: Corpus) -> PreparedQuery:
+        text = (request.text or "").strip() or None
+        if request.profile_id is None and text is None:
+            raise InvalidQuery("give a profile id, a text, or both")
+        if text is not None and len(text) > MAX_TEXT_CHARS:
+            raise InvalidQuery(f"text is longer than {MAX_TEXT_CHARS} characters")
+        if not 1 <= request.k <= MAX_K:
+            raise InvalidQuery(f"k must be between 1 and {MAX_K}, got {request.k}")
+        requester = None
+        if request.profile_id is not None:
+            requester = corpus.row_of.get(request.profile_id)
+            if requester is None or not corpus.active[requester]:
+                raise ProfileNotFound(request.profile_id)
+        text_vector = aspect_vectors = None
+        aspects: tuple[str, ...] = ()
+        if text is not None:
+            sentences = [s for s in split_sentences(text) if len(s.split()) >= 3][:MAX_ASPECTS]
+            aspects = tuple(sentences) if len(sentences) > 1 else (text,)
+            vectors = self.embedder.embed_uncached([text, *aspects] if len(aspects) > 1 else [text])
+            text_vector = vectors[0]
+            aspect_vectors = vectors[1:] if len(aspects) > 1 else vectors[:1]
+        diversity = self.config.diversity if request.diversity is None else request.diversity
+        return PreparedQuery(
+            requester=requester, text=text, text_vector=text_vector, aspects=aspects,
+            aspect_vectors=aspect_vectors, k=request.k, rules=self.rules(request), diversity=diversity,
+        )
+
+    def assemble(self, request: CallRequest) -> ConsortiumResult:
+        """Teams for a funding call: aspects, the pool, the rules, then the solver."""
+        if not 1 <= request.min_size <= request.max_size <= MAX_TEAM:
+            raise InvalidQuery(f"team size must satisfy 1 <= min <= max <= {MAX_TEAM}")
+        if not 1 <= request.teams <= MAX_TEAMS:
+            raise InvalidQuery(f"teams must be between 1 and {MAX_TEAMS}")
+        corpus = self.corpus()
+        aspects = make_aspects(request)
+        vectors = self.embedder.embed_uncached([a.text for a in aspects])
+        must = [self._row(corpus, pid) for pid in dict.fromkeys(request.must_include)]
+        excluded = {self._row(corpus, pid) for pid in request.exclude}
+        if clash := [corpus.ids[r] for r in must if r in excluded]:
+            raise InfeasibleConsortium("must_include", f"{', '.join(clash)} is both required and excluded")
+        mask = corpus.active.copy()
+        if request.pool_ids:
+            mask &= np.isin(np.arange(len(corpus)), [self._row(corpus, pid) for pid in request.pool_ids])
+        if request.pool_countries:
+            mask &= np.isin(corpus.countries, list(expand_countries(request.pool_countries)))
+        if request.kinds:
+            mask &= np.isin(corpus.kinds, list(request.kinds))
+        mask[list(excluded)] = False
+        groups = []
+        for spec in request.group_min:
+            name, least = parse_group_min(spec)
+            groups.append((name, expand_countries([name]), least))
+        rules = TeamRules(
+            min_size=request.min_size, max_size=request.max_size, min_countries=request.min_countries,
+            max_per_country=request.max_per_country, group_min=tuple(groups), must_include=tuple(must),
+        )
+        return solve_call(corpus, request, aspects, vectors, np.flatnonzero(mask), rules)
+
+    @staticmethod
+    def _row(corpus: Corpus, profile_id: str) -> int:
+        row = corpus.row_of.get(profile_id)
+        if row is None or not corpus.active[row]:
+            raise ProfileNotFound(profile_id)
+        return row
+
+    def match(self, request: MatchRequest) -> list[Suggestion]:
+        corpus = self.corpus()
+        return match(corpus, self.prepare(request, corpus), self.config.scoring)

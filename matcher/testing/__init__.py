@@ -1,0 +1,52 @@
+"""Test doubles: a deterministic embedder that needs no model, for fast unit tests."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import socket
+from collections.abc import Sequence
+
+import numpy as np
+
+from matcher.embed.sentence import normalise_rows
+
+__all__ = ["FakeEmbedder", "free_port"]
+
+_WORD = re.compile(r"[a-z0-9]{3,}")
+
+
+class FakeEmbedder:
+    """Hashes words into a fixed number of dimensions: texts sharing words get close vectors.
+
+    Deterministic across processes (sha1, not `hash()`), a few microseconds per text.
+    """
+
+    def __init__(self, dim: int = 64, model_id: str = "fake-hash-64"):
+        self.dim = dim
+        self.model_id = model_id
+        self.calls = 0
+        self.texts_embedded = 0
+
+    def _bucket(self, word: str) -> tuple[int, float]:
+        digest = hashlib.sha1(word.encode()).digest()
+        return int.from_bytes(digest[:4], "little") % self.dim, 1.0 if digest[4] & 1 else -1.0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        self.texts_embedded += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                column, sign = self._bucket(word)
+                out[row, column] += sign
+            if not out[row].any():
+                out[row, 0] = 1.0
+        return normalise_rows(out)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for test and bench servers)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
