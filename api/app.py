@@ -11,7 +11,6 @@ import logging
 import os
 import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,21 +25,20 @@ from api.routes_import import router as import_router
 from api.schemas import HealthOut
 from api.security import RateLimiter
 from api.settings import ApiConfig, load_api_config
-from matcher.store.audit import AuditLog
-from matcher.service.config import Config
-from matcher.service.engine import Engine
 from matcher.domain.errors import (
     InfeasibleBatch,
     InfeasibleConsortium,
     InvalidProfile,
     InvalidQuery,
+    JobNotFound,
     MatcherError,
     ProfileExists,
     ProfileNotFound,
     UnknownCountry,
 )
-from matcher.store.jobs import JobNotFound, JobStore
-from matcher.store.keys import KeyStore
+from matcher.service.bootstrap import Services, bootstrap
+from matcher.service.config import Config
+from matcher.service.engine import Engine
 
 __all__ = ["create_app"]
 
@@ -63,34 +61,33 @@ def _status_of(err: MatcherError) -> int:
 
 
 def create_app(
-    config: Config, *, engine: Engine | None = None, api: ApiConfig | None = None, warm: bool = True
+    config: Config, *, services: Services | None = None, api: ApiConfig | None = None, warm: bool = True
 ) -> FastAPI:
-    """The API over one engine. Pass `engine` to reuse one (tests); `warm` loads model and corpus now."""
+    """The API over the services `bootstrap(config)` wires, or over `services` given (tests; they
+    are not closed with the app); `warm` opens the matching state and loads the model now."""
     api = api or load_api_config()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = engine or Engine(config)
-        app.state.engine.start_background()
-        app.state.keys = KeyStore(app.state.engine.store)
-        app.state.audit = AuditLog(app.state.engine.store)
+        app.state.services = services or bootstrap(config)
+        engine: Engine = app.state.services.engine
+        engine.start_background()
         app.state.limiter = RateLimiter(api.rate_limit_per_minute)
-        app.state.jobs = JobStore(app.state.engine.store)
-        interrupted = app.state.jobs.fail_interrupted()
+        interrupted = app.state.services.batches.fail_interrupted()
         if interrupted:
             log.warning("%d batch job(s) were running when the service stopped; marked failed", interrupted)
-        app.state.workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
         # CPU-bound work (embedding, scoring) runs at most one per core at a time: more threads only
         # fight over the GIL and starve the event loop; waiting threads release it.
         app.state.cpu_slots = threading.BoundedSemaphore(os.cpu_count() or 2)
         if warm:
-            _warm(app.state.engine)
+            _warm(engine)
         yield
-        app.state.workers.shutdown(wait=False, cancel_futures=True)
-        app.state.engine.stop_background()
-        app.state.audit.flush()
-        if engine is None:
-            app.state.engine.store.close()
+        if services is None:
+            app.state.services.close()
+        else:
+            engine.stop_background()
+            app.state.services.batches.close()
+            app.state.services.audit.flush()
 
     app = FastAPI(
         title="Research partner matcher",
@@ -114,7 +111,7 @@ def create_app(
     @app.get("/health", response_model=HealthOut, tags=["service"])
     async def health(request: Request) -> HealthOut:
         """Answers from memory only (no database, no lock), so it stays fast under any load."""
-        engine_: Engine = request.app.state.engine
+        engine_: Engine = request.app.state.services.engine
         view, info = engine_.state.view(), engine_.state.snapshot
         return HealthOut(
             status="ok", profiles=engine_.active_profiles(), model=engine_.embedder.model_id,

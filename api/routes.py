@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
+from api.deps import ERRORS, AuditDep, EngineDep, KeysDep, ServicesDep
 from api.schemas import (
     ConsortiumIn,
     ConsortiumOut,
-    ErrorOut,
     GroupOut,
     KeyIn,
     KeyOut,
@@ -21,37 +21,16 @@ from api.schemas import (
     ProfileSummary,
 )
 from api.security import AdminKey, AdminOrOwnerKey, AgencyKey, AnyKey, ReadKey
-from matcher.store.audit import AuditLog
 from matcher.assemble.calls import CallRequest, team_size
 from matcher.domain.countries import GROUPS
-from matcher.service.engine import Engine, MatchRequest
-from matcher.domain.errors import InvalidProfile, MatcherError, ProfileNotFound
-from matcher.store.keys import KeyStore
+from matcher.domain.errors import InvalidProfile, MatcherError
 from matcher.domain.profiles import Profile, parse_profile, profile_to_dict
+from matcher.service import profiles
+from matcher.service.engine import MatchRequest
 
 __all__ = ["router"]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorOut, "description": text}
-    for status, text in [
-        (401, "no valid API key"), (403, "the key lacks the scope"), (404, "not found"), (409, "conflict"),
-        (413, "request body too large"), (422, "invalid input; `detail` names the field and the reason"),
-        (429, "rate limit; see Retry-After"),
-    ]
-}
-router = APIRouter(prefix="/v1", responses=_ERRORS)
-
-
-def get_engine(request: Request) -> Engine:
-    return request.app.state.engine  # type: ignore[no-any-return]
-
-
-def get_audit(request: Request) -> AuditLog:
-    return request.app.state.audit  # type: ignore[no-any-return]
-
-
-EngineDep = Annotated[Engine, Depends(get_engine)]
-AuditDep = Annotated[AuditLog, Depends(get_audit)]
+router = APIRouter(prefix="/v1", responses=ERRORS)
 
 
 def _out(profile: Profile, *, private: bool) -> dict[str, Any]:
@@ -62,9 +41,8 @@ def _out(profile: Profile, *, private: bool) -> dict[str, Any]:
 
 
 @router.post("/profiles", response_model=ProfileOut, status_code=201, tags=["profiles"])
-def create_profile(body: ProfileIn, engine: EngineDep, key: AdminKey) -> dict[str, Any]:
-    profile = parse_profile(body.model_dump(exclude_none=True))
-    engine.add([profile], create_only=True)
+def create_profile(body: ProfileIn, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    profile = profiles.create(services, parse_profile(body.model_dump(exclude_none=True)))
     return _out(profile, private=True)
 
 
@@ -87,28 +65,19 @@ def read_profile(profile_id: str, engine: EngineDep, key: ReadKey) -> dict[str, 
 
 @router.put("/profiles/{profile_id}", response_model=ProfileOut, tags=["profiles"])
 def replace_profile(
-    profile_id: str, body: ProfileIn, engine: EngineDep, key: AdminOrOwnerKey
+    profile_id: str, body: ProfileIn, services: ServicesDep, key: AdminOrOwnerKey
 ) -> dict[str, Any]:
-    if body.id != profile_id:
+    if body.id != profile_id:  # before parsing: the clearest message for the commonest mistake
         raise InvalidProfile(f"body id '{body.id}' differs from the path id '{profile_id}'", field="id")
-    if not engine.store.exists(profile_id):
-        raise ProfileNotFound(profile_id)
-    profile = parse_profile(body.model_dump(exclude_none=True))
-    engine.add([profile])
+    profile = profiles.replace(services, profile_id, parse_profile(body.model_dump(exclude_none=True)))
     return _out(profile, private=True)
 
 
 @router.delete("/profiles/{profile_id}", status_code=204, tags=["profiles"])
-def delete_profile(
-    profile_id: str, request: Request, engine: EngineDep, audit: AuditDep,
-    key: AdminOrOwnerKey,
-) -> Response:
-    """Erasure: the profile, its works, its vectors, cached embeddings no one else uses, its keys."""
-    engine.delete(profile_id)
-    request.app.state.keys.revoke_owned_by(profile_id)
-    request.app.state.jobs.forget_profile(profile_id)
-    audit.forget(profile_id)
-    audit.record("erasure", key_id=key.key_id, scope=key.scope)
+def delete_profile(profile_id: str, services: ServicesDep, key: AdminOrOwnerKey) -> Response:
+    """Erasure: the profile, its works, its vectors, cached embeddings no one else uses, its keys,
+    its rows in kept batch results; absent from every match at once."""
+    profiles.erase(services, profile_id, key_id=key.key_id, scope=key.scope)
     return Response(status_code=204)
 
 
@@ -153,8 +122,7 @@ def consortia(
 
 
 @router.post("/keys", response_model=KeyOut, status_code=201, tags=["keys"])
-def create_key(body: KeyIn, request: Request, key: AdminKey) -> KeyOut:
-    keys: KeyStore = request.app.state.keys
+def create_key(body: KeyIn, keys: KeysDep, key: AdminKey) -> KeyOut:
     try:
         made, secret = keys.create(body.scope, owner=body.owner, label=body.label)
     except MatcherError as err:
@@ -163,13 +131,13 @@ def create_key(body: KeyIn, request: Request, key: AdminKey) -> KeyOut:
 
 
 @router.get("/keys", response_model=list[KeyOut], tags=["keys"])
-def list_keys(request: Request, key: AdminKey) -> list[KeyOut]:
-    return [KeyOut(key_id=k.key_id, scope=k.scope, owner=k.owner, label=k.label) for k in request.app.state.keys.list()]
+def list_keys(keys: KeysDep, key: AdminKey) -> list[KeyOut]:
+    return [KeyOut(key_id=k.key_id, scope=k.scope, owner=k.owner, label=k.label) for k in keys.list()]
 
 
 @router.delete("/keys/{key_id}", status_code=204, tags=["keys"])
-def revoke_key(key_id: str, request: Request, key: AdminKey) -> Response:
-    if not request.app.state.keys.revoke(key_id):
+def revoke_key(key_id: str, keys: KeysDep, key: AdminKey) -> Response:
+    if not keys.revoke(key_id):
         raise HTTPException(404, f"no active key '{key_id}'")
     return Response(status_code=204)
 

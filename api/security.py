@@ -47,7 +47,7 @@ class RateLimiter:
 
 def caller(request: Request, secret: Annotated[str | None, Depends(_header)]) -> ApiKey:
     """The verified key of this request: 401 without a valid key, 429 over the key's rate."""
-    keys: KeyStore = request.app.state.keys
+    keys: KeyStore = request.app.state.services.keys
     key = keys.verify(secret)
     if key is None:
         raise HTTPException(401, "missing or invalid API key (send it in the X-API-Key header)",

@@ -28,8 +28,8 @@ if str(ROOT) not in sys.path:
 
 from matcher.demo import shipped as demo_store  # noqa: E402
 from matcher.embed.backends import BACKENDS, DEFAULT_BACKEND, Backend, usable_cpus  # noqa: E402
-from matcher.index.corpus import corpus_texts  # noqa: E402
 from matcher.embed.sentence import SentenceTransformerEmbedder  # noqa: E402
+from matcher.index.corpus import corpus_texts  # noqa: E402
 from matcher.ingest.readers import read_profiles  # noqa: E402
 
 __all__ = ["run"]

@@ -37,10 +37,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from matcher.domain.profiles import valid_orcid  # noqa: E402
-from matcher.ingest.readers import ReadResult  # noqa: E402
 from matcher.ingest import read_source  # noqa: E402
 from matcher.ingest.files import gc_paused  # noqa: E402
 from matcher.ingest.parallel import auto_workers  # noqa: E402
+from matcher.ingest.readers import ReadResult  # noqa: E402
 
 __all__ = ["run", "write_works"]
 

@@ -14,12 +14,14 @@ import numpy as np
 from bench.synthetic_corpus import synthetic_corpus
 from bench.timing import latencies_ms, summary
 from matcher.demo import shipped as demo_store
-from matcher.service.config import Config
 from matcher.index.corpus import Corpus
-from matcher.service.engine import Engine, MatchRequest
 from matcher.index.vectors import ExactIndex, SklearnIndex, VectorIndex
-from matcher.rank.matching import PreparedQuery, match
+from matcher.rank.matching import match
+from matcher.score.query import PreparedQuery
 from matcher.score.rules import MatchRules
+from matcher.service.bootstrap import bootstrap
+from matcher.service.config import Config
+from matcher.service.engine import Engine, MatchRequest
 
 IDEAS = [
     "groundwater contamination modelling in transboundary aquifers",
@@ -32,7 +34,7 @@ IDEAS = [
 
 def _demo() -> tuple[dict[str, object], Engine]:
     home = tempfile.mkdtemp()
-    engine = Engine(Config(home=Path(home)))
+    engine = bootstrap(Config(home=Path(home))).engine
     demo_store.load(engine)
     corpus = engine.corpus()
     rng = np.random.default_rng(0)

@@ -21,8 +21,8 @@ import urllib.request
 from pathlib import Path
 
 from bench.synthetic_corpus import synthetic_store
+from matcher.service.bootstrap import model_id_for
 from matcher.service.config import Config
-from matcher.service.engine import model_id_for
 from matcher.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -37,11 +37,12 @@ import numpy as np
 
 from bench.bench_serve import ROOT, Server
 from bench.synthetic_corpus import synthetic_profiles, synthetic_store, synthetic_vectors
-from matcher.service.config import Config
-from matcher.service.engine import model_id_for
 from matcher.domain.profiles import profile_to_dict
 from matcher.index.segment import corpus_texts
-from matcher.store.sqlite import Store, text_hash
+from matcher.service.bootstrap import model_id_for
+from matcher.service.config import Config
+from matcher.store.base import text_hash
+from matcher.store.sqlite import SqliteStore as Store
 
 __all__ = ["run"]
 
@@ -207,8 +208,9 @@ def _p(values: np.ndarray, q: int) -> float:
 
 def _kernels() -> dict[str, object]:
     from matcher.demo import shipped as demo_store
-from matcher.embed import backends
-    from matcher.embed.sentence import SentenceTransformerEmbedder, normalise_rows, packaged_model_path
+    from matcher.embed import backends
+    from matcher.embed.base import normalise_rows
+    from matcher.embed.sentence import SentenceTransformerEmbedder, packaged_model_path
     from matcher.ingest.readers import read_profiles
 
     profiles = [p for _, p in read_profiles(demo_store.DEMO_DIR / "profiles.jsonl").profiles]

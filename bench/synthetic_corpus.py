@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.index.corpus import Corpus, build_corpus, corpus_texts
 from matcher.domain.profiles import Profile, Work
-from matcher.store.sqlite import Store, text_hash
+from matcher.index.corpus import Corpus, build_corpus, corpus_texts
+from matcher.store.base import text_hash
+from matcher.store.sqlite import SqliteStore as Store
 
 __all__ = ["synthetic_corpus", "synthetic_profiles", "synthetic_store", "synthetic_vectors"]
 

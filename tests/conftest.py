@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from matcher.domain.profiles import Profile, parse_profile
+from matcher.index.state import StatePolicy
+from matcher.service.bootstrap import Services, bootstrap
 from matcher.service.config import Config
 from matcher.service.engine import Engine
-from matcher.domain.profiles import Profile, parse_profile
 from matcher.testing import FakeEmbedder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -59,21 +61,36 @@ def small_pool(n: int = 48) -> list[Profile]:
     return profiles
 
 
+def fake_services_at(home: Path, fake: FakeEmbedder | None = None, policy: StatePolicy | None = None) -> Services:
+    """The services over a store at `home` with a fake embedder (merges in a thread when serving)."""
+    fake = fake or FakeEmbedder()
+    return bootstrap(Config(home=home), embedder_factory=lambda: fake, model_id=fake.model_id, policy=policy)
+
+
 @pytest.fixture()
-def fake_engine(tmp_path: Path) -> Iterator[Engine]:
-    fake = FakeEmbedder()
-    engine = Engine(Config(home=tmp_path / "store"), embedder_factory=lambda: fake, model_id=fake.model_id)
-    engine.add(small_pool())
-    yield engine
-    engine.store.close()
+def fake_services(tmp_path: Path) -> Iterator[Services]:
+    services = fake_services_at(tmp_path / "store")
+    services.engine.add(small_pool())
+    yield services
+    services.close()
+
+
+@pytest.fixture()
+def fake_engine(fake_services: Services) -> Engine:
+    return fake_services.engine
 
 
 @pytest.fixture(scope="session")
-def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def demo_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     """The shipped demo pool in a fresh store, on the real packaged model."""
     from matcher.demo import shipped as demo_store
 
-    engine = Engine(Config(home=tmp_path_factory.mktemp("demo-store")))
-    demo_store.load(engine)
-    yield engine
-    engine.store.close()
+    services = bootstrap(Config(home=tmp_path_factory.mktemp("demo-store")))
+    demo_store.load(services.engine)
+    yield services
+    services.close()
+
+
+@pytest.fixture(scope="session")
+def demo_engine(demo_services: Services) -> Engine:
+    return demo_services.engine

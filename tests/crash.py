@@ -29,15 +29,15 @@ import sys, uvicorn
 from api.app import create_app
 from api.settings import ApiConfig
 from matcher.service.config import Config
-from matcher.service.engine import Engine
 from matcher.index.state import StatePolicy
+from matcher.service.bootstrap import bootstrap
 from matcher.testing import FakeEmbedder
 fake = FakeEmbedder()
 home = sys.argv[1]
 policy = StatePolicy(fold_rows=int(sys.argv[3]), fold_share=0.0, poll_seconds=0.2)
-engine = Engine(Config(home=__import__("pathlib").Path(home)), embedder_factory=lambda: fake, model_id=fake.model_id,
-                policy=policy)
-app = create_app(engine.config, engine=engine, api=ApiConfig(rate_limit_per_minute=1_000_000))
+services = bootstrap(Config(home=__import__("pathlib").Path(home)), embedder_factory=lambda: fake,
+                     model_id=fake.model_id, policy=policy)
+app = create_app(services.config, services=services, api=ApiConfig(rate_limit_per_minute=1_000_000))
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
 """
 
@@ -120,8 +120,8 @@ def _admin_key(home: Path) -> str:
 
 
 def _check(home: Path, acked: list[str], erased: list[str]) -> CrashRound:
+    from matcher.service.bootstrap import bootstrap
     from matcher.service.config import Config
-    from matcher.service.engine import Engine
     from matcher.testing import FakeEmbedder
 
     db = sqlite3.connect(home / "matcher.sqlite3")
@@ -131,7 +131,7 @@ def _check(home: Path, acked: list[str], erased: list[str]) -> CrashRound:
     db.close()
     snapshots = len(list((home / "state").glob("*/g*")))
     fake = FakeEmbedder()
-    engine = Engine(Config(home=home), embedder_factory=lambda: fake, model_id=fake.model_id)
+    engine = bootstrap(Config(home=home), embedder_factory=lambda: fake, model_id=fake.model_id).engine
     corpus = engine.corpus()  # the snapshot (verified) plus the changes since; erasures merged away
     consistent = sorted(corpus.row_of) == sorted(present) and corpus.n_active == len(present)
     engine.store.close()

@@ -34,8 +34,8 @@ def keys(fake_engine: Engine) -> dict[str, str]:
 
 
 @pytest.fixture()
-def client(fake_engine: Engine, keys):
-    app = create_app(fake_engine.config, engine=fake_engine, api=ApiConfig(rate_limit_per_minute=10_000))
+def client(fake_engine: Engine, keys, fake_services):
+    app = create_app(fake_engine.config, services=fake_services, api=ApiConfig(rate_limit_per_minute=10_000))
     with TestClient(app, headers={"X-API-Key": keys["admin"]}) as c:
         yield c
 
@@ -140,8 +140,8 @@ UNKNOWN = ("/nojob", "/nojob/result", "/nokey")
 
 @pytest.mark.parametrize(("method", "path", "body", "allowed"), ENDPOINTS)
 @pytest.mark.parametrize("who", ["none", "bad", "read", "agency", "admin", "owner"])
-def test_access_matrix(fake_engine, keys, method, path, body, allowed, who):
-    app = create_app(fake_engine.config, engine=fake_engine, api=ApiConfig(rate_limit_per_minute=10_000))
+def test_access_matrix(fake_engine, keys, method, path, body, allowed, who, fake_services):
+    app = create_app(fake_engine.config, services=fake_services, api=ApiConfig(rate_limit_per_minute=10_000))
     headers = {} if who == "none" else {"X-API-Key": "mk_nope_123" if who == "bad" else keys[who]}
     with TestClient(app) as c:
         if path.endswith("import?format=jsonl"):
@@ -157,8 +157,8 @@ def test_access_matrix(fake_engine, keys, method, path, body, allowed, who):
         assert status == expected, (status, response.text)
 
 
-def test_health_and_docs_are_open_to_everyone(fake_engine):
-    with TestClient(create_app(fake_engine.config, engine=fake_engine)) as c:
+def test_health_and_docs_are_open_to_everyone(fake_engine, fake_services):
+    with TestClient(create_app(fake_engine.config, services=fake_services)) as c:
         assert c.get("/health").status_code == 200
         assert c.get("/openapi.json").status_code == 200
 
@@ -194,8 +194,8 @@ def test_private_fields_never_leak_to_read_agency_or_other_owner(client, keys):
         assert not any(v in text for v in PRIVATE_VALUES)  # ... without its private fields
 
 
-def test_rate_limit_answers_429_with_retry_after(fake_engine, keys):
-    app = create_app(fake_engine.config, engine=fake_engine, api=ApiConfig(rate_limit_per_minute=3))
+def test_rate_limit_answers_429_with_retry_after(fake_engine, keys, fake_services):
+    app = create_app(fake_engine.config, services=fake_services, api=ApiConfig(rate_limit_per_minute=3))
     with TestClient(app, headers={"X-API-Key": keys["read"]}) as c:
         statuses = [c.get("/v1/profiles").status_code for _ in range(5)]
         assert statuses[:3] == [200, 200, 200] and statuses[3] == 429
@@ -203,8 +203,8 @@ def test_rate_limit_answers_429_with_retry_after(fake_engine, keys):
         assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
 
 
-def test_body_limits_hold_with_and_without_content_length(fake_engine, keys):
-    app = create_app(fake_engine.config, engine=fake_engine, api=ApiConfig(max_body_bytes=2000))
+def test_body_limits_hold_with_and_without_content_length(fake_engine, keys, fake_services):
+    app = create_app(fake_engine.config, services=fake_services, api=ApiConfig(max_body_bytes=2000))
     with TestClient(app, headers={"X-API-Key": keys["admin"]}) as c:
         big = {"text": "aquifer " * 500}
         assert c.post("/v1/match", json=big).status_code == 413
@@ -225,12 +225,12 @@ def test_audit_rows_without_query_text(client):
     assert "secret project" not in str(rows)
 
 
-def test_no_stack_trace_in_a_500(fake_engine, keys, monkeypatch):
+def test_no_stack_trace_in_a_500(fake_engine, keys, monkeypatch, fake_services):
     def boom(*args, **kwargs):
         raise RuntimeError("internal detail /secret/path")
 
     monkeypatch.setattr(fake_engine, "match", boom)
-    app = create_app(fake_engine.config, engine=fake_engine)
+    app = create_app(fake_engine.config, services=fake_services)
     with TestClient(app, raise_server_exceptions=False, headers={"X-API-Key": keys["read"]}) as c:
         response = c.post("/v1/match", json={"text": "x"})
     assert response.status_code == 500
@@ -238,7 +238,7 @@ def test_no_stack_trace_in_a_500(fake_engine, keys, monkeypatch):
 
 
 def test_erasure_removes_every_trace(client, fake_engine, keys):
-    from matcher.store.sqlite import text_hash
+    from matcher.store.base import text_hash
 
     abstract = "Unique isotopic tracer study of alpine permafrost meltwater in glacial forefields"
     body = {**NEW, "id": "xx-erase", "works": [{"title": "Permafrost meltwater tracers", "abstract": abstract}]}
@@ -263,12 +263,12 @@ def test_erasure_removes_every_trace(client, fake_engine, keys):
             assert b"xx-erase" not in data and b"Permafrost meltwater" not in data and b"isotopic" not in data, path
 
 
-def test_batch_job_lifecycle_and_restart(fake_engine, keys):
+def test_batch_job_lifecycle_and_restart(fake_engine, keys, fake_services):
     import time
 
     from matcher.store.jobs import JobStore
 
-    app = create_app(fake_engine.config, engine=fake_engine, api=ApiConfig(rate_limit_per_minute=10_000))
+    app = create_app(fake_engine.config, services=fake_services, api=ApiConfig(rate_limit_per_minute=10_000))
     with TestClient(app, headers={"X-API-Key": keys["agency"]}) as c:
         started = c.post("/v1/batches", json={"mode": "topk", "k": 3})
         assert started.status_code == 202, started.text
@@ -301,7 +301,7 @@ def test_batch_job_lifecycle_and_restart(fake_engine, keys):
     assert status["status"] == "failed" and "stopped while this job was running" in status["error"]
 
 
-def test_import_upload_keeps_valid_reports_broken_and_limits_size(fake_engine, keys, tmp_path):
+def test_import_upload_keeps_valid_reports_broken_and_limits_size(fake_engine, keys, tmp_path, fake_services):
     import io
     import zipfile
 
@@ -310,7 +310,7 @@ def test_import_upload_keeps_valid_reports_broken_and_limits_size(fake_engine, k
 
     path = tmp_path / "pool.jsonl"
     write_broken_jsonl(path)
-    app = create_app(fake_engine.config, engine=fake_engine, api=ApiConfig(max_upload_bytes=1_000_000))
+    app = create_app(fake_engine.config, services=fake_services, api=ApiConfig(max_upload_bytes=1_000_000))
     with TestClient(app, headers={"X-API-Key": keys["admin"]}) as c:
         response = c.post("/v1/profiles/import", params={"format": "jsonl"}, content=path.read_bytes())
         assert response.status_code == 200, response.text

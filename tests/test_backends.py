@@ -11,13 +11,14 @@ import pydantic
 import pytest
 
 from matcher.demo import shipped as demo_store
+from matcher.domain.errors import MatcherError
 from matcher.embed import backends
 from matcher.embed.backends import BACKENDS, DEFAULT_BACKEND, backend_model_id, export_onnx, int8_profile
-from matcher.service.config import Config, load_config
 from matcher.embed.sentence import DEFAULT_MODEL_ID, SentenceTransformerEmbedder
-from matcher.service.engine import model_id_for
-from matcher.domain.errors import MatcherError
 from matcher.ingest.readers import read_profiles
+from matcher.service.bootstrap import model_id_for
+from matcher.service.config import Config, load_config
+from matcher.store.base import family_model_id
 
 FAST = [b for b in BACKENDS if b != "torch"]
 MIN_COSINE = {"onnx": 0.9999, "onnx-int8": 0.98}
@@ -43,7 +44,7 @@ def test_int8_vectors_get_their_own_model_id_whatever_the_cpu(monkeypatch):
         monkeypatch.setattr(backends, "int8_profile", lambda kernel=kernel: kernel)
         assert backend_model_id(DEFAULT_MODEL_ID, "onnx-int8") == int8
         assert backends.kernel_tag("onnx-int8") == f"int8-{kernel}"
-    assert backends.family_model_id(f"{DEFAULT_MODEL_ID}+onnx-int8-avx512_vnni") == int8  # keys of earlier stores
+    assert family_model_id(f"{DEFAULT_MODEL_ID}+onnx-int8-avx512_vnni") == int8  # keys of earlier stores
     with pytest.raises(MatcherError, match="unknown embedding backend"):
         backend_model_id(DEFAULT_MODEL_ID, "tpu")
 
@@ -184,23 +185,18 @@ def test_export_is_cached_and_recorded(embedders, models_dir, monkeypatch):
 
 
 @pytest.mark.integration
-def test_threads_are_set_explicitly(models_dir):
-    """ONNX: `threads` single-threaded runs at a time; torch: `threads` intra-op threads during each
-    encode, and the process-wide count the vector scans set (one) given back afterwards."""
+def test_threads_are_set_explicitly(models_dir, tmp_path):
+    """ONNX: `threads` single-threaded runs at a time. torch's thread count is process-wide: set
+    once, at the edge, to one for the vector scans, or to `threads` when torch also embeds."""
     import torch
+
+    from matcher.service.bootstrap import bootstrap
 
     for threads, expected in ((1, 1), (None, backends.usable_cpus())):
         onnx = SentenceTransformerEmbedder(backend="onnx", threads=threads, models_dir=models_dir)
         assert onnx.encoder_.workers == expected
         assert onnx.encoder_.session_.get_session_options().intra_op_num_threads == 1
-        encoder = SentenceTransformerEmbedder(backend="torch", threads=threads).encoder_
-        seen: list[int] = []
-
-        def counting(*args, inner=encoder.model_.encode, seen=seen, **kwargs):
-            seen.append(torch.get_num_threads())
-            return inner(*args, **kwargs)
-
-        encoder.model_.encode = counting
-        torch.set_num_threads(1)
-        encoder.encode(["soil moisture sensing"], batch_size=1)
-        assert seen == [expected] and torch.get_num_threads() == 1
+        bootstrap(Config(home=tmp_path / "t", backend="torch", threads=threads)).close()
+        assert torch.get_num_threads() == expected
+        bootstrap(Config(home=tmp_path / "i", backend="onnx-int8", threads=threads)).close()
+        assert torch.get_num_threads() == 1

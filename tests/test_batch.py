@@ -11,17 +11,17 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.assign.topk import score_pairs, topk_pairs
-from matcher.export.report import (
+from matcher.assign.rows import (
     PAIR_COLUMNS,
     UNMATCHED_COLUMNS,
     PairRow,
     UnmatchedRow,
     pair_rows_from_edges,
     pair_rows_from_topk,
-    write_outputs,
 )
+from matcher.assign.topk import score_pairs, topk_pairs
 from matcher.domain.errors import InvalidQuery
+from matcher.export.report import write_outputs
 
 
 def pool(n: int, d: int = 8, seed: int = 0, alphabet: str = "ABCD"):

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from matcher.assemble.calls import CallRequest, parse_group_min, split_aspects
 from matcher.domain.countries import GROUPS
-from matcher.service.engine import Engine
 from matcher.domain.errors import InfeasibleConsortium, InvalidQuery, ProfileNotFound
+from matcher.service.engine import Engine
 
 CALL = (
     "Groundwater aquifer contaminant transport in karst. Drought tolerant crop irrigation and soil adaptation. "

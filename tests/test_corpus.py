@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matcher.index.corpus import KEYWORDS_SUFFIX, build_corpus, corpus_texts
 from matcher.domain.profiles import parse_profile
-from tests.conftest import small_pool
+from matcher.index.corpus import KEYWORDS_SUFFIX, build_corpus, corpus_texts
+from tests.conftest import fake_services_at, small_pool
 
 
 def _same(a, b) -> None:
@@ -28,15 +28,13 @@ def _same(a, b) -> None:
 
 
 def test_engine_build_from_the_store_equals_build_corpus(fake_engine, tmp_path):
-    from matcher.service.config import Config
-    from matcher.service.engine import Engine
 
     streamed = fake_engine.corpus()
     profiles = fake_engine.store.profiles()
     direct = build_corpus(profiles, fake_engine.embedder.embed(corpus_texts(profiles)))
     _same(streamed, direct)
     fake = fake_engine.embedder.embedder
-    restarted = Engine(Config(home=fake_engine.store.home), embedder_factory=lambda: fake, model_id=fake.model_id)
+    restarted = fake_services_at(fake_engine.store.home, fake).engine
     _same(restarted.corpus(), direct)  # a restart: everything comes from the snapshot
     restarted.store.close()
 

@@ -10,8 +10,8 @@ import pytest
 
 from matcher.demo import shipped as demo_store
 from matcher.embed import backends
+from matcher.service.bootstrap import bootstrap, model_id_for
 from matcher.service.config import Config
-from matcher.service.engine import Engine, model_id_for
 
 
 class NoModel:
@@ -34,7 +34,7 @@ def test_demo_load_uses_shipped_vectors_from_any_kernel(tmp_path, monkeypatch, s
     np.savez_compressed(demo / "vectors.npz", **arrays)
     monkeypatch.setattr(backends, "int8_profile", lambda flags=None: this_kernel)
     config = Config(home=tmp_path / "store")
-    engine = Engine(config, embedder_factory=NoModel, model_id=model_id_for(config))
+    engine = bootstrap(config, embedder_factory=NoModel, model_id=model_id_for(config)).engine
     said: list[str] = []
     report = demo_store.load(engine, demo, say=said.append)
     assert said == []  # nothing to explain: nothing was embedded
@@ -46,6 +46,6 @@ def test_demo_load_uses_shipped_vectors_from_any_kernel(tmp_path, monkeypatch, s
 
 def test_vectors_of_another_numeric_family_are_not_used_and_the_reason_is_given(tmp_path):
     config = Config(home=tmp_path / "store", backend="torch")  # fp32: the shipped vectors are int8
-    engine = Engine(config, embedder_factory=NoModel, model_id=model_id_for(config))
+    engine = bootstrap(config, embedder_factory=NoModel, model_id=model_id_for(config)).engine
     seeded = demo_store.seed_cache(engine)
     assert seeded.used == 0 and "+int8" in seeded.reason and "this store uses" in seeded.reason

@@ -23,8 +23,8 @@ CASES = {"count": 0, "server_errors": 0}
 
 
 @pytest.fixture()
-def fuzz_app(fake_engine):
-    app = create_app(fake_engine.config, engine=fake_engine, api=ApiConfig(rate_limit_per_minute=1_000_000))
+def fuzz_app(fake_engine, fake_services):
+    app = create_app(fake_engine.config, services=fake_services, api=ApiConfig(rate_limit_per_minute=1_000_000))
     with TestClient(app):  # runs the lifespan: engine, keys, audit, limiter on app.state
         app.state.fuzz_key = KeyStore(fake_engine.store).create("admin")[1]
         yield app

@@ -9,11 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.score.diversity import mmr
-from matcher.embed.sentence import normalise_rows
+from matcher.embed.base import normalise_rows
 from matcher.index.vectors import ExactIndex, SklearnIndex, StackedIndex, VectorIndex
+from matcher.score.diversity import mmr
+from matcher.testing.index import BruteForceIndex
 
-TOLERANCE = {"half": 1e-3, "single": 1e-5, "sklearn": 1e-5, "stacked": 1e-3}  # float16: 11-bit mantissa
+TOLERANCE = {"half": 1e-3, "single": 1e-5, "sklearn": 1e-5, "stacked": 1e-3, "fake": 1e-6}  # float16: 11-bit mantissa
 
 
 def _stacked(vectors: np.ndarray) -> VectorIndex:
@@ -26,8 +27,9 @@ FACTORIES: dict[str, Callable[[np.ndarray], VectorIndex]] = {
     "single": lambda v: ExactIndex(precision="single").fit(v),
     "sklearn": lambda v: SklearnIndex().fit(v),
     "stacked": _stacked,
+    "fake": lambda v: BruteForceIndex().fit(v),
 }
-SAVABLE = {"half": ExactIndex, "single": ExactIndex, "sklearn": SklearnIndex}
+SAVABLE = {"half": ExactIndex, "single": ExactIndex, "sklearn": SklearnIndex, "fake": BruteForceIndex}
 
 
 def _data(seed: int, n: int = 300, d: int = 24) -> tuple[np.ndarray, np.ndarray]:

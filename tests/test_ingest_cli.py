@@ -20,7 +20,7 @@ def test_cordis_sample_becomes_organisations_that_a_text_match_finds(tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["added"] > 20 and summary["rejected"] == 0
-    from matcher.store.sqlite import Store
+    from matcher.store.sqlite import SqliteStore as Store
 
     profiles = Store(home).profiles()
     assert all(p.kind == "organisation" and len(p.country) == 2 and p.works for p in profiles)

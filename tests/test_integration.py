@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from matcher.demo import shipped as demo_store
-from matcher.index.corpus import corpus_texts
 from matcher.embed.sentence import SentenceTransformerEmbedder
-from matcher.service.engine import Engine, MatchRequest
+from matcher.index.corpus import corpus_texts
 from matcher.ingest.readers import read_profiles
+from matcher.service.engine import Engine, MatchRequest
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +104,7 @@ def _check_teams(body: dict, must: str) -> None:
         assert len(team["coverage"]) == 5 and isinstance(team["gaps"], list) and team["score"] > 0
 
 
-def test_consortium_acceptance_cli_and_api(demo_engine):
+def test_consortium_acceptance_cli_and_api(demo_engine, demo_services):
     from fastapi.testclient import TestClient
 
     from api.app import create_app
@@ -118,7 +118,7 @@ def test_consortium_acceptance_cli_and_api(demo_engine):
     from matcher.store.keys import KeyStore
 
     agency = KeyStore(demo_engine.store).create("agency")[1]
-    with TestClient(create_app(demo_engine.config, engine=demo_engine), headers={"X-API-Key": agency}) as client:
+    with TestClient(create_app(demo_engine.config, services=demo_services), headers={"X-API-Key": agency}) as client:
         response = client.post("/v1/consortia", json={
             "call_text": CLIMATE_CALL, "size": 5, "min_countries": 4, "max_per_country": 1,
             "must_include": ["tr-0001"], "group_min": ["widening:1"],

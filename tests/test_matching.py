@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher.service.engine import Engine, MatchRequest
 from matcher.domain.errors import InvalidQuery, ProfileNotFound, UnknownCountry
+from matcher.service.engine import Engine, MatchRequest
 
 from .conftest import COUNTRIES
 

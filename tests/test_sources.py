@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from matcher.domain.errors import MatcherError
 from matcher.domain.profiles import Profile, parse_profile, profile_to_dict
-from matcher.ingest.readers import ReadResult
 from matcher.ingest import detect_source, merge_profiles, read_source, read_sources
 from matcher.ingest.openalex import abstract_text, read_openalex
 from matcher.ingest.orcid import read_orcid
+from matcher.ingest.readers import ReadResult
 from matcher.ingest.spreadsheet import read_spreadsheet
 
 ROOT = Path(__file__).resolve().parents[1]

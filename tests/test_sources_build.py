@@ -20,13 +20,13 @@ from hypothesis import strategies as st
 
 from matcher.domain.errors import InvalidProfile
 from matcher.domain.profiles import MAX_TEXT, Profile, Work, parse_profile
-from matcher.ingest.readers import Rejection
 from matcher.ingest import files, openalex, openalex_records, parallel
 from matcher.ingest.build import MAX_COAUTHORS, checked_work, clip, make_profile, make_work
 from matcher.ingest.files import gc_paused, json_records, text_lines
 from matcher.ingest.openalex import parse_openalex, read_openalex
 from matcher.ingest.openalex_records import RecordProblem, WorkRow, decode_work, work_row_or_problem
 from matcher.ingest.parallel import auto_workers, idle_cpus, parallel_records, schedule
+from matcher.ingest.readers import Rejection
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sources"
 

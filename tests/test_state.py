@@ -10,22 +10,22 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher.service.config import Config
-from matcher.index.corpus import Corpus, build_corpus
-from matcher.service.engine import Engine, MatchRequest
-from matcher.rank.matching import PreparedQuery, match
 from matcher.domain.profiles import Profile, parse_profile
+from matcher.index.corpus import Corpus, build_corpus
 from matcher.index.segment import corpus_texts
 from matcher.index.state import StatePolicy
+from matcher.rank.matching import match
+from matcher.score.query import PreparedQuery
+from matcher.service.config import Config
+from matcher.service.engine import Engine, MatchRequest
 from matcher.testing import FakeEmbedder
-from tests.conftest import TOPICS, small_pool
+from tests.conftest import TOPICS, fake_services_at, small_pool
 
 NO_AUTO_MERGE = StatePolicy(fold_rows=10**9, refit_share=10**9)
 
 
 def engine_on(home: Path, fake: FakeEmbedder | None = None, policy: StatePolicy | None = None) -> Engine:
-    fake = fake or FakeEmbedder()
-    return Engine(Config(home=home), embedder_factory=lambda: fake, model_id=fake.model_id, policy=policy)
+    return fake_services_at(home, fake, policy).engine
 
 
 def fresh_build(engine: Engine, *, same_fit: bool) -> Corpus:
@@ -285,11 +285,10 @@ def test_state_commands_report_and_merge(tmp_path):
     import subprocess
     import sys
 
-    from matcher.service.engine import model_id_for
+    from matcher.service.bootstrap import model_id_for
 
-    config = Config(home=tmp_path)
-    fake = FakeEmbedder(model_id=model_id_for(config))
-    engine = Engine(config, embedder_factory=lambda: fake, model_id=fake.model_id, policy=NO_AUTO_MERGE)
+    fake = FakeEmbedder(model_id=model_id_for(Config(home=tmp_path)))
+    engine = engine_on(tmp_path, fake, NO_AUTO_MERGE)
     engine.add(small_pool(40))
     engine.corpus()
     engine.add(small_pool(48)[40:])

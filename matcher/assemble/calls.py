@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from matcher.embed.chunking import split_sentences
 from matcher.assemble.consortium import Team, TeamRules, assemble_teams, shortlist
-from matcher.index.corpus import Corpus
 from matcher.domain.errors import InfeasibleConsortium, InvalidQuery
+from matcher.embed.chunking import split_sentences
+from matcher.index.corpus import Corpus
 from matcher.score.rules import conflict_pairs
 
 __all__ = [

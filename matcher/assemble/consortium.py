@@ -1,13 +1,7 @@
 """Consortium assembly: several distinct teams that cover a call's aspects under the call's rules.
 
-Pure core: numpy arrays and frozen dataclasses in, frozen dataclasses out; rows, not ids.
-One function, `objective`, scores the teams of both solvers:
-
-    F(S) = sum_a w_a * max_{i in S} c[i, a]  +  bonus * sum_{i in S, not must-include} q_i / max_size
-
-with q_i = sum_a w_a * c[i, a], candidate i's weighted coverage alone. The first term is weighted
-coverage (monotone submodular); the second is a small modular term, at most `bonus`, that prefers
-relevant members among those who add no new coverage. F stays monotone submodular.
+Pure core: numpy arrays and frozen dataclasses in, frozen dataclasses out; rows, not ids. Both
+solvers maximise `objective` of `matcher.assemble.problem`.
 
 - `assemble_greedy`: lazy greedy with rule look-ahead, then local search (any pool size).
 - `assemble_exact`: OR-Tools CP-SAT, in `matcher.assemble.exact` (imported lazily), small pools.
@@ -20,102 +14,19 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Literal
 
 import numpy as np
 
+from matcher.assemble.problem import Conflicts, Pool, Team, TeamRules, check_team, make_pool, objective
 from matcher.domain.errors import InfeasibleConsortium, InvalidQuery
 
 __all__ = ["TeamRules", "Team", "objective", "check_team", "shortlist", "assemble_greedy", "assemble_exact",
            "assemble_teams"]
 
-Conflicts = frozenset[tuple[int, int]]
 _INF = 10**9
 _TOL = 1e-9
-
-
-@dataclass(frozen=True)
-class TeamRules:
-    """A call's rules on row numbers. `group_min` items: (name, member countries, at least P members)."""
-
-    min_size: int
-    max_size: int
-    min_countries: int = 1
-    max_per_country: int | None = None
-    group_min: tuple[tuple[str, frozenset[str], int], ...] = ()
-    must_include: tuple[int, ...] = ()
-    excluded: frozenset[int] = frozenset()
-
-
-@dataclass(frozen=True, eq=False)
-class Team:
-    """Rows: must-include first, then the others in order of marginal contribution to F."""
-
-    members: tuple[int, ...]
-    score: float  # F(members)
-    coverage: np.ndarray  # per-aspect team coverage, read-only
-    gaps: tuple[int, ...]  # aspects whose team coverage is below the gap threshold
-    countries: tuple[str, ...]  # each member's country, aligned with `members`
-
-
-@dataclass(frozen=True, eq=False)
-class _Pool:
-    """Validated inputs: countries as codes, group membership per code, conflicts as adjacency."""
-
-    cov: np.ndarray  # (n, A) float64
-    w: np.ndarray  # (A,)
-    q: np.ndarray  # (n,) weighted coverage of each candidate alone
-    code: np.ndarray  # (n,) country code of each row
-    names: tuple[str, ...]  # country of each code
-    groups: np.ndarray  # (n_codes, n_groups) 0/1: code in group
-    countries: tuple[str, ...]
-    ids: tuple[str, ...]
-    rules: TeamRules
-    conflicts: Conflicts
-    adj: dict[int, set[int]]
-    bonus: float
-
-
-def objective(coverage: np.ndarray, weights: np.ndarray, members: Sequence[int], rules: TeamRules,
-              bonus: float = 0.05) -> float:
-    """F(members), as defined in the module docstring, in float64."""
-    if not len(members):
-        return 0.0
-    cov, w = np.asarray(coverage, dtype=np.float64), np.asarray(weights, dtype=np.float64)
-    must = set(rules.must_include)
-    free = [i for i in members if i not in must]
-    extra = float(cov[free].sum(axis=0) @ w) if free else 0.0
-    return float(cov[list(members)].max(axis=0) @ w) + bonus * extra / rules.max_size
-
-
-def check_team(team_members: Sequence[int], countries: Sequence[str], rules: TeamRules,
-               conflicts: Conflicts = frozenset()) -> list[str]:
-    """The rules a team breaks, each as 'rule: detail'; empty when the team is fine."""
-    team, bad = list(team_members), []
-    members = set(team)
-    if len(members) != len(team):
-        bad.append("duplicates: a candidate appears twice")
-    if not rules.min_size <= len(team) <= rules.max_size:
-        bad.append(f"size: {len(team)} members, {rules.min_size}..{rules.max_size} allowed")
-    if missing := [i for i in rules.must_include if i not in members]:
-        bad.append(f"must_include: missing {missing}")
-    if banned := sorted(members & rules.excluded):
-        bad.append(f"excluded: {banned} in team")
-    if pairs := sorted((i, j) for i, j in conflicts if i in members and j in members and i != j):
-        bad.append(f"conflicts: {pairs}")
-    per: dict[str, int] = {}
-    for i in team:
-        per[countries[i]] = per.get(countries[i], 0) + 1
-    if rules.max_per_country is not None and (over := sorted(c for c, k in per.items() if k > rules.max_per_country)):
-        bad.append(f"max_per_country: more than {rules.max_per_country} from {over}")
-    if len(per) < rules.min_countries:
-        bad.append(f"min_countries: {len(per)} countries, at least {rules.min_countries} required")
-    for name, group, least in rules.group_min:
-        if (k := sum(n for c, n in per.items() if c in group)) < least:
-            bad.append(f"group_min {name}: {k} members, at least {least} required")
-    return bad
-
 
 def shortlist(coverage: np.ndarray, weights: np.ndarray, *, per_aspect: int = 20, total: int = 300,
               countries: Sequence[str] | np.ndarray | None = None, per_country: int = 0,
@@ -164,7 +75,7 @@ def assemble_greedy(coverage: np.ndarray, weights: np.ndarray, countries: Sequen
     close to the optimum in practice (bench/bench_consortium.py).
     Never returns a team that breaks a rule: raises InfeasibleConsortium, naming the rule, instead.
     """
-    pool = _pool(coverage, weights, countries, ids, rules, conflicts, bonus)
+    pool = make_pool(coverage, weights, countries, ids, rules, conflicts, bonus)
     must, banned = _precheck(pool, rules.must_include, rules.excluded)
     return _team(pool, _solve_greedy(pool, must, banned, 2 * local_search), gap_threshold)
 
@@ -194,7 +105,7 @@ def assemble_teams(coverage: np.ndarray, weights: np.ndarray, countries: Sequenc
     """
     if method not in ("greedy", "exact") or n_teams < 1:
         raise InvalidQuery(f"method must be 'greedy' or 'exact' and n_teams >= 1, got {method!r}, {n_teams}")
-    pool = _pool(coverage, weights, countries, ids, rules, conflicts, bonus)
+    pool = make_pool(coverage, weights, countries, ids, rules, conflicts, bonus)
     must, banned = _precheck(pool, rules.must_include, rules.excluded)
     if method == "exact":
         from matcher.assemble.exact import solve_exact
@@ -225,35 +136,7 @@ def assemble_teams(coverage: np.ndarray, weights: np.ndarray, countries: Sequenc
     return sorted(teams, key=lambda t: -t.score)
 
 
-def _pool(coverage: np.ndarray, weights: np.ndarray, countries: Sequence[str], ids: Sequence[str] | None,
-          rules: TeamRules, conflicts: Conflicts, bonus: float) -> _Pool:
-    cov, w = np.asarray(coverage, dtype=np.float64), np.asarray(weights, dtype=np.float64)
-    if cov.ndim != 2 or not np.all(np.isfinite(cov)) or cov.min(initial=0) < 0 or cov.max(initial=0) > 1 + 1e-6:
-        raise InvalidQuery("coverage must be a finite (n_candidates, n_aspects) array in [0, 1]")
-    n = cov.shape[0]
-    if w.shape != (cov.shape[1],) or w.min(initial=0) < 0 or abs(w.sum() - 1) > 1e-6:
-        raise InvalidQuery("weights must be n_aspects non-negative numbers summing to 1")
-    ids = tuple(ids) if ids is not None else tuple(str(i) for i in range(n))
-    if len(countries) != n or len(ids) != n:
-        raise InvalidQuery(f"countries and ids must have one entry per candidate ({n})")
-    rows = [*rules.must_include, *rules.excluded, *(k for pair in conflicts for k in pair)]
-    if any(not 0 <= i < n for i in rows) or any(i == j for i, j in conflicts) or bonus < 0:
-        raise InvalidQuery("must_include, excluded and conflicts must name distinct rows; bonus must be >= 0")
-    if not 1 <= rules.min_size <= rules.max_size:
-        raise InfeasibleConsortium("size", f"need 1 <= min_size <= max_size, got {rules.min_size} and {rules.max_size}")
-    names = tuple(sorted({str(c) for c in countries}))
-    index = {c: k for k, c in enumerate(names)}
-    groups = np.array([[c in g for _, g, _ in rules.group_min] for c in names], dtype=np.int64)
-    adj: dict[int, set[int]] = {}
-    for i, j in conflicts:
-        adj.setdefault(i, set()).add(j)
-        adj.setdefault(j, set()).add(i)
-    return _Pool(cov, w, cov @ w, np.array([index[str(c)] for c in countries], dtype=np.int64), names,
-                 groups.reshape(len(names), len(rules.group_min)), tuple(str(c) for c in countries), ids, rules,
-                 conflicts, adj, float(bonus))
-
-
-def _precheck(p: _Pool, must: tuple[int, ...], banned: frozenset[int]) -> tuple[tuple[int, ...], frozenset[int]]:
+def _precheck(p: Pool, must: tuple[int, ...], banned: frozenset[int]) -> tuple[tuple[int, ...], frozenset[int]]:
     """Raise InfeasibleConsortium naming the first rule that cannot be met; return the must-include rows
     (deduplicated) and every row that can never join (banned, or in conflict with a must-include row)."""
     r, M, who = p.rules, p.rules.max_per_country, ", ".join
@@ -302,7 +185,7 @@ def _precheck(p: _Pool, must: tuple[int, ...], banned: frozenset[int]) -> tuple[
     return must, banned
 
 
-def _extra_needed(p: _Pool, cnt: np.ndarray, avail: np.ndarray, size: int) -> int:
+def _extra_needed(p: Pool, cnt: np.ndarray, avail: np.ndarray, size: int) -> int:
     """Fewest further members meeting min_size, min_countries and every group minimum when `avail[c]` more
     candidates of country c may join a team holding `cnt[c]`; _INF if impossible.
 
@@ -337,7 +220,7 @@ def _extra_needed(p: _Pool, cnt: np.ndarray, avail: np.ndarray, size: int) -> in
     return best if best >= _INF else max(best, size_need)
 
 
-def _solve_greedy(p: _Pool, must: tuple[int, ...], banned: frozenset[int], effort: int) -> list[int]:
+def _solve_greedy(p: Pool, must: tuple[int, ...], banned: frozenset[int], effort: int) -> list[int]:
     """Lazy greedy with look-ahead (effort 0), then 1-swaps (1), then 2- and 3-swaps (2)."""
     r, (n, n_aspects) = p.rules, p.cov.shape
     rules = replace(r, must_include=must, excluded=banned)
@@ -381,7 +264,7 @@ def _solve_greedy(p: _Pool, must: tuple[int, ...], banned: frozenset[int], effor
     return _drop_search(p, team, must, banned) if effort >= 2 else team
 
 
-def _addable(p: _Pool, i: int, cnt: np.ndarray, avail: np.ndarray, gone: np.ndarray, size: int,
+def _addable(p: Pool, i: int, cnt: np.ndarray, avail: np.ndarray, gone: np.ndarray, size: int,
              cache: dict[int, bool]) -> bool:
     """Can the team still be completed once i joins? Cached per country for rows without live conflicts."""
     c = int(p.code[i])
@@ -400,7 +283,7 @@ def _addable(p: _Pool, i: int, cnt: np.ndarray, avail: np.ndarray, gone: np.ndar
     return ok
 
 
-def _swap_search(p: _Pool, team: list[int], rules: TeamRules, rounds: int = 200) -> list[int]:
+def _swap_search(p: Pool, team: list[int], rules: TeamRules, rounds: int = 200) -> list[int]:
     """Best-improvement 1-swap: replace a member not in rules.must_include by an outside row."""
     fixed, orig = set(rules.must_include), set(p.rules.must_include)
     bc = p.bonus / p.rules.max_size
@@ -430,7 +313,7 @@ def _swap_search(p: _Pool, team: list[int], rules: TeamRules, rounds: int = 200)
     return team
 
 
-def _drop_search(p: _Pool, team: list[int], must: tuple[int, ...], banned: frozenset[int]) -> list[int]:
+def _drop_search(p: Pool, team: list[int], must: tuple[int, ...], banned: frozenset[int]) -> list[int]:
     """Cheap 2- and 3-swaps: drop two (then three, with at most 8 free members) non-must members, refill
     greedily and 1-swap the newcomers; take the first refill that raises F, 1-swap it whole, repeat."""
     rules = replace(p.rules, must_include=must, excluded=banned)
@@ -451,7 +334,7 @@ def _drop_search(p: _Pool, team: list[int], must: tuple[int, ...], banned: froze
     return team
 
 
-def _team(p: _Pool, members: Sequence[int], gap_threshold: float) -> Team:
+def _team(p: Pool, members: Sequence[int], gap_threshold: float) -> Team:
     """Must-include first, then the rest in greedy order of marginal gain in F (ties: lower row)."""
     order = [i for i in dict.fromkeys(p.rules.must_include) if i in members]
     rest = sorted(set(members) - set(order))

@@ -13,22 +13,19 @@ worker and a fixed seed keep it deterministic (unless a time limit cuts the sear
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 from ortools.sat.python import cp_model
 
+from matcher.assemble.problem import Pool
 from matcher.domain.errors import InfeasibleConsortium, InvalidQuery
-
-if TYPE_CHECKING:
-    from matcher.assemble.consortium import _Pool
 
 __all__ = ["solve_exact"]
 
 _SCALE = 1_000_000_000
 
 
-def solve_exact(pool: _Pool, must: tuple[int, ...], banned: frozenset[int], *,
+def solve_exact(pool: Pool, must: tuple[int, ...], banned: frozenset[int], *,
                 n_teams: int = 1, time_limit_s: float = 10.0,
                 hint: Sequence[int] | None = None, max_rows: int = 200) -> list[list[int]]:
     """The `n_teams` best distinct member sets, best first; a no-good cut after each one.
@@ -99,7 +96,7 @@ def solve_exact(pool: _Pool, must: tuple[int, ...], banned: frozenset[int], *,
     return teams
 
 
-def _objective_terms(pool: _Pool, model: cp_model.CpModel, x: dict[int, cp_model.IntVar],
+def _objective_terms(pool: Pool, model: cp_model.CpModel, x: dict[int, cp_model.IntVar],
                      must: tuple[int, ...]) -> cp_model.LinearExprT:
     """Scaled integer form of `matcher.assemble.consortium.objective`, up to a constant."""
     rows = list(x)

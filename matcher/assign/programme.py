@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from matcher.assign.pairing import Unmatched, bipartite_assignment, greedy_b_matching, unmatched_reasons
+from matcher.assign.rows import PairRow, pair_rows_from_edges, pair_rows_from_topk
 from matcher.assign.topk import score_pairs, topk_pairs
-from matcher.export.report import PairRow, pair_rows_from_edges, pair_rows_from_topk
-from matcher.index.corpus import Corpus
 from matcher.domain.countries import expand_countries
 from matcher.domain.errors import InvalidQuery
+from matcher.index.corpus import Corpus
 from matcher.score.rules import conflict_pairs
 
 __all__ = ["MODES", "BatchRequest", "BatchResult", "build_request", "parse_memory", "run_batch"]

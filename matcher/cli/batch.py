@@ -10,12 +10,10 @@ from typing import Annotated, Optional
 import typer
 from tqdm import tqdm
 
-from matcher.cli.common import HomeOption, fail
-from matcher.service.config import load_config
-from matcher.service.engine import Engine
-from matcher.domain.errors import MatcherError
-from matcher.store.jobs import write_result
 from matcher.assign.programme import MODES, build_request, parse_memory, run_batch
+from matcher.cli.common import HomeOption, fail, services
+from matcher.domain.errors import MatcherError
+from matcher.export.results import write_result
 
 __all__ = ["batch"]
 
@@ -62,7 +60,7 @@ def batch(
     """
     rejected = 0
     try:
-        engine = Engine(load_config(home=home), progress=True)
+        engine = services(home).engine
         ids: tuple[str, ...] = ()
         if pool is not None:
             from matcher.ingest.readers import read_profiles

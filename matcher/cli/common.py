@@ -7,9 +7,17 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 
-__all__ = ["HomeOption", "fail"]
+from matcher.service.bootstrap import Services, bootstrap
+from matcher.service.config import load_config
+
+__all__ = ["HomeOption", "fail", "services"]
 
 HomeOption = Annotated[Optional[Path], typer.Option("--home", help="Store folder (overrides MATCHER_HOME).")]
+
+
+def services(home: Path | None, *, progress: bool = True) -> Services:
+    """The services over the store: settings read once, here, at the edge."""
+    return bootstrap(load_config(home=home), progress=progress)
 
 
 def fail(message: object, code: int = 1) -> NoReturn:

@@ -10,9 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from matcher.assemble.calls import CallRequest, ConsortiumResult, team_size
-from matcher.cli.common import HomeOption, fail
-from matcher.service.config import load_config
-from matcher.service.engine import Engine
+from matcher.cli.common import HomeOption, fail, services
 from matcher.domain.errors import MatcherError
 
 __all__ = ["consortium"]
@@ -85,7 +83,7 @@ def consortium(
         pool_countries=tuple(pool_countries or ()), exclude_conflicts=not allow_conflicts, teams=teams, exact=exact,
     )
     try:
-        result = Engine(load_config(home=home), progress=True).assemble(request)
+        result = services(home).engine.assemble(request)
     except MatcherError as err:
         fail(err)
     if as_json:

@@ -9,11 +9,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from matcher.store.atomic import write_text_atomic
-from matcher.cli.common import fail
-from matcher.service.config import load_config
-from matcher.service.engine import Engine
+from matcher.cli.common import fail, services
 from matcher.domain.errors import MatcherError
+from matcher.service.engine import Engine
+from matcher.store.atomic import write_text_atomic
 
 __all__ = ["eval_app"]
 
@@ -82,7 +81,7 @@ def consortia(
     from matcher.evaluation.runner import consortia_report
 
     try:
-        engine = Engine(load_config(home=home), progress=True)
+        engine = services(home).engine
         report = consortia_report(
             engine, projects, _date(cut, "--cut"), _date(until, "--until") if until else None,
             _variants(engine, sweep),
@@ -115,7 +114,7 @@ def expertise(
     from matcher.evaluation.runner import expertise_report
 
     try:
-        engine = Engine(load_config(home=home), progress=True)
+        engine = services(home).engine
         report = expertise_report(engine, profiles, judgments, _variants(engine, sweep))
     except MatcherError as err:
         fail(err)
@@ -133,6 +132,6 @@ def synthetic(
     """Field precision@10 on the demo generator's planted topic mixtures (by profile and by text)."""
     from matcher.evaluation.synthetic import synthetic_report
 
-    engine = Engine(load_config(home=home), progress=True)
+    engine = services(home).engine
     report = synthetic_report(engine, _variants(engine, sweep), queries=queries)
     _finish(report, as_json, out, [("by id", "field_precision@10_by_id"), ("by text", "field_precision@10_by_text")])

@@ -7,11 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from matcher.cli.common import HomeOption, fail
-from matcher.service.config import load_config
+from matcher.cli.common import HomeOption, fail, services
 from matcher.domain.errors import MatcherError
 from matcher.store.keys import SCOPES, KeyStore
-from matcher.store.sqlite import Store
 
 __all__ = ["keys_app"]
 
@@ -23,7 +21,7 @@ keys_app = typer.Typer(
 
 
 def _keys(home: Path | None) -> KeyStore:
-    return KeyStore(Store(load_config(home=home).home))
+    return services(home, progress=False).keys
 
 
 @keys_app.command("create")

@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-from matcher.cli.common import HomeOption, fail
-from matcher.service.config import Config, load_config
-from matcher.service.engine import Engine, MatchRequest
+from matcher.cli.common import HomeOption, fail, services
 from matcher.domain.errors import MatcherError
+from matcher.service.config import load_config
+from matcher.service.engine import MatchRequest
 
 __all__ = ["app", "main"]
 
@@ -28,10 +27,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-def _config(home: Path | None) -> Config:
-    return load_config(home=home)
-
 
 def _emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -61,41 +56,21 @@ def ingest(
     Examples: matcher ingest researchers.jsonl;  matcher ingest cordis-export/ --format cordis;
     matcher ingest form.xlsx --map form-map.yaml
     """
-    from matcher.ingest.detect import read_source
+    from matcher.service import profiles
 
     try:
-        result = read_source(file, fmt, mapping)
-        engine = Engine(_config(home), progress=True)
-        upserted = engine.add([p for _, p in result.profiles])
-        if upserted.added or upserted.updated:
-            typer.echo("updating the matching state", err=True)
-            os.nice(5)  # a merge is housekeeping: a server answering on this machine comes first
-            engine.settle()  # fold the writes into the snapshot when they are many
+        report = profiles.ingest(services(home), file, fmt, mapping, low_priority_merge=True)
     except MatcherError as err:
         fail(err)
-    merged = [n for n in result.notes if n.startswith("merged")]
-    summary = {
-        "read": len(result.profiles) + len(result.rejected) + len(merged),
-        "added": upserted.added,
-        "updated": upserted.updated,
-        "unchanged": upserted.unchanged,
-        "merged": len(merged),
-        "rejected": len(result.rejected),
-        "rejections": [dataclasses.asdict(r) for r in result.rejected],
-        "notes": result.notes,
-    }
-    for note in result.notes:
+    for note in report.notes:
         typer.echo(f"note: {note}", err=True)
-    for rejection in result.rejected:
+    for rejection in report.rejections:
         typer.echo(f"rejected {rejection}", err=True)
     if as_json:
-        _emit_json(summary)
+        _emit_json(report.as_dict())
     else:
-        typer.echo(
-            f"read {summary['read']}, added {upserted.added}, updated {upserted.updated}, "
-            f"unchanged {upserted.unchanged}, merged {len(merged)}, rejected {len(result.rejected)}"
-        )
-    if result.rejected:
+        typer.echo(report.line())
+    if report.rejected:
         raise typer.Exit(1)
 
 
@@ -145,7 +120,7 @@ def match_command(
         diversity=diversity,
     )
     try:
-        suggestions = Engine(_config(home), progress=True).match(request)
+        suggestions = services(home).engine.match(request)
     except MatcherError as err:
         fail(err)
     if as_json:
@@ -157,6 +132,29 @@ def match_command(
         where = f"{s.country}, {s.institution}" if s.institution else s.country
         typer.echo(f"{rank:>3}. {s.name} ({where}) [{s.id}]  score {s.score:.3f}")
         typer.echo(f"     why: {s.explanation.summary}")
+
+
+@app.command()
+def erase(
+    profile_id: Annotated[str, typer.Argument(help="The id of the profile to erase.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Erase a profile completely, as `DELETE /v1/profiles/{id}` does: its record, works and cached
+    vectors no one else uses, its owner keys, its rows in kept batch results and its id in the
+    audit trail; the matching state's files are rewritten without it before this returns.
+
+    Examples: matcher erase tr-0001;  matcher erase tr-0001 --yes (in scripts)
+    """
+    from matcher.service import profiles
+
+    if not yes and not typer.confirm(f"erase profile {profile_id} and everything derived from it?"):
+        fail("nothing erased", code=1)
+    try:
+        profiles.erase(services(home), profile_id, scope="cli")
+    except MatcherError as err:
+        fail(err)
+    typer.echo(f"erased {profile_id}")
 
 
 @app.command()
@@ -183,7 +181,7 @@ def serve(
     # ingest by another process: 3.1x idle with a 1 ms interval, 2.4x with 0.5 ms, 2.3x with 0.2 ms).
     sys.setswitchinterval(0.0005)
     # uvicorn's own access log would print concrete paths (profile ids); the app logs route templates
-    uvicorn.run(create_app(_config(home)), host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(create_app(load_config(home=home)), host=host, port=port, log_level="info", access_log=False)
 
 
 @app.command()
@@ -214,7 +212,7 @@ def demo(
             count = demo_store.generate(generate)
             typer.echo(f"wrote {count} profiles to {generate}")
             return
-        engine = Engine(_config(home), progress=True)
+        engine = services(home).engine
         if if_empty and engine.store.count():
             typer.echo(f"store {engine.store.home} already has {engine.store.count()} profiles; left as is")
             return

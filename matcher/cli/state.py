@@ -7,9 +7,7 @@ from typing import Annotated
 
 import typer
 
-from matcher.cli.common import HomeOption, fail
-from matcher.service.config import load_config
-from matcher.service.engine import Engine
+from matcher.cli.common import HomeOption, fail, services
 from matcher.domain.errors import MatcherError
 from matcher.index.state import merge
 
@@ -32,7 +30,7 @@ def status(
     Example: matcher state status --json
     """
     try:
-        engine = Engine(load_config(home=home))
+        engine = services(home, progress=False).engine
         corpus = engine.corpus()
     except MatcherError as err:
         fail(err)
@@ -69,7 +67,7 @@ def merge_command(
     Examples: matcher state merge;  matcher state merge --refit
     """
     try:
-        engine = Engine(load_config(home=home), progress=True)
+        engine = services(home).engine
         info = merge(engine.store, engine.embedder, index=engine.config.index, refit=refit)
     except MatcherError as err:
         fail(err)

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.embed.backends import family_model_id
-from matcher.service.engine import Engine
 from matcher.domain.errors import MatcherError
-from matcher.ingest.readers import read_profiles
 from matcher.index.segment import corpus_texts
-from matcher.store.sqlite import text_hash
+from matcher.ingest.readers import read_profiles
+from matcher.service.engine import Engine
+from matcher.store.base import family_model_id, text_hash
 
 __all__ = ["DEMO_DIR", "Seeded", "generate", "load", "seed_cache", "write_vectors"]
 

@@ -11,6 +11,7 @@ __all__ = [
     "InvalidQuery",
     "InfeasibleConsortium",
     "InfeasibleBatch",
+    "JobNotFound",
 ]
 
 
@@ -66,3 +67,10 @@ class InfeasibleConsortium(MatcherError):
 
 class InfeasibleBatch(MatcherError):
     """A batch request that cannot be met as asked; the message says who and why."""
+
+
+class JobNotFound(MatcherError):
+    """No batch job with this id."""
+
+    def __init__(self, job_id: str):
+        super().__init__(f"no batch job '{job_id}'")

@@ -18,12 +18,12 @@ import json
 import logging
 import os
 import platform
-import re
 import shutil
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, get_args
 
@@ -35,12 +35,14 @@ __all__ = [
     "BACKENDS",
     "DEFAULT_BACKEND",
     "Backend",
+    "BackendSpec",
+    "backend_spec",
+    "register_backend",
     "Encoder",
     "OnnxEncoder",
     "TorchEncoder",
     "backend_model_id",
     "default_models_dir",
-    "family_model_id",
     "kernel_tag",
     "export_onnx",
     "int8_profile",
@@ -106,22 +108,14 @@ def backend_model_id(base: str, backend: str) -> str:
     computes the same function as torch fp32 (cosine > 0.99999, differences at float rounding
     level, as between thread counts), so it shares torch's id and cache.
     """
-    if backend not in BACKENDS:
-        raise MatcherError(f"unknown embedding backend '{backend}'; choose one of {', '.join(BACKENDS)}")
-    return f"{base}+int8" if backend == "onnx-int8" else base
-
-
-_LEGACY_INT8 = re.compile(r"\+onnx-int8-[a-z0-9_]+$")
-
-
-def family_model_id(model_id: str) -> str:
-    """A cache key as written by earlier versions (`...+onnx-int8-avx512_vnni`) in today's form."""
-    return _LEGACY_INT8.sub("+int8", model_id)
+    family = backend_spec(backend).family
+    return base if family == "fp32" else f"{base}+{family}"
 
 
 def kernel_tag(backend: str) -> str:
     """Metadata only: what computed a backend's vectors here (`int8-avx2`, `fp32`)."""
-    return f"int8-{int8_profile()}" if backend == "onnx-int8" else "fp32"
+    family = backend_spec(backend).family
+    return f"{family}-{int8_profile()}" if family == "int8" else family
 
 
 def default_models_dir() -> Path:
@@ -132,39 +126,47 @@ def default_models_dir() -> Path:
     return Path.home() / ".cache" / "research-partner-matcher" / "models"
 
 
+@dataclass(frozen=True)
+class BackendSpec:
+    """A registered backend: the numeric family of its vectors (the cache key says it) and how to
+    load its encoder for a model folder, a number of threads and where exports go."""
+
+    family: str  # "fp32" or "int8"
+    load: Callable[[Path, int, Path], Encoder]
+
+
+_REGISTRY: dict[str, BackendSpec] = {}
+
+
+def register_backend(name: str, spec: BackendSpec) -> None:
+    _REGISTRY[name] = spec
+
+
+def backend_spec(name: str) -> BackendSpec:
+    spec = _REGISTRY.get(name)
+    if spec is None:
+        raise MatcherError(f"unknown embedding backend '{name}'; choose one of {', '.join(_REGISTRY)}")
+    return spec
+
+
 def load_encoder(backend: str, path: Path, *, threads: int | None = None, models_dir: Path | None = None) -> Encoder:
-    threads = threads or usable_cpus()
-    if backend == "torch":
-        return TorchEncoder(path, threads=threads)
-    if backend not in BACKENDS:
-        raise MatcherError(f"unknown embedding backend '{backend}'; choose one of {', '.join(BACKENDS)}")
-    quantise = int8_profile() if backend == "onnx-int8" else None
-    return OnnxEncoder(export_onnx(path, models_dir or default_models_dir(), int8=quantise), threads=threads)
+    return backend_spec(backend).load(path, threads or usable_cpus(), models_dir or default_models_dir())
 
 
 class TorchEncoder:
-    """The sentence-transformers model in torch, fp32 (the reference)."""
+    """The sentence-transformers model in torch, fp32 (the reference). It runs on torch's threads,
+    whose number is process-wide and set once at the edge (`matcher.service.bootstrap`)."""
 
-    def __init__(self, path: Path, *, threads: int):
-        import torch
+    def __init__(self, path: Path):
         from sentence_transformers import SentenceTransformer
 
-        self.torch_ = torch
-        self.threads = threads
         self.model_ = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.tokenizer = self.model_.tokenizer
         self.max_seq_length = int(self.model_.max_seq_length)
         self.dim = int(self.model_.get_embedding_dimension())
 
     def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
-        # torch's thread count is process-wide, and the vector scans keep it at one (matcher.index.half):
-        # set ours for the encode, then give theirs back
-        previous = self.torch_.get_num_threads()
-        self.torch_.set_num_threads(self.threads)
-        try:
-            vectors = self.model_.encode(list(texts), batch_size=batch_size, convert_to_numpy=True)
-        finally:
-            self.torch_.set_num_threads(previous)
+        vectors = self.model_.encode(list(texts), batch_size=batch_size, convert_to_numpy=True)
         return vectors.astype(np.float32, copy=False)
 
 
@@ -345,7 +347,7 @@ def _quantise(fp32: Path, out: Path, profile: str) -> None:
 def _self_check(folder: Path, onnx_file: Path, kind: str) -> None:
     """Compare a new graph with torch on texts of different lengths before trusting it."""
     texts = list(_CHECK_TEXTS)
-    expected = TorchEncoder(folder, threads=usable_cpus()).encode(texts, len(texts))
+    expected = TorchEncoder(folder).encode(texts, len(texts))
     got = OnnxEncoder(onnx_file, threads=1).encode(texts)
     cosines = np.sum(expected * got, axis=1) / (np.linalg.norm(expected, axis=1) * np.linalg.norm(got, axis=1))
     if not cosines.min() >= _MIN_COSINE[kind]:
@@ -434,3 +436,10 @@ def _quiet() -> Iterator[None]:
             yield
     finally:
         root.setLevel(level)
+
+
+register_backend("torch", BackendSpec("fp32", lambda path, threads, models: TorchEncoder(path)))
+register_backend("onnx", BackendSpec("fp32", lambda path, threads, models: OnnxEncoder(
+    export_onnx(path, models), threads=threads)))
+register_backend("onnx-int8", BackendSpec("int8", lambda path, threads, models: OnnxEncoder(
+    export_onnx(path, models, int8=int8_profile()), threads=threads)))

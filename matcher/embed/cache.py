@@ -10,16 +10,17 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from matcher.embed.sentence import Embedder
-from matcher.store.sqlite import Store, text_hash
+from matcher.embed.base import Embedder
+from matcher.store.base import Store, text_hash
 
 __all__ = ["CachedEmbedder"]
 
-log = logging.getLogger("matcher.embed.sentence")
+log = logging.getLogger("matcher.embed")
 
 
 class CachedEmbedder:
-    """Wraps an embedder factory with the store's (model id, text hash) cache.
+    """An `Embedder` that wraps another (made by `factory`) with the store's (model id, text hash)
+    cache.
 
     The model itself is only loaded when a text is missing from the cache, so queries by profile
     id and restarts over an embedded store never pay for loading it.
@@ -56,6 +57,10 @@ class CachedEmbedder:
                     self._embedder = embedder
         return self._embedder
 
+    @property
+    def dim(self) -> int:
+        return int(self.embedder.dim)
+
     def load(self) -> None:
         """Load the model now (the server does it in the background at start)."""
         try:
@@ -90,5 +95,5 @@ class CachedEmbedder:
                 bar.update(len(chunk))
             bar.close()
         if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
+            return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([found[h] for h in hashes]).astype(np.float32, copy=False)

@@ -1,6 +1,6 @@
-"""The embedding interface and its sentence-transformers adapter (offline, packaged model).
+"""The sentence-transformers adapter of the `Embedder` interface (offline, packaged model).
 
-`Embedder.embed(texts)` returns L2-normalised float32 rows. Texts longer than the model's window
+`embed(texts)` returns L2-normalised float32 rows. Texts longer than the model's window
 are chunked by sentences and the chunk vectors averaged (weighted by length), never truncated.
 The transformer itself runs on a backend (torch, ONNX Runtime fp32 or int8): `matcher.embed.backends`.
 """
@@ -10,32 +10,17 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from matcher.embed.backends import DEFAULT_BACKEND, Backend, backend_model_id, kernel_tag, load_encoder
-from matcher.embed.chunking import chunk_text
 from matcher.domain.errors import MatcherError
+from matcher.embed.backends import DEFAULT_BACKEND, Backend, backend_model_id, kernel_tag, load_encoder
+from matcher.embed.base import normalise_rows
+from matcher.embed.chunking import chunk_text
 
-__all__ = ["DEFAULT_MODEL_ID", "Embedder", "SentenceTransformerEmbedder", "normalise_rows", "packaged_model_path"]
+__all__ = ["DEFAULT_MODEL_ID", "SentenceTransformerEmbedder", "packaged_model_path"]
 
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """Anything that turns texts into L2-normalised float32 vectors of a fixed dimension."""
-
-    model_id: str
-    dim: int
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-def normalise_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
 
 def packaged_model_path() -> Path:

@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from matcher.index.corpus import Corpus
 from matcher.domain.errors import MatcherError
-from matcher.evaluation.metrics import ndcg_at, recall_at, reciprocal_rank
-from matcher.rank.matching import PreparedQuery, rank
 from matcher.domain.profiles import Profile, Work
+from matcher.evaluation.metrics import ndcg_at, recall_at, reciprocal_rank
+from matcher.index.corpus import Corpus
+from matcher.rank.matching import rank
+from matcher.score.query import PreparedQuery
 from matcher.score.rules import MatchRules
 from matcher.score.scoring import ScoringConfig
 

@@ -11,14 +11,15 @@ from typing import Any
 
 import numpy as np
 
-from matcher.index.corpus import build_corpus, corpus_texts
-from matcher.service.engine import Engine
 from matcher.domain.errors import MatcherError
 from matcher.evaluation.consortia import evaluate, read_projects, temporal_split, tqdm_progress
 from matcher.evaluation.metrics import ordering_loss
-from matcher.rank.matching import PreparedQuery, score_rows
+from matcher.index.corpus import build_corpus, corpus_texts
 from matcher.ingest.readers import read_profiles
+from matcher.rank.matching import score_rows
+from matcher.score.query import PreparedQuery
 from matcher.score.scoring import AGGREGATES, ScoringConfig
+from matcher.service.engine import Engine
 
 __all__ = ["consortia_report", "expertise_report", "sweep_variants"]
 

@@ -6,14 +6,15 @@ from typing import Any
 
 import numpy as np
 
-from matcher.index.corpus import build_corpus, corpus_texts
 from matcher.demo.pool import generate_pool
 from matcher.demo.shipped import seed_cache
-from matcher.service.engine import Engine
-from matcher.rank.matching import PreparedQuery, rank
 from matcher.domain.profiles import parse_profile
+from matcher.index.corpus import build_corpus, corpus_texts
+from matcher.rank.matching import rank
+from matcher.score.query import PreparedQuery
 from matcher.score.rules import MatchRules
 from matcher.score.scoring import ScoringConfig
+from matcher.service.engine import Engine
 
 __all__ = ["synthetic_report"]
 

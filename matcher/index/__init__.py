@@ -1,1 +1,3 @@
-"""The matching state: rows in columns (segments), the lexical model, candidate search (`VectorIndex`), snapshots beside the store, and the state that keeps up with writes."""
+"""The matching state: rows in columns (segments), the lexical model, candidate search (`VectorIndex`),
+snapshots beside the store, and the state that keeps up with writes.
+"""

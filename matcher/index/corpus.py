@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matcher.index.half import HalfBlocks
-from matcher.index.vectors import VectorIndex, index_for
-from matcher.index.lexical import LexicalModel, LexicalRows
-from matcher.index.packed import Chained, Strings
 from matcher.domain.profiles import Profile
-from matcher.index.segment import KEYWORDS_SUFFIX, Segment, SegmentBuilder, corpus_texts, profile_document
+from matcher.index.half import HalfBlocks
+from matcher.index.lexical import LexicalModel, LexicalRows
 from matcher.index.offsets import segments_of
+from matcher.index.packed import Chained, Strings
+from matcher.index.segment import KEYWORDS_SUFFIX, Segment, SegmentBuilder, corpus_texts, profile_document
+from matcher.index.vectors import VectorIndex, index_for
 
 __all__ = ["KEYWORDS_SUFFIX", "Corpus", "Fitted", "RowMap", "build_corpus", "corpus_texts", "profile_document"]
 

@@ -7,10 +7,10 @@ hot operations go through PyTorch's CPU kernels, which convert with F16C/AVX-512
 `matvec` (a query against every row; float16 results, error below 5e-4), `gather` (rows to float32)
 and `rows_dot` (a few rows against a few queries, in float32).
 PyTorch is imported on first use: commands that never touch vectors do not pay for it. Its
-intra-op threads are then set to one: a scan is bound by memory bandwidth, and a server answers
-concurrent queries on separate threads, where a second intra-op thread per query only adds contention
-(measured: p50 18 ms with one thread, 28 ms with two, at 100k profiles with a second process busy).
-The torch embedding backend sets its own thread count for each encode and then restores it. A scan
+intra-op threads are process-wide and set once at the edge (`configure`): one with the default
+embedding backend, since a scan is bound by memory bandwidth and a server answers concurrent queries
+on separate threads, where a second intra-op thread per query only adds contention (measured: p50
+18 ms with one thread, 28 ms with two, at 100k profiles with a second process busy). A scan
 of many rows is instead split in two halves on a small shared pool of Python threads (PyTorch
 releases the GIL): on an idle machine both cores stream memory, and under load the halves queue.
 """
@@ -18,22 +18,38 @@ releases the GIL): on an idle machine both cores stream memory, and under load t
 from __future__ import annotations
 
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from types import ModuleType
 
 import numpy as np
 
-__all__ = ["HalfBlocks", "gather", "matvec", "rows_dot", "to_half", "warm"]
+__all__ = ["HalfBlocks", "configure", "gather", "matvec", "rows_dot", "to_half", "warm"]
 
 SPLIT_ROWS = 65_536  # scans of at least this many rows run as two halves in parallel
+
+
+class _Threads:
+    """torch's intra-op thread count: process-wide by nature, so chosen once, at the edge
+    (`matcher.service.bootstrap`), and applied when torch is first imported."""
+
+    count = 1
+
+
+def configure(*, threads: int) -> None:
+    """Set the process's torch thread count (one for the scans of a server; more when torch also
+    embeds texts)."""
+    _Threads.count = max(1, threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(_Threads.count)
 
 
 @cache
 def _torch() -> ModuleType:
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(_Threads.count)
     return torch
 
 

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from matcher.store.atomic import write_text_atomic
-from matcher.index.packed import PackedStrings
 from matcher.index.offsets import segments_of
+from matcher.index.packed import PackedStrings
+from matcher.store.atomic import write_text_atomic
 
 __all__ = ["CsrBlock", "LexicalModel", "LexicalRows"]
 

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from matcher.domain.profiles import Profile
 from matcher.index import half
 from matcher.index.lexical import CsrBlock
-from matcher.index.packed import PackedStrings
-from matcher.domain.profiles import Profile
 from matcher.index.offsets import segments_of
+from matcher.index.packed import PackedStrings
 
 __all__ = [
     "KEYWORDS_SUFFIX", "Links", "Segment", "SegmentBuilder", "corpus_texts", "id_hash", "id_hashes",

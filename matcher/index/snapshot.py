@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.store.atomic import fsync_dir, write_text_atomic
-from matcher.index.corpus import Fitted
 from matcher.domain.errors import MatcherError
+from matcher.index.corpus import Fitted
 from matcher.index.lexical import LexicalModel
 from matcher.index.segment import Segment
+from matcher.store.atomic import fsync_dir, write_text_atomic
 
 __all__ = ["FORMAT", "SnapshotError", "SnapshotInfo", "Snapshots"]
 

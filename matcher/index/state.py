@@ -33,15 +33,15 @@ from typing import Protocol
 
 import numpy as np
 
-from matcher.index.corpus import Corpus, Fitted
 from matcher.domain.errors import MatcherError
-from matcher.index.vectors import StackedIndex, VectorIndex, index_for
-from matcher.index.lexical import LexicalModel
 from matcher.domain.profiles import Profile
+from matcher.embed.cache import CachedEmbedder
+from matcher.index.corpus import Corpus, Fitted
+from matcher.index.lexical import LexicalModel
 from matcher.index.segment import Segment, SegmentBuilder, corpus_texts, profile_document
 from matcher.index.snapshot import SnapshotError, SnapshotInfo, Snapshots
-from matcher.store.sqlite import Change, Store
-from matcher.embed.cache import CachedEmbedder
+from matcher.index.vectors import StackedIndex, VectorIndex, index_for
+from matcher.store.base import Change, Store
 
 __all__ = ["InlineMerger", "MatchingState", "Merger", "StatePolicy", "ThreadMerger", "merge"]
 

@@ -30,9 +30,9 @@ from pathlib import Path
 
 from matcher.domain.errors import InvalidProfile, MatcherError
 from matcher.domain.profiles import MAX_WORKS, Profile, Work
-from matcher.ingest.readers import ReadResult, Rejection
 from matcher.ingest.build import make_profile, make_work, most_recent
 from matcher.ingest.files import Location, csv_rows, read_text
+from matcher.ingest.readers import ReadResult, Rejection
 
 __all__ = ["ORG_PREFIX", "PREFIX", "cordis_files", "is_cordis_header", "read_cordis"]
 

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from matcher.domain.errors import MatcherError
-from matcher.ingest.readers import ReadResult, parse_lines, read_profiles
 from matcher.ingest.cordis import is_cordis_header, read_cordis
 from matcher.ingest.files import csv_rows, first_json_record, gc_paused, json_records
 from matcher.ingest.merge import merge_profiles
 from matcher.ingest.openalex import read_openalex
 from matcher.ingest.orcid import read_orcid
+from matcher.ingest.readers import ReadResult, parse_lines, read_profiles
 from matcher.ingest.spreadsheet import read_spreadsheet
 
 __all__ = ["FORMATS", "detect_source", "read_source", "read_sources"]

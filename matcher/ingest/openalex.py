@@ -35,7 +35,6 @@ from typing import Any
 
 from matcher.domain.errors import InvalidProfile
 from matcher.domain.profiles import MAX_WORKS, Profile, Work
-from matcher.ingest.readers import ReadResult, Rejection
 from matcher.ingest.build import MAX_COAUTHORS, checked_work, make_profile, most_recent
 from matcher.ingest.files import Location, gc_paused, json_records, subpath
 from matcher.ingest.openalex_records import (
@@ -53,6 +52,7 @@ from matcher.ingest.openalex_records import (
     work_row_or_problem,
 )
 from matcher.ingest.parallel import auto_workers, parallel_records
+from matcher.ingest.readers import ReadResult, Rejection
 
 __all__ = ["PREFIX", "abstract_text", "parse_openalex", "read_openalex", "short_id"]
 

@@ -30,9 +30,9 @@ from typing import Any
 
 from matcher.domain.errors import InvalidProfile
 from matcher.domain.profiles import Profile, Work, valid_orcid
-from matcher.ingest.readers import ReadResult, Rejection
 from matcher.ingest.build import make_profile, make_work
 from matcher.ingest.files import Location, json_records, subpath
+from matcher.ingest.readers import ReadResult, Rejection
 
 __all__ = ["PREFIX", "parse_orcid", "read_orcid"]
 

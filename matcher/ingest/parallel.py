@@ -34,9 +34,9 @@ from typing import Any
 import orjson
 
 from matcher.domain.errors import MatcherError
-from matcher.ingest.readers import Rejection
 from matcher.ingest.files import Location, expand, is_json_lines, reread_line, text_lines
 from matcher.ingest.openalex_records import RecordProblem, WorkRow, decode_work, record_kind, work_row_or_problem
+from matcher.ingest.readers import Rejection
 
 __all__ = [
     "CHUNK_BYTES", "PARALLEL_BYTES", "auto_workers", "decode_range", "idle_cpus", "parallel_records", "schedule",

@@ -47,8 +47,8 @@ from typing import Any
 import yaml
 
 from matcher.domain.errors import MatcherError
-from matcher.ingest.readers import ReadResult, Rejection, parse_lines
 from matcher.ingest.files import csv_rows, read_text
+from matcher.ingest.readers import ReadResult, Rejection, parse_lines
 
 __all__ = ["Field", "FormMapping", "load_mapping", "parse_mapping", "read_spreadsheet"]
 

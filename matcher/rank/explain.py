@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
 
 from matcher.index.corpus import Corpus
+from matcher.score.query import PreparedQuery
 from matcher.score.rules import admitting_rule
-
-if TYPE_CHECKING:
-    from matcher.rank.matching import PreparedQuery
 
 __all__ = ["AspectMatch", "Explanation", "MatchedWork", "explain"]
 

@@ -10,29 +10,18 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from matcher.embed.base import normalise_rows
 from matcher.index.corpus import Corpus
-from matcher.score.diversity import mmr
-from matcher.embed.sentence import normalise_rows
 from matcher.rank.explain import Explanation, explain
-from matcher.score.rules import MatchRules, conflicts, eligible_mask
+from matcher.score.diversity import mmr
+from matcher.score.query import PreparedQuery
+from matcher.score.rules import conflicts, eligible_mask
 from matcher.score.scoring import ScoringConfig, profile_relevance, text_relevance
 
-__all__ = ["MAX_K", "PreparedQuery", "Scored", "Suggestion", "candidate_rows", "match", "rank", "score_rows"]
+__all__ = ["MAX_K", "Scored", "Suggestion", "candidate_rows", "match", "rank", "score_rows"]
 
 MAX_K = 100
 DEFAULT_SCORING = ScoringConfig()
-
-
-@dataclass(frozen=True)
-class PreparedQuery:
-    requester: int | None = None
-    text: str | None = None
-    text_vector: np.ndarray | None = None
-    aspects: tuple[str, ...] = ()
-    aspect_vectors: np.ndarray | None = None
-    k: int = 10
-    rules: MatchRules = MatchRules()
-    diversity: float = 0.1
 
 
 @dataclass(frozen=True)

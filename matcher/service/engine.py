@@ -7,7 +7,6 @@ then made visible in the matching state before `add` or `delete` returns (`match
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -15,23 +14,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from matcher.index import half
-from matcher.embed.backends import backend_model_id, kernel_tag
 from matcher.assemble.calls import CallRequest, ConsortiumResult, make_aspects, parse_group_min, solve_call
-from matcher.embed.chunking import split_sentences
-from matcher.service.config import Config
 from matcher.assemble.consortium import TeamRules
-from matcher.index.corpus import Corpus
 from matcher.domain.countries import expand_countries
-from matcher.embed.sentence import DEFAULT_MODEL_ID, Embedder, SentenceTransformerEmbedder
 from matcher.domain.errors import InfeasibleConsortium, InvalidQuery, MatcherError, ProfileExists, ProfileNotFound
-from matcher.rank.matching import MAX_K, PreparedQuery, Suggestion, match
 from matcher.domain.profiles import Profile
-from matcher.score.rules import MatchRules
-from matcher.index.segment import corpus_texts
-from matcher.index.state import InlineMerger, MatchingState, StatePolicy, ThreadMerger, merge
-from matcher.store.sqlite import Store, UpsertResult
 from matcher.embed.cache import CachedEmbedder
+from matcher.embed.chunking import split_sentences
+from matcher.index import half
+from matcher.index.corpus import Corpus
+from matcher.index.segment import corpus_texts
+from matcher.index.state import InlineMerger, MatchingState, ThreadMerger, merge
+from matcher.rank.matching import MAX_K, Suggestion, match
+from matcher.score.query import PreparedQuery
+from matcher.score.rules import MatchRules
+from matcher.service.config import Config
+from matcher.store.base import Store, UpsertResult
 
 log = logging.getLogger("matcher.service.engine")
 
@@ -60,73 +58,29 @@ class MatchRequest:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def _default_factory(config: Config) -> Callable[[], Embedder]:
-    def make() -> Embedder:
-        return SentenceTransformerEmbedder(
-            config.model_path, model_id=config.model_id, batch_size=config.batch_size, threads=config.threads,
-            backend=config.backend,
-        )
-
-    return make
-
-
-def model_id_for(config: Config) -> str:
-    """The embedding cache key: the model's id, marked with its numeric family when that differs (int8)."""
-    local = None if config.model_path is None else f"local:{config.model_path.resolve()}"
-    return backend_model_id(config.model_id or local or DEFAULT_MODEL_ID, config.backend)
-
-
-def _merge_in_process(config: Config, refit: bool) -> None:
-    """A merge run in a separate process, on the configured model (see `Engine.start_background`),
-    at a low CPU priority: serving comes first."""
-    os.nice(10)
-    store = Store(config.home)
-    try:
-        kernel = kernel_tag(config.backend)
-        embedder = CachedEmbedder(store, model_id_for(config), _default_factory(config), kernel=kernel)
-        merge(store, embedder, index=config.index, refit=refit)
-    finally:
-        store.close()
-
-
-def _spawn_merge(config: Config) -> Callable[[MatchingState, bool], None]:
-    def run(state: MatchingState, refit: bool) -> None:
-        process = multiprocessing.get_context("spawn").Process(
-            target=_merge_in_process, args=(config, refit), name="matcher-merge", daemon=True
-        )
-        process.start()
-        process.join()
-        if process.exitcode != 0:
-            raise MatcherError(f"the merge process exited with code {process.exitcode}")
-
-    return run
+MergeRunner = Callable[[MatchingState, bool], None]
 
 
 class Engine:
-    """One store and its matching state. One-shot use (CLI, tests) refreshes on every read and
-    merges inline; `start_background()` (the server) refreshes and merges off the request path."""
+    """One store and its matching state: queries, and writes made visible at once. Built by
+    `matcher.service.bootstrap`. One-shot use (CLI, tests) refreshes on every read and merges
+    inline; `start_background()` (the server) refreshes and merges off the request path, running
+    each merge with `background_merge` (a separate process with the real model)."""
 
     def __init__(
         self,
         config: Config,
+        store: Store,
+        embedder: CachedEmbedder,
+        state: MatchingState,
         *,
-        store: Store | None = None,
-        embedder_factory: Callable[[], Embedder] | None = None,
-        model_id: str | None = None,
-        progress: bool = False,
-        policy: StatePolicy | None = None,
+        background_merge: MergeRunner | None = None,
     ):
         self.config = config
-        self.store = store or Store(config.home)
-        self._own_model = embedder_factory is None
-        self.embedder = CachedEmbedder(
-            self.store,
-            model_id or model_id_for(config),
-            embedder_factory or _default_factory(config),
-            progress=progress,
-            kernel=kernel_tag(config.backend) if embedder_factory is None else "custom",
-        )
-        self.state = MatchingState(self.store, self.embedder, index=config.index, policy=policy)
+        self.store = store
+        self.embedder = embedder
+        self.state = state
+        self._background_merge = background_merge
         self._poller: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -147,13 +101,12 @@ class Engine:
         view = self.state.view()
         return 0 if view is None else view.n_active
 
-    def start_background(self, *, separate_process: bool | None = None) -> None:
-        """Serve mode: merges run off the request path (in a separate process with the real model,
-        in a thread otherwise) and a thread picks up other processes' writes every few seconds."""
+    def start_background(self) -> None:
+        """Serve mode: merges run off the request path (see the class) and a thread picks up other
+        processes' writes every second or two."""
         if self._poller is not None:
             return
-        own = self._own_model if separate_process is None else separate_process
-        self.state.merger = ThreadMerger(_spawn_merge(self.config) if own else None)
+        self.state.merger = ThreadMerger(self._background_merge)
         self._stop.clear()
         self._poller = threading.Thread(target=self._poll, name="state-refresh", daemon=True)
         self._poller.start()
@@ -187,10 +140,13 @@ class Engine:
         """Block until no merge of the matching state is running."""
         return self.state.merger.wait(timeout)
 
-    def settle(self) -> None:
+    def settle(self, *, low_priority: bool = False) -> None:
         """After a bulk write (CLI ingest): when the writes since the snapshot are more than a merge
         would let pile up, fold them in now, so the next process to open the state loads a snapshot
-        instead of replaying every change."""
+        instead of replaying every change. `low_priority` lowers this process's CPU priority first
+        (a one-shot process: the merge is housekeeping, a server on the machine comes first)."""
+        if low_priority:
+            os.nice(5)
         info = self.state.snapshots.current()
         policy = self.state.policy
         if info is None:
@@ -232,7 +188,10 @@ class Engine:
         matching state before this returns, and its rows leave the state's files in the merge
         this triggers."""
         version = self.store.delete(profile_id)
-        self.state.remove(profile_id, version)
+        if self.state.view() is None:
+            self.state.refresh()  # not open yet (a one-shot command): opening replays the deletion and merges
+        else:
+            self.state.remove(profile_id, version)
 
     # -- queries --------------------------------------------------------------------------------
 

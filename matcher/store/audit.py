@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from matcher.store.sqlite import Store
+from matcher.store.sqlite import SqliteStore
 
 __all__ = ["AuditLog"]
 
@@ -40,7 +40,7 @@ FLUSH_SECONDS = 0.25
 
 
 class AuditLog:
-    def __init__(self, store: Store):
+    def __init__(self, store: SqliteStore):
         self.store = store
         store.ensure_schema(_DDL)
         self._queue: list[Sequence[object]] = []

@@ -8,7 +8,6 @@ only the profiles changed since, and every change carries the version it wrote.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sqlite3
@@ -16,19 +15,17 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from matcher.embed.backends import family_model_id
 from matcher.domain.errors import ProfileExists, ProfileNotFound
 from matcher.domain.profiles import Profile, parse_profile, profile_to_dict
+from matcher.store.base import Change, UpsertResult, family_model_id, text_hash
 
-__all__ = ["Change", "Store", "StoreReader", "UpsertResult", "text_hash"]
+__all__ = ["SqliteReader", "SqliteStore"]
 
 SCHEMA_VERSION = 2
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS profiles (
     id TEXT PRIMARY KEY,
@@ -66,29 +63,8 @@ CREATE INDEX IF NOT EXISTS changes_by_profile ON changes(profile_id);
 """
 
 
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class UpsertResult:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    versions: dict[str, int] = field(default_factory=dict)  # id -> change number, for profiles written
-
-
-@dataclass(frozen=True)
-class Change:
-    """A profile's state as of its last change: `profile` None when it was deleted."""
-
-    profile_id: str
-    version: int
-    profile: Profile | None
-
-
-class Store:
-    """Profiles, works and cached embeddings in one SQLite file under `home`."""
+class SqliteStore:
+    """Profiles, works, the change log and cached embeddings in one SQLite file under `home`."""
 
     def __init__(self, home: Path):
         self.home = Path(home)
@@ -233,13 +209,13 @@ class Store:
         return [parse_profile(json.loads(r[0])) for r in rows]
 
     @contextmanager
-    def reader(self) -> Iterator[StoreReader]:
+    def reader(self) -> Iterator[SqliteReader]:
         """A consistent read-only view of the profiles (one SQLite read transaction on its own
         connection): writers go on meanwhile, the view does not see them."""
         db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
         try:
             db.execute("BEGIN")
-            yield StoreReader(db)
+            yield SqliteReader(db)
             db.execute("COMMIT")
         finally:
             db.close()
@@ -342,7 +318,7 @@ def _count(db: sqlite3.Connection) -> int:
     return int(db.execute("SELECT count(*) FROM profiles").fetchone()[0])
 
 
-class StoreReader:
+class SqliteReader:
     """The store as of one moment (see `Store.reader`): profiles streamed in id order, and the
     changes since a generation."""
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from matcher.embed.sentence import normalise_rows
+from matcher.embed.base import normalise_rows
 
 __all__ = ["FakeEmbedder", "free_port"]
 

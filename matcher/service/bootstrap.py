@@ -1,0 +1,126 @@
+"""The one place that wires the product: a store, the configured embedding model behind the
+store's cache, the matching state, the engine, and the repositories of keys, audit rows and
+batch jobs. The CLI, the API and the merge process all start here."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from matcher.domain.errors import MatcherError
+from matcher.embed.backends import backend_model_id, kernel_tag, usable_cpus
+from matcher.embed.base import Embedder
+from matcher.embed.cache import CachedEmbedder
+from matcher.embed.sentence import DEFAULT_MODEL_ID, SentenceTransformerEmbedder
+from matcher.index import half
+from matcher.index.state import MatchingState, StatePolicy, merge
+from matcher.service.batches import BatchJobs
+from matcher.service.config import Config
+from matcher.service.engine import Engine
+from matcher.store.audit import AuditLog
+from matcher.store.jobs import JobStore
+from matcher.store.keys import KeyStore
+from matcher.store.sqlite import SqliteStore
+
+__all__ = ["Services", "bootstrap", "configure_threads", "model_id_for"]
+
+
+@dataclass
+class Services:
+    """Everything the use cases need (`matcher.service.profiles`, the engine's queries, batches)."""
+
+    config: Config
+    engine: Engine
+    keys: KeyStore
+    audit: AuditLog
+    batches: BatchJobs
+
+    @property
+    def store(self) -> SqliteStore:
+        return self.engine.store
+
+    def close(self) -> None:
+        """Stop background work, write queued audit rows, close the store."""
+        self.engine.stop_background()
+        self.batches.close()
+        self.audit.flush()
+        self.store.close()
+
+
+def model_id_for(config: Config) -> str:
+    """The embedding cache key: the model's id, marked with its numeric family when that differs (int8)."""
+    local = None if config.model_path is None else f"local:{config.model_path.resolve()}"
+    return backend_model_id(config.model_id or local or DEFAULT_MODEL_ID, config.backend)
+
+
+def bootstrap(
+    config: Config,
+    *,
+    embedder_factory: Callable[[], Embedder] | None = None,
+    model_id: str | None = None,
+    policy: StatePolicy | None = None,
+    progress: bool = False,
+) -> Services:
+    """The services over the store at `config.home`. `embedder_factory` replaces the configured
+    model (a fake in tests: merges then run in a thread instead of a separate process)."""
+    configure_threads(config)
+    store = SqliteStore(config.home)
+    own_model = embedder_factory is None
+    embedder = CachedEmbedder(
+        store,
+        model_id or model_id_for(config),
+        embedder_factory or _model_factory(config),
+        progress=progress,
+        kernel=kernel_tag(config.backend) if own_model else "custom",
+    )
+    state = MatchingState(store, embedder, index=config.index, policy=policy)
+    background = _merge_in_a_process(config) if own_model else None
+    engine = Engine(config, store, embedder, state, background_merge=background)
+    batches = BatchJobs(JobStore(store), store.home / "batches")
+    return Services(config, engine, KeyStore(store), AuditLog(store), batches)
+
+
+def configure_threads(config: Config) -> None:
+    """The process-wide thread settings, once, here: torch runs the vector scans on one thread,
+    unless it also embeds (the torch backend), which gets `config.threads` (default: every CPU)."""
+    half.configure(threads=(config.threads or usable_cpus()) if config.backend == "torch" else 1)
+
+
+def _model_factory(config: Config) -> Callable[[], Embedder]:
+    def make() -> Embedder:
+        return SentenceTransformerEmbedder(
+            config.model_path, model_id=config.model_id, batch_size=config.batch_size, threads=config.threads,
+            backend=config.backend,
+        )
+
+    return make
+
+
+def _merge_in_a_process(config: Config) -> Callable[[MatchingState, bool], None]:
+    """Run each merge in a fresh process (spawned: no state shared), so a merge never competes with
+    queries for the interpreter."""
+
+    def run(state: MatchingState, refit: bool) -> None:
+        process = multiprocessing.get_context("spawn").Process(
+            target=_merge_main, args=(config, refit), name="matcher-merge", daemon=True
+        )
+        process.start()
+        process.join()
+        if process.exitcode != 0:
+            raise MatcherError(f"the merge process exited with code {process.exitcode}")
+
+    return run
+
+
+def _merge_main(config: Config, refit: bool) -> None:
+    """The merge process: at a low CPU priority (serving comes first), on the configured model."""
+    os.nice(10)
+    services = bootstrap(config)
+    try:
+        merge(services.store, services.engine.embedder, index=config.index, refit=refit)
+    finally:
+        services.store.close()
+
+

@@ -1,0 +1,101 @@
+"""Use cases on profiles, the same for the CLI, the API and the web pages: ingest a file or an
+upload, create and replace one profile, read and list them, and erase one completely."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from matcher.domain.errors import InvalidProfile, ProfileNotFound
+from matcher.domain.profiles import Profile
+from matcher.ingest.detect import read_source
+from matcher.ingest.readers import ReadResult, Rejection
+from matcher.ingest.uploads import read_upload
+from matcher.service.bootstrap import Services
+
+__all__ = ["IngestReport", "create", "erase", "import_upload", "ingest", "replace"]
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingest did. `read` counts every record of the input: the kept ones, the rejected
+    ones and the ones merged into another (by ORCID or OpenAlex id)."""
+
+    read: int
+    added: int
+    updated: int
+    unchanged: int
+    merged: int
+    rejected: int
+    rejections: tuple[Rejection, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["rejections"] = [dataclasses.asdict(r) for r in self.rejections]
+        out["notes"] = list(self.notes)
+        return out
+
+    def line(self) -> str:
+        return (f"read {self.read}, added {self.added}, updated {self.updated}, unchanged {self.unchanged}, "
+                f"merged {self.merged}, rejected {self.rejected}")
+
+
+def ingest(
+    services: Services, path: Path, fmt: str | None = None, mapping: Path | None = None, *,
+    low_priority_merge: bool = False,
+) -> IngestReport:
+    """Read a file or folder in any supported format, store every valid record (embedding new
+    texts), and fold the writes into the matching state's snapshot when they are many (at a low
+    CPU priority when asked: a one-shot command beside a server that answers queries)."""
+    report = _store(services, read_source(path, fmt, mapping))
+    if report.added or report.updated:
+        services.engine.settle(low_priority=low_priority_merge)
+    return report
+
+
+def import_upload(services: Services, body: bytes, fmt: str, *, key_id: str | None, scope: str | None) -> IngestReport:
+    """The same as `ingest`, for a file uploaded as bytes (a CORDIS export as a zip of its CSVs)."""
+    report = _store(services, read_upload(body, fmt))
+    services.audit.record("import", key_id=key_id, scope=scope, format=fmt, accepted=report.added + report.updated
+                          + report.unchanged, rejected=report.rejected)
+    return report
+
+
+def _store(services: Services, result: ReadResult) -> IngestReport:
+    upserted = services.engine.add([p for _, p in result.profiles])
+    merged = sum(n.startswith("merged") for n in result.notes)
+    return IngestReport(
+        read=len(result.profiles) + len(result.rejected) + merged,
+        added=upserted.added, updated=upserted.updated, unchanged=upserted.unchanged,
+        merged=merged, rejected=len(result.rejected), rejections=tuple(result.rejected), notes=tuple(result.notes),
+    )
+
+
+def create(services: Services, profile: Profile) -> Profile:
+    """Store a new profile (ProfileExists if its id is taken); matchable when this returns."""
+    services.engine.add([profile], create_only=True)
+    return profile
+
+
+def replace(services: Services, profile_id: str, profile: Profile) -> Profile:
+    """Replace a stored profile by a new version with the same id."""
+    if profile.id != profile_id:
+        raise InvalidProfile(f"body id '{profile.id}' differs from the path id '{profile_id}'", field="id")
+    if not services.store.exists(profile_id):
+        raise ProfileNotFound(profile_id)
+    services.engine.add([profile])
+    return profile
+
+
+def erase(services: Services, profile_id: str, *, key_id: str | None = None, scope: str | None = None) -> None:
+    """Erase a profile completely: its rows, works and cached vectors no one else uses, its rows in
+    the matching state (at once) and in the state's files (the merge this triggers), its owner
+    keys, its rows in kept batch results, and its id in the audit trail."""
+    services.engine.delete(profile_id)
+    services.keys.revoke_owned_by(profile_id)
+    services.batches.forget_profile(profile_id)
+    services.audit.forget(profile_id)
+    services.audit.record("erasure", key_id=key_id, scope=scope)
