@@ -46,8 +46,9 @@ bench: install-test $(VENV)/.installed-bench  ## run every benchmark in bench/ a
 soak: install-test  ## long trust runs: 50 kill -9 rounds, long fuzzing, 60 s load -> bench/soak.json
 	$(BIN)/python -m bench.soak
 
-lint: install-test
+lint: install-test  ## ruff over everything, mypy over matcher/ and api/ (both clean)
 	$(BIN)/ruff check matcher api tests bench
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) data/store

@@ -12,7 +12,7 @@ import pytest
 
 from matcher.demo import shipped as demo_store
 from matcher.domain.errors import MatcherError
-from matcher.embed import backends
+from matcher.embed import backends, onnx_export
 from matcher.embed.backends import BACKENDS, DEFAULT_BACKEND, backend_model_id, export_onnx, int8_profile
 from matcher.embed.sentence import DEFAULT_MODEL_ID, SentenceTransformerEmbedder
 from matcher.ingest.readers import read_profiles
@@ -165,7 +165,7 @@ def test_long_texts_are_chunked_not_cut(embedders, backend):
 
 @pytest.mark.integration
 def test_export_is_cached_and_recorded(embedders, models_dir, monkeypatch):
-    folder = models_dir / backends.PACKAGED_NAME
+    folder = models_dir / onnx_export.PACKAGED_NAME
     files = sorted((folder / "onnx").glob("*.onnx"))
     names = sorted(f.name for f in files)
     assert len(names) == 2 and names[0] == "model.onnx" and names[1].endswith(f"int8_{int8_profile()}.onnx")
@@ -176,8 +176,8 @@ def test_export_is_cached_and_recorded(embedders, models_dir, monkeypatch):
     def no_export(*args, **kwargs):
         raise AssertionError("exported again")
 
-    monkeypatch.setattr(backends, "_export_fp32", no_export)
-    monkeypatch.setattr(backends, "_quantise", no_export)
+    monkeypatch.setattr(onnx_export, "_export_fp32", no_export)
+    monkeypatch.setattr(onnx_export, "_quantise", no_export)
     for backend in FAST:
         again = SentenceTransformerEmbedder(backend=backend, models_dir=models_dir)  # type: ignore[arg-type]
         assert np.array_equal(again.embed(["karst aquifers"]), embedders[backend].embed(["karst aquifers"]))

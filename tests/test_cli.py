@@ -22,7 +22,9 @@ def matcher(home: Path, *args: str, timeout: int = 300) -> subprocess.CompletedP
     )
 
 
-@pytest.mark.parametrize("command", ["", "ingest", "match", "serve", "demo", "state", "state status", "state merge"])
+@pytest.mark.parametrize(
+    "command", ["", "ingest", "match", "erase", "serve", "demo", "state", "state status", "state merge"]
+)
 def test_every_command_has_help_with_substance(tmp_path, command):
     result = matcher(tmp_path, *command.split(), "--help")
     assert result.returncode == 0, result.stderr

@@ -306,3 +306,27 @@ def test_state_commands_report_and_merge(tmp_path):
     assert merged.returncode == 0 and "48 profiles" in merged.stdout, merged.stderr
     status = json.loads(cli("status", "--json").stdout)
     assert status["base_rows"] == 48 and status["delta_rows"] == 0 and status["snapshot_generation"] == 48
+
+
+def test_erasure_from_the_command_line_reaches_the_state_files(tmp_path):
+    import subprocess
+    import sys
+
+    from matcher.service.bootstrap import model_id_for
+
+    fake = FakeEmbedder(model_id=model_id_for(Config(home=tmp_path)))
+    engine = engine_on(tmp_path, fake)
+    gone = parse_profile({"id": "zz-gone", "name": "Quintessa Gone", "country": "PT", "works": [
+        {"title": "Xylophagous beetles", "abstract": "quokkastyle fieldwork in dead wood"}]})
+    engine.add([*small_pool(), gone])
+    engine.corpus()
+    engine.store.close()
+    env = {"MATCHER_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "matcher", "erase", "zz-gone", "--yes"], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode == 0 and "erased zz-gone" in done.stdout, done.stderr
+    files = b"".join(p.read_bytes() for p in (tmp_path / "state").rglob("*") if p.is_file())
+    assert files and b"zz-gone" not in files and b"Quintessa" not in files and b"quokkastyle" not in files
+    again = subprocess.run([sys.executable, "-m", "matcher", "erase", "zz-gone", "--yes"], capture_output=True,
+                           text=True, env=env, timeout=120)
+    assert again.returncode == 1 and "zz-gone" in again.stderr

@@ -281,7 +281,7 @@ def unmatched_reasons(
     deg, matched = np.bincount(ends, minlength=n), np.bincount(ends[near], minlength=n)
     spare = np.asarray(capacity, dtype=np.int64) - matched > 0
     has_free = np.bincount(ends, weights=~near & spare[far], minlength=n) > 0
-    others = n - (np.bincount(codes)[codes] if exclude_same_country else 1)
+    others = n - (np.bincount(codes)[codes] if exclude_same_country else np.ones(n, dtype=np.int64))
     blocked = _blocked_counts(blocked_pairs, codes, exclude_same_country)
     out = []
     for u in np.flatnonzero(matched < np.asarray(wanted)).tolist():

@@ -99,7 +99,7 @@ def load(engine: Engine, directory: Path = DEMO_DIR, *, say: Callable[[str], Non
     upserted = engine.add(profiles)
     corpus = engine.corpus()
     countries = len(set(corpus.countries[corpus.active].tolist()))
-    works = int(np.diff(corpus.work_offsets)[corpus.active].sum())
+    works = corpus.active_work_total()
     return (
         f"demo pool ready in {engine.store.home}: {corpus.n_active} profiles from {countries} countries, "
         f"{works} works (added {upserted.added}, updated {upserted.updated}, "

@@ -167,7 +167,7 @@ def evaluate(
         steps = progress(steps)
     for i in steps:
         q = queries[i]
-        variants = [("idea", None, q.idea_targets)]
+        variants: list[tuple[str, int | None, frozenset[str]]] = [("idea", None, q.idea_targets)]
         if q.coordinator is not None and q.coordinator_targets:
             variants.append(("coordinator_idea", corpus.row_of[q.coordinator], q.coordinator_targets))
         for name, requester, targets in variants:

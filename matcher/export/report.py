@@ -120,7 +120,7 @@ def _matrix(rows, countries) -> str:
     counts = Counter((countries.get(r.applicant_id, "?"), countries.get(r.partner_id, "?")) for r in rows)
     if not counts:
         return "<p>No pairs.</p>"
-    size = Counter()
+    size: Counter[str] = Counter()
     for (a, b), c in counts.items():
         size[a] += c
         size[b] += c

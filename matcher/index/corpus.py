@@ -128,6 +128,10 @@ class Corpus:
         lo, hi = self.work_range(row)
         return hi - lo
 
+    def active_work_total(self) -> int:
+        """Number of works held by the live (not deleted) profiles."""
+        return int(np.diff(self.work_offsets)[self.active].sum())
+
     def work_matrix(self, works: np.ndarray | slice) -> np.ndarray:
         """Work vectors as float32, for the given work indices or a slice."""
         return self.work_vectors.gather(works)

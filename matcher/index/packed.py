@@ -32,7 +32,7 @@ class PackedStrings:
             raise ValueError("offsets must end at the blob's length")
         self.blob = blob
         self.offsets = offsets
-        self._bytes = memoryview(np.ascontiguousarray(blob, dtype=np.uint8)).cast("B")  # no numpy per look-up
+        self._bytes = np.ascontiguousarray(blob, dtype=np.uint8).data.cast("B")  # no numpy per look-up
         self._offsets = np.asarray(offsets, dtype=np.int64)
         self._n = len(offsets) - 1
 
@@ -87,7 +87,7 @@ class _Writer(Protocol):
 class Chained:
     """Two string columns read as one: rows of `first`, then rows of `second`."""
 
-    def __init__(self, first: Strings, second: Sequence[str]):
+    def __init__(self, first: Strings, second: Strings):
         self.first = first
         self.second = second
         self._boundary = len(first)

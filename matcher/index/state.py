@@ -123,7 +123,7 @@ class MatchingState:
             tip = self._tip
             info = self.snapshots.current()
             newer = info is not None and tip is not None and info.name != tip.info.name
-            if tip is None or (newer and info.generation >= tip.info.generation):
+            if tip is None or (newer and info is not None and info.generation >= tip.info.generation):
                 began = time.perf_counter()
                 fresh = self._open(info)
                 if fresh is not None:

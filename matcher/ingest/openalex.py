@@ -90,7 +90,7 @@ def _most_frequent(topic_lists: list[list[str]]) -> list[str]:
 
 
 def _where(where: Location | tuple[Location, int]) -> Location:
-    if type(where) is not tuple:
+    if not isinstance(where, tuple):
         return where
     line, index = where
     return f"{line}:authorships[{index}]" if type(line) is int else subpath(line, f"authorships[{index}]")
@@ -173,7 +173,8 @@ class _Reader:
         pid, rec, where = acc.pid, acc.record, _where(acc.where)
         name, orcid, place, keywords = acc.name, acc.orcid, acc.place, None
         if rec is not None:
-            name = rec.get("display_name") if isinstance(rec.get("display_name"), str) else name
+            shown = rec.get("display_name")
+            name = shown if isinstance(shown, str) else name
             ids = rec.get("ids")
             orcid = orcid_of(rec.get("orcid") or (ids.get("orcid") if isinstance(ids, dict) else None)) or orcid
             place = author_place(rec) or place

@@ -130,7 +130,9 @@ def _authorships(authorships: Any) -> list[Authorship]:
     out: list[Authorship] = []
     for index, authorship in enumerate(authorships if type(authorships) is list else ()):
         author = authorship.get("author") if type(authorship) is dict else None
-        aid = author.get("id") if type(author) is dict else None
+        if type(author) is not dict:
+            continue
+        aid = author.get("id")
         if type(aid) is not str:
             continue
         aid = aid[len(URL) :] if aid.startswith(URL) else short_id(aid)
@@ -334,7 +336,7 @@ def decode_work(line: bytes | memoryview) -> WorkRow | RecordProblem | None:
     if not rec.id and rec.authorships is UNSET and rec.abstract_inverted_index is UNSET:
         return None  # not a work by `record_kind`: an id, if any, ends in a W... part
     abstract = ""
-    if (raw := rec.abstract_inverted_index) is not UNSET:
+    if isinstance(raw := rec.abstract_inverted_index, msgspec.Raw):
         try:
             abstract = abstract_text(orjson.loads(memoryview(raw)))
         except orjson.JSONDecodeError:

@@ -128,21 +128,25 @@ class _Record:
     def profile(self) -> Profile | None:
         record = self.record
         orcid = _text(record, "orcid-identifier", "path")
-        pid = PREFIX + orcid if orcid else None
         if not orcid:
-            return self.reject(self.where, "no orcid-identifier.path: not an ORCID record", None, "orcid")
+            self.reject(self.where, "no orcid-identifier.path: not an ORCID record", None, "orcid")
+            return None
+        pid = PREFIX + orcid
         if not valid_orcid(orcid):
             reason = f"'{orcid}' is not a valid ORCID iD (format or ISO 7064 MOD 11-2 check digit)"
-            return self.reject(self.where, reason, pid, "orcid")
+            self.reject(self.where, reason, pid, "orcid")
+            return None
         name = _get(record, "person", "name")
         if not _public(name):
             visibility = _text(name, "visibility").lower() or "absent"
-            return self.reject(self.where, f"the person section is not public (name: {visibility})", pid, "name")
+            self.reject(self.where, f"the person section is not public (name: {visibility})", pid, "name")
+            return None
         full = " ".join(filter(None, (_text(name, "given-names", "value"), _text(name, "family-name", "value"))))
         place = _place(record)
         if place is None:
             reason = "no country: no public current employment with an organization country, and no public address"
-            return self.reject(self.where, reason, pid, "country")
+            self.reject(self.where, reason, pid, "country")
+            return None
         keywords = [_text(k, "content") for k in _get(record, "person", "keywords", "keyword") or [] if _public(k)]
         works = self.works(pid)
         try:
@@ -151,7 +155,8 @@ class _Record:
                 institution=place[1], keywords=keywords, works=works, orcid=orcid,
             )
         except InvalidProfile as err:
-            return self.reject(self.where, err.reason, pid, err.field)
+            self.reject(self.where, err.reason, pid, err.field)
+            return None
 
 
 def parse_orcid(records: Iterable[tuple[Location, Any]], source: str = "") -> ReadResult:

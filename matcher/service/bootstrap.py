@@ -32,14 +32,11 @@ class Services:
     """Everything the use cases need (`matcher.service.profiles`, the engine's queries, batches)."""
 
     config: Config
+    store: SqliteStore
     engine: Engine
     keys: KeyStore
     audit: AuditLog
     batches: BatchJobs
-
-    @property
-    def store(self) -> SqliteStore:
-        return self.engine.store
 
     def close(self) -> None:
         """Stop background work, write queued audit rows, close the store."""
@@ -79,7 +76,7 @@ def bootstrap(
     background = _merge_in_a_process(config) if own_model else None
     engine = Engine(config, store, embedder, state, background_merge=background)
     batches = BatchJobs(JobStore(store), store.home / "batches")
-    return Services(config, engine, KeyStore(store), AuditLog(store), batches)
+    return Services(config, store, engine, KeyStore(store), AuditLog(store), batches)
 
 
 def configure_threads(config: Config) -> None:
