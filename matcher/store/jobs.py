@@ -60,13 +60,13 @@ class JobStore:
 
     def get(self, job_id: str) -> dict[str, Any]:
         rows = self.store.query(
-            "SELECT id, status, done, total, summary, error, created_at, finished_at FROM batch_jobs WHERE id=?",
-            (job_id,))
+            "SELECT id, status, done, total, summary, error, created_at, finished_at, key_id FROM batch_jobs "
+            "WHERE id=?", (job_id,))
         if not rows:
             raise JobNotFound(job_id)
-        i, status, done, total, summary, error, created, finished = rows[0]
+        i, status, done, total, summary, error, created, finished, key_id = rows[0]
         return {"id": i, "status": status, "progress": {"done": done, "total": total}, "summary": summary,
-                "error": error, "created_at": created, "finished_at": finished}
+                "error": error, "created_at": created, "finished_at": finished, "key_id": key_id}
 
     def delete(self, job_id: str) -> None:
         self.get(job_id)
