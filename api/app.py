@@ -15,15 +15,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from api.middleware import AccessLog, BodyLimit
+from api.fairness import RateLimiter, WorkQueue
+from api.middleware import AccessLog, BodyLimit, ServerErrors
 from api.routes import router
 from api.routes_batches import router as batches_router
 from api.routes_import import router as import_router
 from api.schemas import HealthOut
-from api.security import RateLimiter
 from api.settings import ApiConfig, load_api_config
 from matcher.domain.errors import (
     InfeasibleBatch,
@@ -34,6 +35,7 @@ from matcher.domain.errors import (
     MatcherError,
     ProfileExists,
     ProfileNotFound,
+    StoreFull,
     UnknownCountry,
 )
 from matcher.service.bootstrap import Services, bootstrap
@@ -53,11 +55,28 @@ _STATUS: dict[type[MatcherError], int] = {
     UnknownCountry: 422,
     InfeasibleConsortium: 422,
     InfeasibleBatch: 422,
+    StoreFull: 507,
 }
 
 
 def _status_of(err: MatcherError) -> int:
     return next((status for kind, status in _STATUS.items() if isinstance(err, kind)), 400)
+
+
+def _printable(text: str, limit: int = 200) -> str:
+    """`text` cut to `limit` characters, lone surrogates replaced: always encodable as JSON."""
+    return text[:limit].encode("utf-8", "replace").decode("utf-8")
+
+
+def _problems(err: RequestValidationError) -> list[dict[str, Any]]:
+    """Where and what, never the value: pydantic's `input` and `ctx` may hold the request's text or
+    private fields, NaN or lone surrogates (which cannot even be written as JSON)."""
+    return [
+        {"loc": [p if isinstance(p, int) else _printable(str(p), 64) for p in e.get("loc", ())],
+         "msg": _printable(str(e.get("msg", "")).removeprefix("Value error, ")),
+         "type": _printable(str(e.get("type", "")), 64)}
+        for e in err.errors()
+    ]
 
 
 def create_app(
@@ -72,13 +91,15 @@ def create_app(
         app.state.services = services or bootstrap(config)
         engine: Engine = app.state.services.engine
         engine.start_background()
-        app.state.limiter = RateLimiter(api.rate_limit_per_minute)
+        app.state.limiter = RateLimiter(api.rate_limit_per_minute, unit_s=api.rate_limit_unit_s)
         interrupted = app.state.services.batches.fail_interrupted()
         if interrupted:
             log.warning("%d batch job(s) were running when the service stopped; marked failed", interrupted)
-        # CPU-bound work (embedding, scoring) runs at most one per core at a time: more threads only
-        # fight over the GIL and starve the event loop; waiting threads release it.
-        app.state.cpu_slots = threading.BoundedSemaphore(os.cpu_count() or 2)
+        # Compute (embedding, scoring, solving) runs in bounded queues: quick matches at most one per
+        # core (more threads only fight over the GIL), heavy work (consortia, imports) in a queue of
+        # its own, so it never holds the slots matches need (`api.fairness`).
+        app.state.quick = WorkQueue("match", os.cpu_count() or 2, api.queue_depth)
+        app.state.heavy = WorkQueue("heavy work", api.heavy_slots, api.heavy_queue_depth)
         if warm:
             _warm(engine)
         yield
@@ -103,18 +124,24 @@ def create_app(
             body["field"] = err.field
         return JSONResponse(status_code=_status_of(err), content=body)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, err: Exception) -> JSONResponse:
-        log.error("unexpected %s on %s", type(err).__name__, request.method, exc_info=err)
-        return JSONResponse(status_code=500, content={"detail": "internal error", "error": "InternalError"})
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:
+        problems = _problems(err)
+        body: dict[str, Any] = {"detail": problems, "error": "ValidationError"}
+        where = [str(p) for p in problems[0]["loc"][1:]] if problems else []
+        if where:
+            body["field"] = ".".join(where)
+        return JSONResponse(status_code=422, content=body)
 
     @app.get("/health", response_model=HealthOut, tags=["service"])
     async def health(request: Request) -> HealthOut:
         """Answers from memory only (no database, no lock), so it stays fast under any load."""
         engine_: Engine = request.app.state.services.engine
         view, info = engine_.state.view(), engine_.state.snapshot
+        full = request.app.state.services.store.space.full  # the last write failed for lack of space
         return HealthOut(
-            status="ok", profiles=engine_.active_profiles(), model=engine_.embedder.model_id,
+            status="degraded" if full else "ok", reason=str(StoreFull()) if full else None,
+            profiles=engine_.active_profiles(), model=engine_.embedder.model_id,
             snapshot=None if info is None else info.name, generation=0 if view is None else view.generation,
             delta_rows=0 if view is None else len(view.delta),
         )
@@ -127,6 +154,7 @@ def create_app(
                            allow_headers=["X-API-Key", "Content-Type"])
     app.add_middleware(BodyLimit, limit=api.max_body_bytes, limits={"/v1/profiles/import": api.max_upload_bytes})
     app.add_middleware(AccessLog)
+    app.add_middleware(ServerErrors)  # outermost: unexpected errors end here, as a plain 500
     return app
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from api.deps import ERRORS, AuditDep, EngineDep, KeysDep, ServicesDep
+from api.fairness import computing
 from api.schemas import (
     ConsortiumIn,
     ConsortiumOut,
@@ -53,12 +54,20 @@ def list_profiles(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[ProfileSummary]:
+    """Every profile for read, agency and admin keys; an owner key lists only its own profile."""
+    if key.scope == "owner":
+        own = engine.store.get(str(key.owner)) if offset == 0 else None
+        return [ProfileSummary(id=own.id, name=own.name, kind=own.kind, country=own.country)] if own else []
     rows = engine.store.list_ids(offset=offset, limit=limit)
     return [ProfileSummary(id=i, name=n, kind=k, country=c) for i, n, k, c in rows]
 
 
 @router.get("/profiles/{profile_id}", response_model=ProfileOut, tags=["profiles"])
 def read_profile(profile_id: str, engine: EngineDep, key: ReadKey) -> dict[str, Any]:
+    """Any profile for read, agency and admin keys (private fields for admin only); an owner key
+    reads only its own profile, private fields included."""
+    if key.scope == "owner" and not key.owns(profile_id):
+        raise HTTPException(403, "an owner key reads only its own profile")
     profile = engine.store.get(profile_id)
     return _out(profile, private=key.allows("admin") or key.owns(profile_id))
 
@@ -91,7 +100,7 @@ def match(
         exclude_coauthors=body.exclude_coauthors, exclude_same_institution=body.exclude_same_institution,
         kinds=tuple(body.kinds), diversity=body.diversity,
     )
-    with http_request.app.state.cpu_slots:
+    with computing(http_request.app.state.quick, http_request.app.state.limiter, key.key_id):
         suggestions = engine.match(request)
     audit.record("match", key_id=key.key_id, scope=key.scope, by_id=body.profile_id is not None,
                  by_text=body.text is not None, k=body.k, results=len(suggestions))
@@ -114,7 +123,7 @@ def consortia(
         exclude_conflicts=body.exclude_conflicts, teams=body.teams, exact=body.exact,
         gap_threshold=body.gap_threshold,
     )
-    with http_request.app.state.cpu_slots:
+    with computing(http_request.app.state.heavy, http_request.app.state.limiter, key.key_id):
         result = engine.assemble(request)
     audit.record("consortium", key_id=key.key_id, scope=key.scope, aspects=len(result.aspects),
                  teams=len(result.teams), exact=body.exact)

@@ -1,10 +1,8 @@
-"""Who is calling: API keys from the `X-API-Key` header, scopes, per-key rate limits."""
+"""Who is calling: API keys from the `X-API-Key` header, scopes, per-key rate limits (`api.fairness`)."""
 
 from __future__ import annotations
 
 import math
-import threading
-import time
 from collections.abc import Callable
 from typing import Annotated
 
@@ -14,35 +12,11 @@ from fastapi.security import APIKeyHeader
 from matcher.store.keys import ApiKey, KeyStore
 
 __all__ = [
-    "AdminKey", "AdminOrOwnerKey", "AgencyKey", "AnyKey", "RateLimiter", "ReadKey", "caller", "require",
+    "AdminKey", "AdminOrOwnerKey", "AgencyKey", "AnyKey", "ReadKey", "caller", "require",
     "require_admin_or_owner",
 ]
 
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key from `matcher keys create`")
-
-
-class RateLimiter:
-    """A token bucket per key: `per_minute` requests a minute, bursts up to the same number."""
-
-    def __init__(self, per_minute: int):
-        self.rate = per_minute / 60.0
-        self.capacity = float(per_minute)
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def wait_time(self, key_id: str) -> float:
-        """0 if the request may go now (and takes a token), else seconds until it may."""
-        if self.rate <= 0:
-            return 0.0
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key_id, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - last) * self.rate)
-            if tokens >= 1:
-                self._buckets[key_id] = (tokens - 1, now)
-                return 0.0
-            self._buckets[key_id] = (tokens, now)
-            return (1 - tokens) / self.rate
 
 
 def caller(request: Request, secret: Annotated[str | None, Depends(_header)]) -> ApiKey:

@@ -118,7 +118,8 @@ ENDPOINTS = [
     ("post", "/v1/match", {"text": "aquifer"}, {"read", "agency", "admin", "owner"}),
     ("post", "/v1/consortia", CALL, {"agency", "admin"}),
     ("get", "/v1/profiles", None, {"read", "agency", "admin", "owner"}),
-    ("get", "/v1/profiles/p002", None, {"read", "agency", "admin", "owner"}),
+    ("get", "/v1/profiles/p002", None, {"read", "agency", "admin"}),  # an owner key reads only its own
+    ("get", "/v1/profiles/p001", None, {"read", "agency", "admin", "owner"}),
     ("post", "/v1/profiles", {**NEW, "id": "zz-1"}, {"admin"}),
     ("put", "/v1/profiles/p001", {**NEW, "id": "p001"}, {"admin", "owner"}),  # the owner key owns p001
     ("put", "/v1/profiles/p002", {**NEW, "id": "p002"}, {"admin"}),  # ... but not p002
@@ -155,6 +156,31 @@ def test_access_matrix(fake_engine, keys, method, path, body, allowed, who, fake
         assert status // 100 == 2 or (status == 404 and path.endswith(UNKNOWN)), (status, response.text)
     else:
         assert status == expected, (status, response.text)
+
+
+def test_batch_jobs_belong_to_the_key_that_started_them(fake_engine, keys, fake_services):
+    other_agency = KeyStore(fake_engine.store).create("agency", label="another agency")[1]
+    app = create_app(fake_engine.config, services=fake_services, api=ApiConfig(rate_limit_per_minute=10_000))
+    with TestClient(app) as c:
+        job = c.post("/v1/batches", json={"mode": "topk", "k": 2}, headers={"X-API-Key": keys["agency"]}).json()
+        for _ in range(400):
+            if c.get(f"/v1/batches/{job['id']}", headers={"X-API-Key": keys["agency"]}).json()["status"] == "done":
+                break
+            time.sleep(0.05)
+        for path in (f"/v1/batches/{job['id']}", f"/v1/batches/{job['id']}/result",
+                     f"/v1/batches/{job['id']}/result?format=csv"):
+            assert c.get(path, headers={"X-API-Key": keys["agency"]}).status_code == 200
+            assert c.get(path, headers={"X-API-Key": keys["admin"]}).status_code == 200
+            foreign = c.get(path, headers={"X-API-Key": other_agency})
+            assert foreign.status_code == 404, path  # as if it did not exist: nothing about it is revealed
+            assert "pairs" not in foreign.text
+            assert c.get(path, headers={"X-API-Key": keys["read"]}).status_code == 403
+
+
+def test_an_owner_key_lists_only_its_own_profile(client, keys):
+    listed = client.get("/v1/profiles", headers={"X-API-Key": keys["owner"]}, params={"limit": 1000}).json()
+    assert [p["id"] for p in listed] == ["p001"]
+    assert len(client.get("/v1/profiles", params={"limit": 1000}).json()) > 1  # the admin key lists all
 
 
 def test_health_and_docs_are_open_to_everyone(fake_engine, fake_services):
@@ -294,7 +320,7 @@ def test_batch_job_lifecycle_and_restart(fake_engine, keys, fake_services):
         assert victim not in str(after)
         assert victim not in c.get(f"/v1/batches/{job}/result", params={"format": "csv"}).text
     # a job left running by a stopped service is reported as failed after a restart
-    stuck = JobStore(fake_engine.store).create({"mode": "topk"})
+    stuck = JobStore(fake_engine.store).create({"mode": "topk"}, keys["agency"].split("_")[1])  # by that key
     JobStore(fake_engine.store).progress(stuck, 1, 10)
     with TestClient(app, headers={"X-API-Key": keys["agency"]}) as c:
         status = c.get(f"/v1/batches/{stuck}").json()

@@ -7,6 +7,7 @@ into those arrays and the solver's teams back into members with reasons.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ __all__ = [
 
 MAX_ASPECTS = 30
 EXACT_POOL = 60
+SOLVER_BUDGET_S = 20.0  # a request's solver time for all its teams; the first team is always found
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class CallRequest:
     teams: int = 3
     exact: bool = False
     gap_threshold: float = 0.35
+    budget_s: float = SOLVER_BUDGET_S
 
 
 @dataclass(frozen=True)
@@ -167,13 +170,19 @@ def solve_call(
         must_include=tuple(local[r] for r in must),
     )
     conflicts = conflict_pairs(corpus, short) if request.exclude_conflicts else frozenset()
+    deadline = time.monotonic() + request.budget_s
     teams = assemble_teams(
         coverage[picked], weights, [str(c) for c in corpus.countries[short]], [corpus.ids[r] for r in short],
         local_rules, conflicts, n_teams=request.teams, method="exact" if request.exact else "greedy",
-        gap_threshold=request.gap_threshold,
+        gap_threshold=request.gap_threshold, time_limit_s=min(10.0, request.budget_s), deadline=deadline,
     )
     out = tuple(_team_out(corpus, t, short, coverage[picked], aspect_vectors, aspects, request) for t in teams)
-    notes = () if len(out) == request.teams else (f"only {len(out)} distinct teams satisfy the rules",)
+    notes: tuple[str, ...] = ()
+    if len(out) < request.teams and time.monotonic() >= deadline:
+        notes = (f"partial answer: {len(out)} of {request.teams} teams within the solver budget of "
+                 f"{request.budget_s:g} s; ask for fewer teams or a smaller pool",)
+    elif len(out) < request.teams:
+        notes = (f"only {len(out)} distinct teams satisfy the rules",)
     return ConsortiumResult(tuple(aspects), out, "exact" if request.exact else "greedy", len(short), notes)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Literal
@@ -92,7 +93,7 @@ def assemble_exact(coverage: np.ndarray, weights: np.ndarray, countries: Sequenc
 def assemble_teams(coverage: np.ndarray, weights: np.ndarray, countries: Sequence[str], ids: Sequence[str] | None,
                    rules: TeamRules, conflicts: Conflicts = frozenset(), *, n_teams: int = 3,
                    method: Literal["greedy", "exact"] = "greedy", gap_threshold: float = 0.35,
-                   bonus: float = 0.05, time_limit_s: float = 10.0) -> list[Team]:
+                   bonus: float = 0.05, time_limit_s: float = 10.0, deadline: float | None = None) -> list[Team]:
     """Up to `n_teams` teams with distinct member sets, best first.
 
     exact: the k best teams; each solve adds a no-good cut against the teams found (`time_limit_s` per solve).
@@ -100,7 +101,8 @@ def assemble_teams(coverage: np.ndarray, weights: np.ndarray, countries: Sequenc
     m1..mk ban m_j and force m1..m_(j-1); each child is solved by greedy and 1-swap, and the best child,
     polished with 2- and 3-swaps inside its part, becomes the next team. Parts are disjoint, so the teams
     are distinct by construction.
-    Fewer than `n_teams` come back only when no further distinct team exists (exact) or was found (greedy).
+    Fewer than `n_teams` come back only when no further distinct team exists (exact) or was found (greedy),
+    or when `deadline` (a `time.monotonic()` value: the request's budget) passed after the first team.
     Raises InfeasibleConsortium, naming the rule, when no team can be formed.
     """
     if method not in ("greedy", "exact") or n_teams < 1:
@@ -114,12 +116,13 @@ def assemble_teams(coverage: np.ndarray, weights: np.ndarray, countries: Sequenc
             hint: list[int] | None = _solve_greedy(pool, must, banned, 2)
         except InfeasibleConsortium:
             hint = None
-        found = solve_exact(pool, must, banned, n_teams=n_teams, time_limit_s=time_limit_s, hint=hint)
+        found = solve_exact(pool, must, banned, n_teams=n_teams, time_limit_s=time_limit_s, hint=hint,
+                            deadline=deadline)
         return [_team(pool, members, gap_threshold) for members in found]
     teams = [_team(pool, _solve_greedy(pool, must, banned, 2), gap_threshold)]
     frontier: list[tuple[float, list[int], tuple[tuple[int, ...], frozenset[int]]]] = []
     node = (must, banned)  # (forced rows, banned rows) of the part the last team came from
-    while len(teams) < n_teams:
+    while len(teams) < n_teams and (deadline is None or time.monotonic() < deadline):
         free = [m for m in teams[-1].members if m not in node[0]]
         for j, m in enumerate(free):
             child = (node[0] + tuple(free[:j]), node[1] | {m})

@@ -12,6 +12,7 @@ worker and a fixed seed keep it deterministic (unless a time limit cuts the sear
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,12 +28,14 @@ _SCALE = 1_000_000_000
 
 def solve_exact(pool: Pool, must: tuple[int, ...], banned: frozenset[int], *,
                 n_teams: int = 1, time_limit_s: float = 10.0,
-                hint: Sequence[int] | None = None, max_rows: int = 200) -> list[list[int]]:
+                hint: Sequence[int] | None = None, max_rows: int = 200,
+                deadline: float | None = None) -> list[list[int]]:
     """The `n_teams` best distinct member sets, best first; a no-good cut after each one.
 
     `must` rows join, `banned` rows never do (the caller has checked the rules for obvious
     infeasibility). Raises InfeasibleConsortium when no team exists (proved) or none was found
-    within the time limit; returns fewer sets when no further distinct team exists.
+    within the time limit; returns fewer sets when no further distinct team exists or `deadline`
+    (`time.monotonic()`) passed after the first one. Each solve gets `time_limit_s`, never beyond it.
     """
     r = pool.rules
     gone = set(banned) | {j for i in must for j in pool.adj.get(i, ())}
@@ -77,6 +80,11 @@ def solve_exact(pool: Pool, must: tuple[int, ...], banned: frozenset[int], *,
     teams: list[list[int]] = []
     status = cp_model.UNKNOWN
     while len(teams) < n_teams:
+        if deadline is not None and teams:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            solver.parameters.max_time_in_seconds = min(time_limit_s, left)
         status = solver.solve(model)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             break

@@ -89,7 +89,11 @@ def check_team(team_members: Sequence[int], countries: Sequence[str], rules: Tea
         bad.append(f"must_include: missing {missing}")
     if banned := sorted(members & rules.excluded):
         bad.append(f"excluded: {banned} in team")
-    if pairs := sorted((i, j) for i, j in conflicts if i in members and j in members and i != j):
+    if len(conflicts) > len(members) ** 2:  # a large pool's conflicts: look up the team's pairs instead
+        inside = sorted((i, j) for i in members for j in members if i != j and (i, j) in conflicts)
+    else:
+        inside = sorted((i, j) for i, j in conflicts if i in members and j in members and i != j)
+    if pairs := inside:
         bad.append(f"conflicts: {pairs}")
     per: dict[str, int] = {}
     for i in team:

@@ -1,0 +1,105 @@
+"""Sharing the service fairly: per-key rate limits that weigh work, and bounded queues for compute.
+
+A request first takes one token from its key's bucket; when its compute is done, it pays for the
+time it took beyond the first `unit_s` seconds (one more token per `unit_s`). A key that sends
+heavy work therefore waits longer before its next request, in proportion to what it used, while a
+key that sends quick matches is not slowed at all. The bucket may go below zero: the debt is
+paid back by waiting.
+
+Compute runs in queues of bounded width and length: quick work (matches) in one, heavy work
+(consortia, imports) in another, so heavy requests never hold the slots quick ones need. A request
+that finds its queue full is refused at once (503 with Retry-After) instead of piling up threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from fastapi import HTTPException
+
+__all__ = ["RateLimiter", "WorkQueue", "computing"]
+
+
+class RateLimiter:
+    """A token bucket per key: `per_minute` tokens a minute, bursts up to the same number; a
+    token is one request or `unit_s` seconds of its compute, whichever is more."""
+
+    def __init__(self, per_minute: int, *, unit_s: float = 0.1):
+        self.rate = per_minute / 60.0
+        self.capacity = float(per_minute)
+        self.unit_s = unit_s
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def _refilled(self, key_id: str, now: float) -> float:
+        tokens, last = self._buckets.get(key_id, (self.capacity, now))
+        return min(self.capacity, tokens + (now - last) * self.rate)
+
+    def wait_time(self, key_id: str) -> float:
+        """0 if the request may go now (and takes a token), else seconds until it may."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        with self._lock:
+            tokens = self._refilled(key_id, now)
+            if tokens >= 1:
+                self._buckets[key_id] = (tokens - 1, now)
+                return 0.0
+            self._buckets[key_id] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+    def charge(self, key_id: str, seconds: float) -> None:
+        """Pay for compute beyond the first unit (which the request's token covered)."""
+        extra = seconds / self.unit_s - 1
+        if self.rate <= 0 or extra <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            self._buckets[key_id] = (self._refilled(key_id, now) - extra, now)
+
+
+class WorkQueue:
+    """At most `width` requests compute at once and at most `depth` more wait for a slot."""
+
+    def __init__(self, name: str, width: int, depth: int, *, retry_after_s: int = 5):
+        self.name = name
+        self.width = width
+        self.depth = depth
+        self.retry_after_s = retry_after_s
+        self._slots = threading.BoundedSemaphore(width)
+        self._admitted = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._lock:
+            if self._admitted >= self.width + self.depth:
+                raise HTTPException(
+                    503, f"the {self.name} queue is full ({self.width} running, {self.depth} waiting); "
+                         f"retry in {self.retry_after_s} s", headers={"Retry-After": str(self.retry_after_s)})
+            self._admitted += 1
+        try:
+            with self._slots:
+                yield
+        finally:
+            with self._lock:
+                self._admitted -= 1
+
+    @property
+    def busy(self) -> int:
+        """Requests running or waiting."""
+        return self._admitted
+
+
+@contextmanager
+def computing(queue: WorkQueue, limiter: RateLimiter, key_id: str) -> Iterator[None]:
+    """Run a request's compute in `queue` and charge its key for the time it took."""
+    with queue.slot():
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            limiter.charge(key_id, time.perf_counter() - started)
