@@ -10,10 +10,10 @@ from fastapi.responses import FileResponse, JSONResponse
 from api.deps import ERRORS, AuditDep, BatchesDep, EngineDep
 from api.schemas import BatchIn, BatchJobOut
 from api.security import AgencyKey
+from matcher.assign.programme import build_request
 from matcher.domain.errors import JobNotFound
 from matcher.service.batches import BatchJobs
 from matcher.store.keys import ApiKey
-from matcher.assign.programme import build_request
 
 __all__ = ["router"]
 
