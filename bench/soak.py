@@ -4,7 +4,9 @@
   (tests/crash.py); count lost acknowledged writes and erased profiles still found anywhere;
 - fuzz: schemathesis over every operation with many examples per operation;
 - load: 60 s of POST /v1/match by id at 32 concurrent clients against the demo pool on loopback,
-  with /health sampled meanwhile; p50/p95/p99, errors, and the server's peak RSS.
+  with /health sampled meanwhile; p50/p95/p99, errors, and the server's peak RSS;
+- abuse: read keys' match p99 while an agency key sends the heaviest consortia and an owner key
+  writes once a second, over the same with nothing else going on (bench/soak_abuse.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from bench.soak_abuse import abuse
 from matcher.testing import free_port
 
 HERE = Path(__file__).resolve().parent
@@ -138,10 +141,11 @@ def main() -> int:
     rounds = int(os.environ.get("SOAK_CRASH_ROUNDS", "50"))
     examples = int(os.environ.get("SOAK_FUZZ_EXAMPLES", "200"))
     seconds = float(os.environ.get("SOAK_LOAD_SECONDS", "60"))
-    steps = os.environ.get("SOAK_STEPS", "load,fuzz,crash").split(",")
+    abuse_seconds = float(os.environ.get("SOAK_ABUSE_SECONDS", "60"))
+    steps = os.environ.get("SOAK_STEPS", "load,abuse,fuzz,crash").split(",")
     figures: dict[str, object] = json.loads(OUT.read_text()) if OUT.exists() else {}  # steps not run keep theirs
-    for name, step in (("load", lambda: load(seconds, 32)), ("fuzz", lambda: fuzz(examples)),
-                       ("crash", lambda: crash(rounds))):
+    for name, step in (("load", lambda: load(seconds, 32)), ("abuse", lambda: abuse(abuse_seconds)),
+                       ("fuzz", lambda: fuzz(examples)), ("crash", lambda: crash(rounds))):
         if name not in steps:
             continue
         print(f"== {name}", file=sys.stderr, flush=True)
@@ -151,7 +155,8 @@ def main() -> int:
     OUT.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     print(json.dumps(figures, indent=2))
     clean = figures["crash_lost"] == 0 and figures["crash_erasure_leftovers"] == 0
-    return 0 if clean and figures["fuzz_server_errors"] == 0 and figures["load_errors"] == 0 else 1
+    fair = float(figures.get("abuse_match_p99_ratio", 0)) <= 3  # type: ignore[arg-type]
+    return 0 if clean and fair and figures["fuzz_server_errors"] == 0 and figures["load_errors"] == 0 else 1
 
 
 if __name__ == "__main__":
