@@ -97,12 +97,14 @@ def create_app(
             log.warning("%d batch job(s) were running when the service stopped; marked failed", interrupted)
         # Compute (embedding, scoring, solving) runs in bounded queues: quick matches at most one per
         # core (more threads only fight over the GIL), heavy work (consortia, imports) in a queue of
-        # its own, so it never holds the slots matches need (`api.fairness`).
+        # its own, on threads of lower CPU priority, so it never holds the slots matches need.
         app.state.quick = WorkQueue("match", os.cpu_count() or 2, api.queue_depth)
-        app.state.heavy = WorkQueue("heavy work", api.heavy_slots, api.heavy_queue_depth)
+        app.state.heavy = WorkQueue("heavy work", api.heavy_slots, api.heavy_queue_depth,
+                                    nice=api.heavy_nice or None)
         if warm:
             _warm(engine)
         yield
+        app.state.heavy.close()
         if services is None:
             app.state.services.close()
         else:

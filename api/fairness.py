@@ -7,20 +7,26 @@ key that sends quick matches is not slowed at all. The bucket may go below zero:
 paid back by waiting.
 
 Compute runs in queues of bounded width and length: quick work (matches) in one, heavy work
-(consortia, imports) in another, so heavy requests never hold the slots quick ones need. A request
-that finds its queue full is refused at once (503 with Retry-After) instead of piling up threads.
+(consortia, imports) in another, on threads of lower CPU priority, so heavy requests never hold
+the slots quick ones need nor take the cores from them. A request that finds its queue full is
+refused at once (503 with Retry-After) instead of piling up threads.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import TypeVar
 
 from fastapi import HTTPException
 
-__all__ = ["RateLimiter", "WorkQueue", "computing"]
+__all__ = ["RateLimiter", "WorkQueue", "compute"]
+
+T = TypeVar("T")
 
 
 class RateLimiter:
@@ -62,9 +68,14 @@ class RateLimiter:
 
 
 class WorkQueue:
-    """At most `width` requests compute at once and at most `depth` more wait for a slot."""
+    """At most `width` requests compute at once and at most `depth` more wait for a slot.
 
-    def __init__(self, name: str, width: int, depth: int, *, retry_after_s: int = 5):
+    With `nice`, the work runs on the queue's own threads at that lower CPU priority (Linux sets
+    it per thread, and the threads they start inherit it): when the cores are contended, the
+    scheduler serves the other queues' threads first.
+    """
+
+    def __init__(self, name: str, width: int, depth: int, *, retry_after_s: int = 5, nice: int | None = None):
         self.name = name
         self.width = width
         self.depth = depth
@@ -72,6 +83,17 @@ class WorkQueue:
         self._slots = threading.BoundedSemaphore(width)
         self._admitted = 0
         self._lock = threading.Lock()
+        self._pool = None if nice is None else ThreadPoolExecutor(
+            width, thread_name_prefix=name.replace(" ", "-"), initializer=_lower_priority, initargs=(nice,))
+
+    def run(self, work: Callable[[], T]) -> T:
+        """`work()` in a slot (on the queue's threads when it has them); 503 when the queue is full."""
+        with self.slot():
+            return work() if self._pool is None else self._pool.submit(work).result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     @contextmanager
     def slot(self) -> Iterator[None]:
@@ -94,12 +116,22 @@ class WorkQueue:
         return self._admitted
 
 
-@contextmanager
-def computing(queue: WorkQueue, limiter: RateLimiter, key_id: str) -> Iterator[None]:
-    """Run a request's compute in `queue` and charge its key for the time it took."""
-    with queue.slot():
+def compute(queue: WorkQueue, limiter: RateLimiter, key_id: str, work: Callable[[], T]) -> T:
+    """Run a request's `work()` in `queue` and charge its key for the time it took."""
+
+    def timed() -> T:
         started = time.perf_counter()
         try:
-            yield
+            return work()
         finally:
             limiter.charge(key_id, time.perf_counter() - started)
+
+    return queue.run(timed)
+
+
+def _lower_priority(nice: int) -> None:
+    try:
+        me = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + nice))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux, or not allowed: same priority
+        pass

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from api.deps import ERRORS, AuditDep, EngineDep, KeysDep, ServicesDep
-from api.fairness import computing
+from api.fairness import compute
 from api.schemas import (
     ConsortiumIn,
     ConsortiumOut,
@@ -100,8 +100,8 @@ def match(
         exclude_coauthors=body.exclude_coauthors, exclude_same_institution=body.exclude_same_institution,
         kinds=tuple(body.kinds), diversity=body.diversity,
     )
-    with computing(http_request.app.state.quick, http_request.app.state.limiter, key.key_id):
-        suggestions = engine.match(request)
+    state = http_request.app.state
+    suggestions = compute(state.quick, state.limiter, key.key_id, lambda: engine.match(request))
     audit.record("match", key_id=key.key_id, scope=key.scope, by_id=body.profile_id is not None,
                  by_text=body.text is not None, k=body.k, results=len(suggestions))
     note = None
@@ -123,8 +123,8 @@ def consortia(
         exclude_conflicts=body.exclude_conflicts, teams=body.teams, exact=body.exact,
         gap_threshold=body.gap_threshold,
     )
-    with computing(http_request.app.state.heavy, http_request.app.state.limiter, key.key_id):
-        result = engine.assemble(request)
+    state = http_request.app.state
+    result = compute(state.heavy, state.limiter, key.key_id, lambda: engine.assemble(request))
     audit.record("consortium", key_id=key.key_id, scope=key.scope, aspects=len(result.aspects),
                  teams=len(result.teams), exact=body.exact)
     return dataclasses.asdict(result)

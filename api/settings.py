@@ -20,6 +20,7 @@ class _ApiSettings(BaseSettings):
     queue_depth: int = 64
     heavy_slots: int = 1
     heavy_queue_depth: int = 4
+    heavy_nice: int = 10
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,11 @@ class ApiConfig:
     queue_depth: int = 64  # matches waiting for a compute slot
     heavy_slots: int = 1  # consortia and imports computing at once
     heavy_queue_depth: int = 4  # ... and waiting
+    heavy_nice: int = 10  # CPU priority of their threads (0 = as the rest)
 
 
 def load_api_config() -> ApiConfig:
     s = _ApiSettings()
     origins = tuple(o.strip() for o in s.cors_origins.split(",") if o.strip())
     return ApiConfig(s.rate_limit_per_minute, s.max_body_bytes, s.max_upload_bytes, origins, s.rate_limit_unit_s,
-                     s.queue_depth, s.heavy_slots, s.heavy_queue_depth)
+                     s.queue_depth, s.heavy_slots, s.heavy_queue_depth, s.heavy_nice)

@@ -3,6 +3,7 @@ consortium request's solver time is bounded with a labelled partial answer."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -11,7 +12,7 @@ from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.fairness import RateLimiter, WorkQueue, computing
+from api.fairness import RateLimiter, WorkQueue, compute
 from api.settings import ApiConfig
 from matcher.assemble.calls import CallRequest
 from matcher.store.keys import KeyStore
@@ -50,9 +51,19 @@ def test_a_full_queue_refuses_at_once_with_retry_after():
     for t in holders:
         t.join()
     assert queue.busy == 0
-    limiter = RateLimiter(600)
-    with computing(queue, limiter, "k"):  # free again
-        pass
+    assert compute(queue, RateLimiter(600), "k", lambda: 42) == 42  # free again
+
+
+def test_heavy_work_runs_on_threads_of_lower_priority():
+    queue = WorkQueue("heavy work", width=1, depth=0, nice=5)
+    try:
+        def niceness() -> int:
+            return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+        mine = niceness()
+        assert queue.run(niceness) == min(mine + 5, 19) and niceness() == mine  # only the queue's threads
+    finally:
+        queue.close()
 
 
 def test_heavy_requests_never_take_the_slots_matches_need(fake_engine, fake_services):
