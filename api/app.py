@@ -63,6 +63,9 @@ def _status_of(err: MatcherError) -> int:
     return next((status for kind, status in _STATUS.items() if isinstance(err, kind)), 400)
 
 
+_UNICODE = "must be valid Unicode text; a field name or value holds a lone surrogate (U+D800 to U+DFFF)"
+
+
 def _printable(text: str, limit: int = 200) -> str:
     """`text` cut to `limit` characters, lone surrogates replaced: always encodable as JSON."""
     return text[:limit].encode("utf-8", "replace").decode("utf-8")
@@ -73,7 +76,8 @@ def _problems(err: RequestValidationError) -> list[dict[str, Any]]:
     private fields, NaN or lone surrogates (which cannot even be written as JSON)."""
     return [
         {"loc": [p if isinstance(p, int) else _printable(str(p), 64) for p in e.get("loc", ())],
-         "msg": _printable(str(e.get("msg", "")).removeprefix("Value error, ")),
+         "msg": _UNICODE if e.get("type") == "string_unicode" else
+         _printable(str(e.get("msg", "")).removeprefix("Value error, ")),
          "type": _printable(str(e.get("type", "")), 64)}
         for e in err.errors()
     ]
@@ -151,6 +155,8 @@ def create_app(
     app.include_router(import_router)  # before the router, so /import is not taken for a profile id
     app.include_router(router)
     app.include_router(batches_router)
+    from api.web import install as install_web  # the pages for people, beside /v1 (api/web)
+    install_web(app, api)
     if api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(api.cors_origins), allow_methods=["*"],
                            allow_headers=["X-API-Key", "Content-Type"])

@@ -1,15 +1,17 @@
-"""ASGI middleware: a request body size limit that also holds for chunked uploads, and an access
-log that records the route template, never the concrete path (no profile ids in logs)."""
+"""ASGI middleware: a request body size limit that also holds for chunked uploads, an access log
+that records the route template, never the concrete path (no profile ids in logs), and a plain 500
+for anything unexpected, logged without the exception's message (it may quote the request)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
+import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["AccessLog", "BodyLimit"]
+__all__ = ["AccessLog", "BodyLimit", "ServerErrors"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -18,6 +20,7 @@ Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("matcher.access")
+errors_log = logging.getLogger("matcher.api")
 
 
 class BodyLimit:
@@ -100,6 +103,44 @@ class AccessLog:
         try:
             await self.app(scope, receive, watch)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", "(unrouted)")
-            log.info("%s %s %s %.1fms", scope["method"], template, status, (time.perf_counter() - started) * 1000)
+            log.info("%s %s %s %.1fms", scope["method"], _template(scope), status,
+                     (time.perf_counter() - started) * 1000)
+
+
+def _template(scope: Scope) -> str:
+    return getattr(scope.get("route"), "path", "(unrouted)")
+
+
+class ServerErrors:
+    """A 500 with a plain body for any exception the app lets through.
+
+    The exception ends here: a server that saw it would close the connection (a client's next
+    request on it would fail) and log its message, which can quote request data. The log line
+    gives the exception's type, route template and stack frames, never its message or the body.
+    """
+
+    def __init__(self, app: App):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as err:
+            frames = "".join(traceback.StackSummary.extract(traceback.walk_tb(err.__traceback__)).format())
+            errors_log.error("unexpected %s on %s %s\n%s", type(err).__name__, scope["method"], _template(scope),
+                             frames.rstrip())
+            if not started:  # else the response is cut short and the server closes the connection
+                body = json.dumps({"detail": "internal error", "error": "InternalError"}).encode()
+                await send({"type": "http.response.start", "status": 500, "headers": [
+                    (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
