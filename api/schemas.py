@@ -136,7 +136,8 @@ class MatchOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: str
+    status: str  # ok, or degraded (then `reason` says why: writes fail, matches go on)
+    reason: str | None = None
     profiles: int
     model: str
     snapshot: str | None = None  # the matching state's current snapshot (see `matcher state status`)

@@ -12,6 +12,8 @@ __all__ = [
     "InfeasibleConsortium",
     "InfeasibleBatch",
     "JobNotFound",
+    "JobExpired",
+    "StoreFull",
 ]
 
 
@@ -74,3 +76,22 @@ class JobNotFound(MatcherError):
 
     def __init__(self, job_id: str):
         super().__init__(f"no batch job '{job_id}'")
+
+
+class JobExpired(JobNotFound):
+    """A batch job whose result was removed after the retention period (answered like an unknown job)."""
+
+    def __init__(self, job_id: str, days: float):
+        self.job_id = job_id
+        self.days = days
+        super().__init__(job_id)
+
+    def __str__(self) -> str:
+        return f"batch job '{self.job_id}' has expired: results are kept for {self.days:g} days after they finish"
+
+
+class StoreFull(MatcherError):
+    """A write failed because the store's disk is full; reads go on from memory."""
+
+    def __init__(self) -> None:
+        super().__init__("the store's disk is full")

@@ -1,6 +1,7 @@
 """The one place that wires the product: a store, the configured embedding model behind the
 store's cache, the matching state, the engine, and the repositories of keys, audit rows and
-batch jobs. The CLI, the API and the merge process all start here."""
+batch jobs. The CLI, the API and the merge process all start here, and here the process's files
+become private: everything it creates is readable by its owner alone (umask 077)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from matcher.domain.errors import MatcherError
+from matcher.domain.errors import MatcherError, StoreFull
 from matcher.embed.backends import backend_model_id, kernel_tag, usable_cpus
 from matcher.embed.base import Embedder
 from matcher.embed.cache import CachedEmbedder
@@ -22,9 +23,13 @@ from matcher.service.engine import Engine
 from matcher.store.audit import AuditLog
 from matcher.store.jobs import JobStore
 from matcher.store.keys import KeyStore
+from matcher.store.space import DiskSpace, is_disk_full
 from matcher.store.sqlite import SqliteStore
 
-__all__ = ["Services", "bootstrap", "configure_threads", "model_id_for"]
+__all__ = ["PRIVATE_UMASK", "Services", "bootstrap", "configure_threads", "model_id_for", "restrict_permissions"]
+
+PRIVATE_UMASK = 0o077  # files 0600, folders 0700
+_DISK_FULL_EXIT = 28  # the merge process's exit code when the disk is full (ENOSPC's number)
 
 
 @dataclass
@@ -62,6 +67,7 @@ def bootstrap(
 ) -> Services:
     """The services over the store at `config.home`. `embedder_factory` replaces the configured
     model (a fake in tests: merges then run in a thread instead of a separate process)."""
+    restrict_permissions()
     configure_threads(config)
     store = SqliteStore(config.home)
     own_model = embedder_factory is None
@@ -73,10 +79,17 @@ def bootstrap(
         kernel=kernel_tag(config.backend) if own_model else "custom",
     )
     state = MatchingState(store, embedder, index=config.index, policy=policy)
-    background = _merge_in_a_process(config) if own_model else None
+    background = _merge_in_a_process(config, store.space) if own_model else _merge_in_a_thread(store.space)
     engine = Engine(config, store, embedder, state, background_merge=background)
-    batches = BatchJobs(JobStore(store), store.home / "batches")
+    batches = BatchJobs(JobStore(store), store.home / "batches", retention_days=config.result_retention_days)
     return Services(config, store, engine, KeyStore(store), AuditLog(store), batches)
+
+
+def restrict_permissions() -> None:
+    """Everything this process creates from now on is its owner's alone: the store and its files,
+    snapshots, batch results, and the exports the CLI writes (the store also narrows its folder
+    when it opens, for a store made before)."""
+    os.umask(PRIVATE_UMASK)
 
 
 def configure_threads(config: Config) -> None:
@@ -95,9 +108,10 @@ def _model_factory(config: Config) -> Callable[[], Embedder]:
     return make
 
 
-def _merge_in_a_process(config: Config) -> Callable[[MatchingState, bool], None]:
+def _merge_in_a_process(config: Config, space: DiskSpace) -> Callable[[MatchingState, bool], None]:
     """Run each merge in a fresh process (spawned: no state shared), so a merge never competes with
-    queries for the interpreter."""
+    queries for the interpreter. A snapshot that cannot be written for lack of space is a full
+    disk to this process too (`space`)."""
 
     def run(state: MatchingState, refit: bool) -> None:
         process = multiprocessing.get_context("spawn").Process(
@@ -105,8 +119,22 @@ def _merge_in_a_process(config: Config) -> Callable[[MatchingState, bool], None]
         )
         process.start()
         process.join()
+        if process.exitcode == _DISK_FULL_EXIT:
+            space.failed()
+            raise StoreFull()
         if process.exitcode != 0:
             raise MatcherError(f"the merge process exited with code {process.exitcode}")
+        space.written()
+
+    return run
+
+
+def _merge_in_a_thread(space: DiskSpace) -> Callable[[MatchingState, bool], None]:
+    """Run each merge in the calling thread (with a fake model in tests), a full disk noted in `space`."""
+
+    def run(state: MatchingState, refit: bool) -> None:
+        with space.writing():
+            merge(state.store, state.embedder, index=state.index_kind, refit=refit)
 
     return run
 
@@ -117,6 +145,10 @@ def _merge_main(config: Config, refit: bool) -> None:
     services = bootstrap(config)
     try:
         merge(services.store, services.engine.embedder, index=config.index, refit=refit)
+    except Exception as err:
+        if is_disk_full(err):
+            raise SystemExit(_DISK_FULL_EXIT) from err
+        raise
     finally:
         services.store.close()
 

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     partner_weight: float = ScoringConfig.partner_weight
     diversity: float = 0.1
     index: str = "exact"  # MATCHER_INDEX=exact|exact-single|sklearn, see matcher/index.py
+    result_retention_days: float = 30.0  # MATCHER_RESULT_RETENTION_DAYS: days a batch result is kept (0: for ever)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Config:
     diversity: float = 0.1
     index: str = "exact"
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    result_retention_days: float = 30.0
 
 
 def load_config(**overrides: object) -> Config:
@@ -57,6 +59,7 @@ def load_config(**overrides: object) -> Config:
         backend=settings.backend,
         diversity=settings.diversity,
         index=settings.index,
+        result_retention_days=settings.result_retention_days,
         scoring=ScoringConfig(
             aggregate=settings.aggregate,
             lexical_weight=settings.lexical_weight,

@@ -185,13 +185,34 @@ class Engine:
 
     def delete(self, profile_id: str) -> None:
         """Erase a profile: store rows and cached vectors only it used go now, its rows leave the
-        matching state before this returns, and its rows leave the state's files in the merge
-        this triggers."""
+        matching state at once, and no file of the state holds them when this returns. The merge
+        the deletion triggers writes a snapshot without them (when serving, in the background:
+        this waits for it). When no merge reached the deletion (one failed, or ran on an earlier
+        read), it runs here; when even that fails, the snapshot is removed instead, and the next
+        process to open the state builds it again from the store."""
         version = self.store.delete(profile_id)
         if self.state.view() is None:
             self.state.refresh()  # not open yet (a one-shot command): opening replays the deletion and merges
         else:
             self.state.remove(profile_id, version)
+        snapshots = self.state.snapshots
+        for _ in range(1200):  # up to a minute while merges run (writers elsewhere keep asking for more)
+            idle = self.state.merger.wait(0.05)
+            info = snapshots.current()
+            if info is None or info.generation >= version:
+                with snapshots.lock():  # held by the merge that wrote it until it removed the older ones
+                    return
+            if idle:
+                break
+        try:
+            merge(self.store, self.embedder, index=self.config.index)
+            self.state.refresh()
+        except Exception as err:
+            log.warning("the erasure's merge failed (%s); removing the snapshot that still holds the profile", err)
+            with snapshots.lock():
+                current = snapshots.current()
+                if current is not None and current.generation < version:
+                    snapshots.remove_all()
 
     # -- queries --------------------------------------------------------------------------------
 

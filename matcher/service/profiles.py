@@ -4,6 +4,7 @@ upload, create and replace one profile, read and list them, and erase one comple
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from matcher.ingest.uploads import read_upload
 from matcher.service.bootstrap import Services
 
 __all__ = ["IngestReport", "create", "erase", "import_upload", "ingest", "replace"]
+
+log = logging.getLogger("matcher.service.profiles")
 
 
 @dataclass(frozen=True)
@@ -91,11 +94,33 @@ def replace(services: Services, profile_id: str, profile: Profile) -> Profile:
 
 
 def erase(services: Services, profile_id: str, *, key_id: str | None = None, scope: str | None = None) -> None:
-    """Erase a profile completely: its rows, works and cached vectors no one else uses, its rows in
-    the matching state (at once) and in the state's files (the merge this triggers), its owner
-    keys, its rows in kept batch results, and its id in the audit trail."""
+    """Erase a profile completely, from the database, the matching state and every file under the store:
+
+    - its id and name leave other profiles' co-author lists: those profiles are rewritten through
+      the normal write path (their texts do not change, so nothing is embedded);
+    - its rows, works and the cached vectors no one else uses go, and its rows leave the matching
+      state at once and the state's files before this returns (`Engine.delete`);
+    - its owner keys are revoked, its rows leave kept batch results, its id the jobs' records and
+      the audit trail;
+    - last, the write-ahead log is emptied into the database, where `secure_delete` has zeroed
+      everything deleted, so no file keeps an older copy of its rows.
+    """
+    named = {profile_id, services.store.get(profile_id).name}
+    listing = services.store.listing(named)
+    if listing:
+        services.engine.add([_unlisted(p, named) for p in listing])
     services.engine.delete(profile_id)
     services.keys.revoke_owned_by(profile_id)
     services.batches.forget_profile(profile_id)
     services.audit.forget(profile_id)
     services.audit.record("erasure", key_id=key_id, scope=scope)
+    if not services.store.checkpoint():
+        log.warning("erasure of a profile: another process kept the write-ahead log from being emptied; "
+                    "the next erasure or checkpoint empties it")
+
+
+def _unlisted(profile: Profile, named: set[str]) -> Profile:
+    """The profile with `named` (an id, a name) gone from its works' co-author lists."""
+    works = tuple(dataclasses.replace(w, coauthors=tuple(c for c in w.coauthors if c not in named))
+                  for w in profile.works)
+    return dataclasses.replace(profile, works=works)

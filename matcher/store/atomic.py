@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["fsync_dir", "save_npy_atomic", "write_text_atomic"]
+__all__ = ["fsync_dir", "save_npy_atomic", "write_bytes_atomic", "write_text_atomic"]
 
 
 def fsync_dir(directory: Path) -> None:
@@ -38,11 +38,16 @@ def save_npy_atomic(path: Path, array: np.ndarray) -> None:
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write text to a temporary file beside `path`, fsync it, and move it into place."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write bytes to a temporary file beside `path`, fsync it, and move it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -1,11 +1,17 @@
-"""Batch jobs' state in the store: queued, running (with progress), done (with a summary) or failed
-(with the reason). It survives restarts; the result files are kept by the service
-(`matcher.service.batches`)."""
+"""Batch jobs' state in the store: queued, running (with progress), done (with a summary), failed
+(with the reason) or expired (its result removed after the retention period). It survives
+restarts; the result files are kept by the service (`matcher.service.batches`).
+
+`batch_holders` indexes which profile ids each kept result names, so an erasure finds the results
+to scrub without reading any other.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
 from matcher.domain.errors import JobNotFound
@@ -26,7 +32,14 @@ CREATE TABLE IF NOT EXISTS batch_jobs (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
     finished_at TEXT
 );
+CREATE TABLE IF NOT EXISTS batch_holders (
+    profile_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    PRIMARY KEY (profile_id, job_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS batch_holders_by_job ON batch_holders(job_id);
 """
+ERASED = "[erased]"
 
 
 class JobStore:
@@ -70,4 +83,64 @@ class JobStore:
 
     def delete(self, job_id: str) -> None:
         self.get(job_id)
+        self.store.execute("DELETE FROM batch_holders WHERE job_id=?", (job_id,))
         self.store.execute("DELETE FROM batch_jobs WHERE id=?", (job_id,))
+
+    # -- which results name whom ----------------------------------------------------------------
+
+    def hold(self, job_id: str, profile_ids: Iterable[str]) -> None:
+        """Record that the result of `job_id` names these profiles."""
+        self.store.executemany("INSERT OR IGNORE INTO batch_holders(profile_id, job_id) VALUES (?, ?)",
+                               [(pid, job_id) for pid in profile_ids])
+
+    def holding(self, profile_id: str) -> list[str]:
+        """The jobs whose kept result names a profile."""
+        rows = self.store.query("SELECT job_id FROM batch_holders WHERE profile_id=? ORDER BY job_id", (profile_id,))
+        return [str(job_id) for (job_id,) in rows]
+
+    def unindexed(self) -> list[str]:
+        """Finished jobs with no recorded holders (kept by a version that did not record them)."""
+        rows = self.store.query(
+            "SELECT id FROM batch_jobs WHERE status='done' "
+            "AND NOT EXISTS (SELECT 1 FROM batch_holders WHERE job_id=batch_jobs.id) ORDER BY id")
+        return [str(job_id) for (job_id,) in rows]
+
+    def forget(self, profile_id: str) -> None:
+        """Erasure: a profile's id leaves the holders, the jobs' requests (their pools) and errors."""
+        self.store.execute("DELETE FROM batch_holders WHERE profile_id=?", (profile_id,))
+        named = re.compile(rf"(?<![\w.:-]){re.escape(profile_id)}(?![\w.:-])")
+        rows = self.store.query(
+            "SELECT id, request, coalesce(error, '') FROM batch_jobs WHERE instr(request, ?) OR instr(error, ?)",
+            (profile_id, profile_id))
+        for job_id, request, error in rows:
+            scrubbed = _without_value(json.loads(str(request)), profile_id)
+            self.store.execute("UPDATE batch_jobs SET request=?, error=nullif(?, '') WHERE id=?",
+                               (json.dumps(scrubbed, sort_keys=True), named.sub(ERASED, str(error)), job_id))
+
+    # -- retention ------------------------------------------------------------------------------
+
+    def finished_before(self, days: float) -> list[str]:
+        """Done or failed jobs that finished more than `days` ago."""
+        rows = self.store.query(
+            "SELECT id FROM batch_jobs WHERE status IN ('done', 'failed') "
+            "AND finished_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?) ORDER BY id", (f"-{days * 86400:.0f} seconds",))
+        return [str(job_id) for (job_id,) in rows]
+
+    def expire(self, job_id: str, reason: str) -> None:
+        """The job's result is gone: it keeps its row (status 'expired', the reason), not its request."""
+        self.store.execute("UPDATE batch_jobs SET status='expired', request='{}', error=? WHERE id=?",
+                           (reason, job_id))
+        self.store.execute("DELETE FROM batch_holders WHERE job_id=?", (job_id,))
+
+    def statuses(self) -> dict[str, str]:
+        """Every job's status by id."""
+        return {str(i): str(s) for i, s in self.store.query("SELECT id, status FROM batch_jobs")}
+
+
+def _without_value(value: Any, gone: str) -> Any:
+    """A JSON value with every list entry equal to `gone` dropped (a pool's ids)."""
+    if isinstance(value, list):
+        return [_without_value(v, gone) for v in value if v != gone]
+    if isinstance(value, dict):
+        return {k: _without_value(v, gone) for k, v in value.items()}
+    return value

@@ -105,4 +105,6 @@ class KeyStore:
         return [ApiKey(str(k), str(s), o if o is None else str(o), str(lb)) for k, s, o, lb in rows]
 
     def revoke_owned_by(self, profile_id: str) -> None:
-        self.store.execute("UPDATE api_keys SET revoked=1 WHERE owner=?", (profile_id,))
+        """Erasure: a profile's owner keys are revoked and no longer name it (nor keep a label,
+        which may)."""
+        self.store.execute("UPDATE api_keys SET revoked=1, owner=NULL, label='' WHERE owner=?", (profile_id,))

@@ -4,11 +4,18 @@ Every write runs in one transaction and appends one row per profile it changed t
 (`changes`); the store's generation is the last change's number. The matching state records the
 generation it reflects, so any process (a server, a one-shot CLI command) catches up by reading
 only the profiles changed since, and every change carries the version it wrote.
+
+Erased data does not linger in the files: every connection sets `secure_delete` (deleted rows are
+overwritten with zeros, whatever the SQLite build's default), and `checkpoint` empties the
+write-ahead log, whose older pages still hold rows as they were. The folder is the owner's alone
+(0700, the database files 0600). A write that fails for lack of disk space raises `StoreFull`
+(`matcher.store.space`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import threading
@@ -22,6 +29,7 @@ import numpy as np
 from matcher.domain.errors import ProfileExists, ProfileNotFound
 from matcher.domain.profiles import Profile, parse_profile, profile_to_dict
 from matcher.store.base import Change, UpsertResult, family_model_id, text_hash
+from matcher.store.space import DiskSpace
 
 __all__ = ["SqliteReader", "SqliteStore"]
 
@@ -68,18 +76,25 @@ class SqliteStore:
 
     def __init__(self, home: Path):
         self.home = Path(home)
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.home, 0o700)
         self.path = self.home / "matcher.sqlite3"
+        self.space = DiskSpace()
         self._lock = threading.RLock()  # the one writing connection
         self._local = threading.local()  # a read-only connection per thread: reads never wait for a write
         self._readers: list[sqlite3.Connection] = []
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db = _connect(str(self.path), check_same_thread=False)
+        for suffix in ("", "-wal", "-shm"):  # the log and index SQLite makes later copy the file's mode
+            path = self.path.with_name(self.path.name + suffix)
+            if path.exists():
+                os.chmod(path, 0o600)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
-        with self._lock, self._transaction():
-            self._migrate()
+        with self._writing():
+            self._db.executescript(_SCHEMA)
+            with self._transaction():
+                self._migrate()
 
     @property
     def state_dir(self) -> Path:
@@ -130,7 +145,7 @@ class SqliteStore:
         run beside the writer and never take the write lock)."""
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+            db = _connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
             self._local.db = db
             with self._lock:
                 self._readers.append(db)
@@ -149,7 +164,7 @@ class SqliteStore:
         Each profile written gets a change number (`versions`)."""
         added = updated = unchanged = 0
         versions: dict[str, int] = {}
-        with self._lock, self._transaction():
+        with self._writing(), self._transaction():
             for profile in profiles:
                 digest = profile.content_hash()
                 row = self._db.execute(
@@ -212,7 +227,7 @@ class SqliteStore:
     def reader(self) -> Iterator[SqliteReader]:
         """A consistent read-only view of the profiles (one SQLite read transaction on its own
         connection): writers go on meanwhile, the view does not see them."""
-        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+        db = _connect(f"file:{self.path}?mode=ro", uri=True)
         try:
             db.execute("BEGIN")
             yield SqliteReader(db)
@@ -228,17 +243,48 @@ class SqliteStore:
     def delete(self, profile_id: str) -> int:
         """Remove a profile, its works, and cached vectors of texts no other profile uses; return
         the deletion's change number."""
-        with self._lock:
+        with self._writing():
             row = self._db.execute("SELECT data FROM profiles WHERE id=?", (profile_id,)).fetchone()
             if row is None:
                 raise ProfileNotFound(profile_id)
-            hashes = [text_hash(t) for t in parse_profile(json.loads(row[0])).texts]
+            profile = parse_profile(json.loads(row[0]))
             with self._transaction():
                 self._db.execute("DELETE FROM profiles WHERE id=?", (profile_id,))
-                for digest in hashes:
+                for digest in {text_hash(w.text) for w in profile.works}:
                     if not self._db.execute("SELECT 1 FROM works WHERE text_hash=?", (digest,)).fetchone():
                         self._db.execute("DELETE FROM embeddings WHERE text_hash=?", (digest,))
+                if profile.keywords and not self._keywords_used(profile):
+                    self._db.execute("DELETE FROM embeddings WHERE text_hash=?", (text_hash(profile.keyword_text),))
                 return self._record_change(profile_id)
+
+    def _keywords_used(self, profile: Profile) -> bool:
+        """Whether another profile has the same keywords (keyword texts have no row in `works`)."""
+        needle = json.dumps(list(profile.keywords), ensure_ascii=False)
+        for (data,) in self._db.execute("SELECT data FROM profiles WHERE instr(data, ?)", (needle,)):
+            if parse_profile(json.loads(data)).keyword_text == profile.keyword_text:
+                return True
+        return False
+
+    def listing(self, values: Iterable[str]) -> list[Profile]:
+        """Profiles whose works list any of `values` (ids or names) among their co-authors."""
+        wanted = set(values)
+        found: dict[str, Profile] = {}
+        db = self._read()
+        for value in wanted:
+            needle = json.dumps(value, ensure_ascii=False)
+            for (data,) in db.execute("SELECT data FROM profiles WHERE instr(data, ?)", (needle,)):
+                profile = parse_profile(json.loads(data))
+                if profile.coauthors & wanted:
+                    found[profile.id] = profile
+        return [found[pid] for pid in sorted(found)]
+
+    def checkpoint(self) -> bool:
+        """Copy the write-ahead log into the database and empty it: its frames keep pages as they
+        were before later writes (an erased row among them). False when a reader in another
+        process kept the log from being emptied (it waits up to the busy timeout first)."""
+        with self._writing():
+            busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return not busy
 
     def count_changed_since(self, generation: int) -> int:
         """How many profiles changed after `generation`."""
@@ -247,7 +293,7 @@ class SqliteStore:
 
     def prune_changes(self, through: int) -> None:
         """Forget changes up to `through` (every snapshot in use is at least that recent)."""
-        with self._lock, self._transaction():
+        with self._writing(), self._transaction():
             done = int(self._meta("changes_pruned_through") or 0)
             if through > done:
                 self._db.execute("DELETE FROM changes WHERE seq <= ?", (through,))
@@ -273,7 +319,7 @@ class SqliteStore:
             (model_id, digest, np.ascontiguousarray(vec, dtype=np.float32).tobytes())
             for digest, vec in zip(hashes, vectors, strict=True)
         ]
-        with self._lock, self._transaction():
+        with self._writing(), self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?,?,?)", rows)
 
     def cache_size(self, model_id: str) -> int:
@@ -283,7 +329,7 @@ class SqliteStore:
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
         """Run one writing statement (its own transaction) and return every row."""
-        with self._lock:
+        with self._writing():
             return self._db.execute(sql, params).fetchall()
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
@@ -292,14 +338,20 @@ class SqliteStore:
 
     def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
         """Run one writing statement for many rows, in one transaction."""
-        with self._lock, self._transaction():
+        with self._writing(), self._transaction():
             self._db.executemany(sql, rows)
 
     def ensure_schema(self, ddl: str) -> None:
-        with self._lock:
+        with self._writing():
             self._db.executescript(ddl)
 
     # -- internals ------------------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The writing connection, with a full disk reported as `StoreFull`."""
+        with self._lock, self.space.writing():
+            yield
 
     def _record_change(self, profile_id: str) -> int:
         seq = int(self._db.execute("INSERT INTO changes(profile_id) VALUES (?)", (profile_id,)).lastrowid or 0)
@@ -308,6 +360,13 @@ class SqliteStore:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
+
+
+def _connect(target: str, *, uri: bool = False, check_same_thread: bool = True) -> sqlite3.Connection:
+    """A connection in autocommit mode that zeroes what it deletes."""
+    db = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=check_same_thread)
+    db.execute("PRAGMA secure_delete=ON")
+    return db
 
 
 def _generation(db: sqlite3.Connection) -> int:
@@ -375,4 +434,9 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        try:
+            if exc_type is None:
+                self._db.execute("COMMIT")
+        finally:  # after a failure, and after a COMMIT that failed (a full disk)
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")  # SQLite may have rolled back already (SQLITE_FULL)
