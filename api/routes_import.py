@@ -16,7 +16,18 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"], responses=ERRORS)
 
 
-@router.post("/import", summary="Import profiles from a file (body = the file's bytes)")
+@router.post(
+    "/import",
+    summary="Import profiles from a file (body = the file's bytes)",
+    description=(
+        "Reads the file as `matcher ingest` does, within the same bounds: a line (record) longer than "
+        "MATCHER_MAX_LINE_BYTES or a CSV cell longer than MATCHER_MAX_FIELD_BYTES is rejected with its line, "
+        "and the other records are kept; a file that is not one record per line within the bound, a JSON "
+        "document over MATCHER_MAX_DOCUMENT_BYTES, or a CORDIS zip whose members expand more than "
+        "MATCHER_MAX_ZIP_RATIO times or to more than MATCHER_MAX_UNPACKED_BYTES together, gets a 400 that "
+        "says which. Messages name the upload's own files, never a path on the server."
+    ),
+)
 async def import_profiles(
     request: Request, services: ServicesDep, key: AdminKey,
     format: Annotated[

@@ -53,6 +53,10 @@ def ingest(
     merged. Each rejected record is reported with its file, line (or JSON path) and reason; valid
     records are kept; re-running the same file changes nothing. Exits 1 if any record was rejected.
 
+    Bounds: a line (record) over MATCHER_MAX_LINE_BYTES (4 MiB) or a CSV cell over
+    MATCHER_MAX_FIELD_BYTES (1 MiB) is rejected with its line; a first line that long, or a JSON
+    document (not JSON Lines) over MATCHER_MAX_DOCUMENT_BYTES (64 MiB), is one error for the file.
+
     Examples: matcher ingest researchers.jsonl;  matcher ingest cordis-export/ --format cordis;
     matcher ingest form.xlsx --map form-map.yaml
     """

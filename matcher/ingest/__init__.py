@@ -11,11 +11,15 @@ touches the store or the embedder.
 - `merge`: one profile per person across records (same ORCID, OpenAlex id or profile id).
 - `detect`: `read_source`, which detects the format, reads and merges.
 
-Shared parts: `files` (JSON shapes, text encodings, CSV delimiters, locations), `build` (fast
-construction of profiles that `parse_profile` would accept), `openalex_records` (pure
-per-record OpenAlex functions) and `parallel` (JSON decoding of large files in worker processes).
+Shared parts: `bounds` (`ReadLimits`: the most a line, a cell, a document or a zip may hold, and
+the bounded line reader every reader uses), `files` (JSON shapes and locations), `delimited`
+(CSV rows of unknown encoding and delimiter), `archives` (zip members checked before they are
+unpacked), `build` (fast construction of profiles that `parse_profile` would accept),
+`openalex_records` (pure per-record OpenAlex functions) and `parallel` (JSON decoding of large
+files in worker processes).
 """
 
+from matcher.ingest.bounds import ReadLimits
 from matcher.ingest.cordis import read_cordis
 from matcher.ingest.detect import FORMATS, detect_source, read_source, read_sources
 from matcher.ingest.merge import merge_profiles
@@ -25,6 +29,7 @@ from matcher.ingest.spreadsheet import load_mapping, read_spreadsheet
 
 __all__ = [
     "FORMATS",
+    "ReadLimits",
     "detect_source",
     "load_mapping",
     "merge_profiles",

@@ -3,7 +3,7 @@
 
 Input: the folder holding both files, or either file (its sibling is found next to it). The files
 come ``,``- or ``;``-separated (both are published), UTF-8 with or without a byte-order mark, or
-Windows-1252; see `matcher.ingest.files`. Columns used, by their published names:
+Windows-1252; see `matcher.ingest.delimited`. Columns used, by their published names:
 
 - ``project.csv``: ``id`` (or ``projectID``), ``title``, ``objective``, ``startDate``.
 - ``organization.csv``: ``projectID``, ``organisationID`` (or ``organizationID``, ``id``),
@@ -16,8 +16,9 @@ its ``country`` (CORDIS writes EL and UK; both are normalised). Its works are it
 work's ``coauthors`` are the profile ids of the other organisations in that project, which keeps
 earlier collaborations visible. An organisation in more projects than a profile holds keeps the
 most recent ones, with a note. Locations are the line a row starts on (the header is line 1).
-Rejected: organisation rows whose project is not in ``project.csv`` or has no title, rows with
-neither id nor name, and organisations without a valid country.
+Rejected: rows of either file that cannot be read (over the bounds of `ReadLimits`), organisation
+rows whose project is not in ``project.csv`` or has no title, rows with neither id nor name, and
+organisations without a valid country.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from matcher.domain.errors import InvalidProfile, MatcherError
-from matcher.domain.profiles import MAX_WORKS, Profile, Work
-from matcher.ingest.build import make_profile, make_work, most_recent
-from matcher.ingest.files import Location, csv_rows, read_text
+from matcher.domain.profiles import MAX_TEXT, MAX_WORKS, Profile, Work
+from matcher.ingest.bounds import DEFAULT_LIMITS, ReadLimits
+from matcher.ingest.build import MAX_TITLE, clip, make_profile, make_work, most_recent
+from matcher.ingest.delimited import csv_rows
+from matcher.ingest.files import Location
 from matcher.ingest.readers import ReadResult, Rejection
 
 __all__ = ["ORG_PREFIX", "PREFIX", "cordis_files", "is_cordis_header", "read_cordis"]
@@ -69,11 +72,15 @@ def is_cordis_header(cells: list[str]) -> bool:
 
 
 def _table(
-    path: Path, wanted: dict[str, tuple[str, ...]], required: tuple[str, ...]
+    path: Path, wanted: dict[str, tuple[str, ...]], required: tuple[str, ...], limits: ReadLimits,
+    rejected: list[Rejection],
 ) -> tuple[dict[str, int], Iterator[tuple[int, list[str]]]]:
-    """Column positions by our names (the first published alias present), and (line, cells) rows."""
-    rows = csv_rows(read_text(path))
-    _, _, header = next(rows, (0, 0, []))
+    """Column positions by our names (the first published alias present), and (line, cells) rows;
+    a row that cannot be read (too long, ...) goes to `rejected`."""
+    rows = csv_rows(path, limits)
+    _, line, header = next(rows, (0, 0, []))
+    if isinstance(header, str):
+        raise MatcherError(f"{path}: line {line}, the header: {header}")
     names = [h.strip() for h in header]
     columns: dict[str, int] = {}
     for key, aliases in wanted.items():
@@ -82,7 +89,15 @@ def _table(
             raise MatcherError(f"{path}: no '{aliases[0]}' column; the header is: {', '.join(names)}")
         if found is not None:
             columns[key] = found
-    return columns, ((line, cells) for _, line, cells in rows)
+
+    def readable() -> Iterator[tuple[int, list[str]]]:
+        for _, start, cells in rows:
+            if isinstance(cells, str):
+                rejected.append(Rejection(start, cells, source=path.name))
+            else:
+                yield start, cells
+
+    return columns, readable()
 
 
 def _cell(cells: list[str], columns: dict[str, int], key: str) -> str:
@@ -104,32 +119,35 @@ class _Org:
     projects: dict[str, None] = field(default_factory=dict)
 
 
-def _projects(path: Path) -> dict[str, tuple[int, str, str, int | None]]:
+def _projects(
+    path: Path, limits: ReadLimits, rejected: list[Rejection]
+) -> dict[str, tuple[int, str, str, int | None]]:
+    """Projects by id: (line, title, objective, start year); texts cut to what a work keeps."""
     columns, rows = _table(path, {
         "id": ("id", "projectID"), "title": ("title",), "objective": ("objective",), "start": ("startDate",),
-    }, required=("id", "title"))
+    }, required=("id", "title"), limits=limits, rejected=rejected)
     projects: dict[str, tuple[int, str, str, int | None]] = {}
     for line, cells in rows:
         pid = _cell(cells, columns, "id")
         if pid and pid not in projects:
             year = _YEAR.search(_cell(cells, columns, "start"))
-            projects[pid] = (line, _cell(cells, columns, "title"), _cell(cells, columns, "objective"),
-                             int(year[1]) if year else None)
+            projects[pid] = (line, clip(_cell(cells, columns, "title"), MAX_TITLE),
+                             clip(_cell(cells, columns, "objective"), MAX_TEXT), int(year[1]) if year else None)
     return projects
 
 
-def read_cordis(path: Path) -> ReadResult:
+def read_cordis(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> ReadResult:
     """Organisation profiles from a CORDIS export pair (a folder, or either of its files)."""
     project_path, org_path = cordis_files(path)
-    projects = _projects(project_path)
+    rejected: list[Rejection] = []
+    projects = _projects(project_path, limits, rejected)
     columns, rows = _table(org_path, {
         "project": ("projectID",), "id": ("organisationID", "organizationID", "id"),
         "name": ("name",), "country": ("country",),
-    }, required=("project", "name", "country"))
+    }, required=("project", "name", "country"), limits=limits, rejected=rejected)
     src = org_path.name
     orgs: dict[str, _Org] = {}
     members: dict[str, dict[str, None]] = {}
-    rejected: list[Rejection] = []
     for line, cells in rows:
         project, org_id, name = (_cell(cells, columns, k) for k in ("project", "id", "name"))
         if not org_id and not name:

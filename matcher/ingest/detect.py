@@ -17,13 +17,16 @@ land in `ReadResult.notes`. `read_sources` does the same over several files, mer
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from matcher.domain.errors import MatcherError
+from matcher.ingest.bounds import DEFAULT_LIMITS, ReadLimits, open_input
 from matcher.ingest.cordis import is_cordis_header, read_cordis
-from matcher.ingest.files import csv_rows, first_json_record, gc_paused, json_records
+from matcher.ingest.delimited import header_cells
+from matcher.ingest.files import first_json_record, gc_paused, json_records
 from matcher.ingest.merge import merge_profiles
 from matcher.ingest.openalex import read_openalex
 from matcher.ingest.orcid import read_orcid
@@ -50,14 +53,7 @@ def _json_kind(record: Any) -> str:
     return "jsonl"
 
 
-def _csv_header(path: Path) -> list[str]:
-    with path.open("rb") as fh:
-        head = fh.read(65536)
-    first_line = head.decode("utf-8-sig", errors="replace").split("\n", 1)[0]
-    return next((cells for _, _, cells in csv_rows(first_line)), [])
-
-
-def detect_source(path: Path) -> str:
+def detect_source(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> str:
     """The format of `path`, one of `FORMATS`; `MatcherError` if it cannot be told. (A ``csv``
     read with a mapping is a registration form, without one the flat profile CSV.)"""
     if path.is_dir():
@@ -72,9 +68,9 @@ def detect_source(path: Path) -> str:
     if suffix in (".xlsx", ".xlsm"):
         return "xlsx"
     if suffix in _JSON:
-        return _json_kind(first_json_record(path))
+        return _json_kind(first_json_record(path, limits))
     if suffix == ".csv":
-        if is_cordis_header(_csv_header(path)):
+        if is_cordis_header(header_cells(path, limits)):
             return "cordis"
         return "csv"
     raise MatcherError(
@@ -82,42 +78,57 @@ def detect_source(path: Path) -> str:
     )
 
 
-def _read_jsonl(path: Path) -> ReadResult:
+def _read_jsonl(path: Path, limits: ReadLimits) -> ReadResult:
     """Interchange profiles: JSON Lines as `matcher.ingest.readers` reads them; a JSON list or a
     gzipped file through `json_records`."""
-    with path.open("rb") as fh:
+    with open_input(path) as fh:
         head = fh.read(4096).removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
     if head == b"[" or path.suffix == ".gz":
-        return parse_lines(json_records(path), source=path.name)
-    return read_profiles(path, "jsonl")
+        return parse_lines(json_records(path, limits=limits), source=path.name)
+    return read_profiles(path, "jsonl", limits)
 
 
-def _read(path: Path, fmt: str, mapping: Path | None, workers: int | None) -> ReadResult:
+def _read(path: Path, fmt: str, mapping: Path | None, workers: int | None, limits: ReadLimits) -> ReadResult:
     if fmt == "openalex":
-        return read_openalex(path, workers)
+        return read_openalex(path, workers, limits)
     if fmt == "orcid":
-        return read_orcid(path)
+        return read_orcid(path, limits)
     if fmt == "cordis":
-        return read_cordis(path)
+        return read_cordis(path, limits)
     if fmt == "xlsx" or (fmt == "csv" and mapping is not None):
         if mapping is None:
             raise MatcherError(f"{path}: an XLSX form needs a mapping file (see matcher.ingest.spreadsheet)")
-        return read_spreadsheet(path, mapping)
+        return read_spreadsheet(path, mapping, limits)
     if fmt == "csv":
-        return read_profiles(path, "csv")
-    return _read_jsonl(path)
+        return read_profiles(path, "csv", limits)
+    return _read_jsonl(path, limits)
+
+
+def _read_checked(
+    path: Path, fmt: str | None, mapping: Path | None, workers: int | None, limits: ReadLimits
+) -> ReadResult:
+    """`_read`, with what the file system or a decompressor reports (a truncated ``.gz``, a file
+    that cannot be read) as a `MatcherError` naming the file."""
+    try:
+        return _read(path, fmt or detect_source(path, limits), mapping, workers, limits)
+    except (OSError, EOFError, zlib.error) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise MatcherError(f"{path}: cannot be read ({reason})") from None
 
 
 def read_source(
-    path: Path, fmt: str | None = None, mapping: Path | None = None, *, workers: int | None = None
+    path: Path, fmt: str | None = None, mapping: Path | None = None, *, workers: int | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> ReadResult:
     """Read one input in any supported format; duplicates merged, notes in `ReadResult.notes`.
-    `workers`: processes for decoding a large OpenAlex file (default: automatic; 1: none)."""
-    return read_sources([path], fmt, mapping, workers=workers)
+    `workers`: processes for decoding a large OpenAlex file (default: automatic; 1: none);
+    `limits`: the bounds of `matcher.ingest.bounds` (over them: a rejection or a `MatcherError`)."""
+    return read_sources([path], fmt, mapping, workers=workers, limits=limits)
 
 
 def read_sources(
-    paths: Iterable[Path], fmt: str | None = None, mapping: Path | None = None, *, workers: int | None = None
+    paths: Iterable[Path], fmt: str | None = None, mapping: Path | None = None, *, workers: int | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> ReadResult:
     """Read several inputs (each detected unless `fmt` is given) and merge people across them."""
     if fmt is not None and fmt not in FORMATS:
@@ -126,7 +137,7 @@ def read_sources(
     results: list[tuple[Path, ReadResult]] = []
     with gc_paused():  # large reads allocate many long-lived objects and no cycles
         for path in paths:
-            results.append((path, _read(path, fmt or detect_source(path), mapping, workers)))
+            results.append((path, _read_checked(path, fmt, mapping, workers, limits)))
         if len(paths) == 1:
             profiles, distinct = results[0][1].profiles, results[0][1].distinct
         else:  # name the file in each location

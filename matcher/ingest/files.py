@@ -1,41 +1,46 @@
-"""Reading the files sources come in: JSON in its usual shapes, and delimited text of unknown
-encoding and delimiter. Records come out with their location, so every rejection can name it.
+"""Reading JSON in its usual shapes, within `ReadLimits`. Records come out with their location, so
+every rejection can name it.
 
-JSON (`json_records`): one object (location ``$``), a list (``[3]``), an API page
+`json_records`: one object (location ``$``), a list (``[3]``), an API page
 ``{"meta": ..., "results": [...]}`` (``results[3]``), or JSON Lines (the line number; a line that
 is itself an API page gives ``7:results[3]``). ``.gz`` files are read through gzip, as in the
 OpenAlex snapshot. JSON Lines are streamed (`text_lines`: views into large blocks, each line
-with whether it is valid UTF-8); the other shapes are loaded whole.
-
-Text (`read_text`): UTF-8 with or without a byte-order mark, falling back to Windows-1252 and
-then Latin-1, which cannot fail. `sniff_delimiter` picks ``;``, ``,`` or a tab from a header line.
+with whether it is valid UTF-8; a line over the bound is skipped and rejected); the other shapes
+are loaded whole, up to `ReadLimits.document_bytes`. Only ``\n`` ends a line: U+2028 and U+2029,
+valid inside JSON strings, never do.
 """
 
 from __future__ import annotations
 
-import csv
 import gc
-import gzip
 import io
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
-from matcher.domain.errors import MatcherError
+from matcher.ingest.bounds import (
+    DEFAULT_LIMITS,
+    TOO_DEEP,
+    ReadLimits,
+    open_input,
+    read_document,
+    size_text,
+    skip_line,
+    too_long,
+)
 from matcher.ingest.readers import Rejection
 
 __all__ = [
-    "TOO_DEEP", "LineDecoder", "Location", "csv_rows", "expand", "first_json_record", "gc_paused", "is_json_lines",
-    "json_records", "read_text", "reread_line", "sniff_delimiter", "subpath", "text_lines",
+    "TOO_DEEP", "LineDecoder", "Location", "expand", "first_json_record", "gc_paused", "is_json_lines",
+    "json_records", "reread_line", "subpath", "text_lines",
 ]
 
 Location = int | str
-TOO_DEEP = "not readable JSON: nested too deeply"
 
 
 @contextmanager
@@ -72,15 +77,6 @@ def subpath(where: Location, path: str) -> str:
     return f"{where}.{path}" if isinstance(where, str) else f"{where}:{path}"
 
 
-def _open(path: Path) -> io.BufferedIOBase:
-    try:
-        return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
-    except FileNotFoundError:
-        raise MatcherError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise MatcherError(f"{path}: is a directory, expected a file") from None
-
-
 def _bad_json(where: Location, err: json.JSONDecodeError) -> Rejection:
     at = f"line {err.lineno} column {err.colno}" if err.lineno > 1 else f"column {err.colno}"
     return Rejection(where, f"not valid JSON: {err.msg} at {at}")
@@ -98,10 +94,12 @@ def expand(where: Location, doc: Any) -> Iterator[tuple[Location, Any]]:
         yield where, doc
 
 
-def _next_content(lines: Iterator[bytes], number: int) -> tuple[int, bytes | None]:
-    for line in lines:
+def _next_content(fh: io.BufferedIOBase, number: int, limit: int) -> tuple[int, bytes | None]:
+    """The next line with content and its number (None at the end); a line longer than `limit`
+    is returned as its first `limit` + 1 bytes, whatever it holds."""
+    while line := fh.readline(limit + 1):
         number += 1
-        if line.strip():
+        if len(line) > limit or line.strip():
             return number, line
     return number, None
 
@@ -121,20 +119,36 @@ def _looks_like_jsonl(first: bytes, second: bytes | None) -> bool:
     return _parses(first) or _parses(second)
 
 
-def _head(lines: Iterator[bytes]) -> tuple[int, bytes | None, int, bytes | None, bool]:
-    """The first two non-blank lines with their numbers, and whether they make JSON Lines."""
-    n1, first = _next_content(lines, 0)
-    n2, second = _next_content(lines, n1)
+class _Head(NamedTuple):
+    """The first two lines with content and their numbers (None for a line over the bound, which
+    is skipped), and whether they make JSON Lines. A first line over the bound comes alone: no
+    record starts there, so the file is at most one JSON document."""
+
+    lines: list[tuple[int, bytes | None]]
+    jsonl: bool
+
+
+def _head(fh: io.BufferedIOBase, limits: ReadLimits) -> _Head:
+    limit = limits.line_bytes
+    n1, first = _next_content(fh, 0, limit)
     if first is None:
-        return n1, None, n2, None, False
+        return _Head([], False)
+    if len(first) > limit:
+        return _Head([(n1, None)], False)
     first = first.removeprefix(b"\xef\xbb\xbf")
-    return n1, first, n2, second, first.startswith(b"{") and _looks_like_jsonl(first, second)
+    n2, second = _next_content(fh, n1, limit)
+    if second is not None and len(second) > limit:
+        if not second.endswith(b"\n"):
+            skip_line(fh)
+        return _Head([(n1, first), (n2, None)], first.startswith(b"{") and second.startswith(b"{") and _parses(first))
+    jsonl = first.startswith(b"{") and _looks_like_jsonl(first, second)
+    return _Head([(n1, first)] if second is None else [(n1, first), (n2, second)], jsonl)
 
 
-def is_json_lines(path: Path) -> bool:
+def is_json_lines(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> bool:
     """Whether `path` holds JSON Lines (rather than one JSON document), judged by its first lines."""
-    with _open(path) as fh:
-        return _head(iter(fh))[4]
+    with open_input(path) as fh:
+        return _head(fh, limits).jsonl
 
 
 _BLOCK = 1 << 22
@@ -150,10 +164,14 @@ def _is_text(line: bytes | memoryview) -> bool:
 
 
 def text_lines(
-    fh: io.BufferedIOBase, limit: int | None = None, buffer: bytearray | None = None
-) -> Iterator[tuple[bytes | memoryview, bool]]:
+    fh: io.BufferedIOBase,
+    limit: int | None = None,
+    buffer: bytearray | None = None,
+    max_line: int = DEFAULT_LIMITS.line_bytes,
+) -> Iterator[tuple[bytes | memoryview | None, bool]]:
     """The lines of `fh` from its position on (each with its newline, the last maybe without),
     each with whether it is valid UTF-8; with `limit`, only those starting within `limit` bytes.
+    A line longer than `max_line` comes as (None, False): it is read past, never held.
 
     The lines are views into 4 MiB blocks: iterating the file object instead copies every line,
     which took ~8% of reading a file of OpenAlex works. A block of ASCII is valid UTF-8 as a
@@ -167,6 +185,7 @@ def text_lines(
     stop = sys.maxsize if limit is None else limit
     offset, read = 0, 0  # bytes in the lines given, bytes read
     begun: list[bytes] = []  # the start of a line that goes on in the next block
+    held = 0  # the length so far of that line, kept in `begun` unless it is over `max_line`
     size = _BLOCK if buffer is None else len(buffer)
     while offset < stop:
         want = min(size, max(stop - read, _TAIL))
@@ -181,45 +200,69 @@ def text_lines(
         read += n
         view, find = memoryview(block), block.find
         start = 0
-        if begun:
+        if held:
             start = find(b"\n", 0, n) + 1
-            begun.append(bytes(view[:start] if start else view[:n]))
+            held += start or n
+            if held > max_line:
+                begun.clear()
+            else:
+                begun.append(bytes(view[:start] if start else view[:n]))
             if not start:
                 continue
-            whole = b"".join(begun)
-            begun.clear()
-            yield whole, _is_text(whole)
-            offset += len(whole)
+            if begun:
+                whole = b"".join(begun)
+                begun.clear()
+                yield whole, _is_text(whole)
+            else:
+                yield None, False
+            offset += held
+            held = 0
         ascii = block.isascii() if n == len(block) else bytes(view[:n]).isascii()
         while offset < stop and (end := find(b"\n", start, n) + 1):
-            line = view[start:end]
-            yield line, ascii or _is_text(line)
+            if end - start > max_line:
+                yield None, False
+            else:
+                line = view[start:end]
+                yield line, ascii or _is_text(line)
             offset += end - start
             start = end
-        if start < n:
-            begun.append(bytes(view[start:n]))
-    if begun and offset < stop:
-        rest = b"".join(begun)
-        yield rest, _is_text(rest)
+        if start < n and offset < stop:
+            held = n - start
+            if held <= max_line:
+                begun.append(bytes(view[start:n]))
+    if held and offset < stop:
+        if begun:
+            rest = b"".join(begun)
+            yield rest, _is_text(rest)
+        else:
+            yield None, False
 
 
 LineDecoder = Callable[[bytes | memoryview], Any]
 
 
-def json_records(path: Path, decode_line: LineDecoder | None = None) -> Iterator[tuple[Location, Any]]:
-    """(location, record) pairs of a JSON or JSON Lines file; undecodable JSON comes as a
-    `Rejection` in place of the record. `decode_line`, if given, is tried first on each line of
-    JSON Lines that is valid UTF-8: it returns the line's record, or None to have the line
-    decoded in full."""
-    with _open(path) as fh:
-        n1, first, n2, second, jsonl = _head(iter(fh))
-        if first is None:
+def json_records(
+    path: Path, decode_line: LineDecoder | None = None, limits: ReadLimits = DEFAULT_LIMITS
+) -> Iterator[tuple[Location, Any]]:
+    """(location, record) pairs of a JSON or JSON Lines file; undecodable JSON, and a line over
+    `limits.line_bytes`, come as a `Rejection` in place of the record. `decode_line`, if given, is
+    tried first on each line of JSON Lines that is valid UTF-8: it returns the line's record, or
+    None to have the line decoded in full. A file that is not JSON Lines is read whole, up to
+    `limits.document_bytes` (else a `MatcherError` for the file)."""
+    with open_input(path) as fh:
+        head = _head(fh, limits)
+        if not head.lines:
             return
-        if jsonl:
-            yield from _jsonl(n1, first, n2, second, text_lines(fh), decode_line)
+        if head.jsonl:
+            rest = text_lines(fh, max_line=limits.line_bytes)
+            yield from _jsonl(head.lines, rest, decode_line, limits.line_bytes)
             return
+        number, first = head.lines[0]
+        why = "" if first is not None else (
+            f"line {number} is longer than {size_text(limits.line_bytes)}, so this is not JSON Lines, and it is "
+        )
         fh.seek(0)
-        blob = fh.read()
+        blob = read_document(fh, limits, path, why)
     try:
         doc = json.loads(blob)
     except json.JSONDecodeError as err:
@@ -235,22 +278,22 @@ def json_records(path: Path, decode_line: LineDecoder | None = None) -> Iterator
 
 
 def _jsonl(
-    n1: int,
-    first: bytes,
-    n2: int,
-    second: bytes | None,
-    rest: Iterator[tuple[bytes | memoryview, bool]],
+    head: list[tuple[int, bytes | None]],
+    rest: Iterator[tuple[bytes | memoryview | None, bool]],
     decode_line: LineDecoder | None,
+    max_line: int,
 ) -> Iterator[tuple[Location, Any]]:
-    def numbered() -> Iterator[tuple[int, bytes | memoryview, bool]]:  # the two lines read ahead too
-        yield n1, first, _is_text(first)
-        if second is not None:
-            yield n2, second, _is_text(second)
-        for number, (line, text) in enumerate(rest, n2 + 1):
+    def numbered() -> Iterator[tuple[int, bytes | memoryview | None, bool]]:  # the lines read ahead too
+        for number, ahead in head:
+            yield number, ahead, ahead is not None and _is_text(ahead)
+        for number, (line, text) in enumerate(rest, head[-1][0] + 1):
             yield number, line, text
 
     loads = orjson.loads  # several times faster than json.loads; errors are re-read by json for the message
     for number, line, text in numbered():
+        if line is None:
+            yield number, Rejection(number, too_long(max_line))
+            continue
         if text and decode_line is not None and (doc := decode_line(line)) is not None:
             yield number, doc
             continue
@@ -287,48 +330,9 @@ def _line(number: int, line: bytes) -> Iterator[tuple[Location, Any]]:
         yield from expand(number, doc)
 
 
-def first_json_record(path: Path) -> Any:
+def first_json_record(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> Any:
     """The first record of a JSON or JSON Lines file (for format detection), or None."""
-    for _, record in json_records(path):
+    for _, record in json_records(path, limits=limits):
         if not isinstance(record, Rejection):
             return record
     return None
-
-
-def read_text(path: Path) -> str:
-    """A text file's content: UTF-8 (a byte-order mark is dropped), else Windows-1252, else Latin-1."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise MatcherError(f"{path}: no such file") from None
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
-
-
-def sniff_delimiter(text: str) -> str:
-    """``;``, tab or ``,``: the one that splits the header line (outside quotes) the most."""
-    header = text.split("\n", 1)[0]
-    counts = {d: 0 for d in ";\t,"}
-    quoted = False
-    for ch in header:
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and ch in counts:
-            counts[ch] += 1
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def csv_rows(text: str, delimiter: str | None = None) -> Iterator[tuple[int, int, list[str]]]:
-    """(row number with the header as row 1, line the row starts on, cells) for every row,
-    header included; blank rows are skipped but counted."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter or sniff_delimiter(text))
-    line = 1
-    for row_number, row in enumerate(reader, start=1):
-        start, line = line, reader.line_num + 1
-        if any(cell.strip() for cell in row):
-            yield row_number, start, row

@@ -35,6 +35,7 @@ from typing import Any
 
 from matcher.domain.errors import InvalidProfile
 from matcher.domain.profiles import MAX_WORKS, Profile, Work
+from matcher.ingest.bounds import DEFAULT_LIMITS, ReadLimits
 from matcher.ingest.build import MAX_COAUTHORS, checked_work, make_profile, most_recent
 from matcher.ingest.files import Location, gc_paused, json_records, subpath
 from matcher.ingest.openalex_records import (
@@ -224,15 +225,15 @@ def parse_openalex(records: Iterable[tuple[Location, Any]], source: str = "") ->
         return reader.finish()
 
 
-def read_openalex(path: Path, workers: int | None = None) -> ReadResult:
-    """Profiles from an OpenAlex JSON, JSON Lines or API-page file (``.gz`` accepted).
+def read_openalex(path: Path, workers: int | None = None, limits: ReadLimits = DEFAULT_LIMITS) -> ReadResult:
+    """Profiles from an OpenAlex JSON, JSON Lines or API-page file (``.gz`` accepted), within `limits`.
 
     `workers`: processes decoding a JSON Lines file, this one included; by default as many as
     CPUs are idle for a large file (see `matcher.ingest.parallel.auto_workers`), 1 to stay in
     this process.
     """
     workers = auto_workers(path) if workers is None else workers
-    records = parallel_records(path, workers) if workers > 1 else None
+    records = parallel_records(path, workers, limits=limits) if workers > 1 else None
     if records is None:
-        records = json_records(path, decode_work)
+        records = json_records(path, decode_work, limits)
     return parse_openalex(records, source=path.name)

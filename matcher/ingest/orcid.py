@@ -30,6 +30,7 @@ from typing import Any
 
 from matcher.domain.errors import InvalidProfile
 from matcher.domain.profiles import Profile, Work, valid_orcid
+from matcher.ingest.bounds import DEFAULT_LIMITS, ReadLimits
 from matcher.ingest.build import make_profile, make_work
 from matcher.ingest.files import Location, json_records, subpath
 from matcher.ingest.readers import ReadResult, Rejection
@@ -189,6 +190,6 @@ def parse_orcid(records: Iterable[tuple[Location, Any]], source: str = "") -> Re
     return ReadResult(profiles, rejected)
 
 
-def read_orcid(path: Path) -> ReadResult:
+def read_orcid(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> ReadResult:
     """Profiles from a file of ORCID v3.0 records (one JSON record, a JSON list, or JSON Lines)."""
-    return parse_orcid(json_records(path), source=path.name)
+    return parse_orcid(json_records(path, limits=limits), source=path.name)

@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 
 from matcher.domain.errors import MatcherError
+from matcher.ingest.bounds import DEFAULT_LIMITS, ReadLimits, skip_line, too_long
 from matcher.ingest.files import Location, expand, is_json_lines, reread_line, text_lines
 from matcher.ingest.openalex_records import RecordProblem, WorkRow, decode_work, record_kind, work_row_or_problem
 from matcher.ingest.readers import Rejection
@@ -50,7 +51,7 @@ OWN_SHARE = 0.5  # of a chunk, for the calling process's ranges (0.3-1.0 measure
 FIRST_CHUNKS = 4  # the calling process's first range, while the helpers start (~0.15 s each)
 MAX_WORKERS = 4
 _HEADER = struct.Struct("<QQ")  # lines counted, length of the marshalled items
-_WORKER = "import sys; from matcher.ingest.parallel import serve; serve(sys.argv[1])"
+_WORKER = "import sys; from matcher.ingest.parallel import serve; serve(sys.argv[1], int(sys.argv[2]))"
 
 
 def auto_workers(path: Path) -> int:
@@ -95,8 +96,11 @@ def idle_cpus(interval: float = 0.05) -> float:
 _ROW, _PROBLEM, _NOT_JSON, _OBJECT = range(4)
 
 
-def _decode(line: bytes | memoryview, text: bool) -> tuple[int, Any] | None:
-    """(tag, payload) for one line, None for a blank one. `text`: the line is valid UTF-8."""
+def _decode(line: bytes | memoryview | None, text: bool, max_line: int) -> tuple[int, Any] | None:
+    """(tag, payload) for one line, None for a blank one. `text`: the line is valid UTF-8; a line
+    is None when it was longer than `max_line` (see `text_lines`)."""
+    if line is None:
+        return _NOT_JSON, too_long(max_line)
     row = decode_work(line) if text else None
     if row is None:
         try:
@@ -116,7 +120,7 @@ def _decode(line: bytes | memoryview, text: bool) -> tuple[int, Any] | None:
 
 
 def _decoded_range(
-    path: str, start: int, end: int, buffer: bytearray | None = None
+    path: str, start: int, end: int, buffer: bytearray | None = None, max_line: int = DEFAULT_LIMITS.line_bytes
 ) -> tuple[int, list[tuple[int, int, Any]]]:
     """(lines counted, [(line within the range, tag, payload)]) for the lines that start in
     bytes [start, end) of the file; `buffer`: see `text_lines` (one per process, reused)."""
@@ -126,18 +130,20 @@ def _decoded_range(
         if start:
             fh.seek(start - 1)
             if fh.read(1) != b"\n":
-                fh.readline()  # the line in progress belongs to the previous range
-        for line, text in text_lines(fh, end - fh.tell(), buffer):
+                skip_line(fh)  # the line in progress belongs to the previous range
+        for line, text in text_lines(fh, end - fh.tell(), buffer, max_line):
             number += 1
-            if (item := _decode(line, text)) is not None:
+            if (item := _decode(line, text, max_line)) is not None:
                 items.append((number, *item))
     return number, items
 
 
-def decode_range(path: str, start: int, end: int, buffer: bytearray | None = None) -> tuple[int, bytes]:
+def decode_range(
+    path: str, start: int, end: int, buffer: bytearray | None = None, max_line: int = DEFAULT_LIMITS.line_bytes
+) -> tuple[int, bytes]:
     """`_decoded_range`, its items marshalled. Runs in a worker process."""
     gc.disable()  # the items are kept until returned; see matcher.ingest.files.gc_paused
-    count, items = _decoded_range(path, start, end, buffer)
+    count, items = _decoded_range(path, start, end, buffer, max_line)
     return count, marshal.dumps(items)
 
 
@@ -162,20 +168,20 @@ def schedule(size: int, helpers: int, chunk: int) -> list[tuple[int, int, int]]:
 
 
 def parallel_records(
-    path: Path, workers: int, chunk_bytes: int = CHUNK_BYTES
+    path: Path, workers: int, chunk_bytes: int = CHUNK_BYTES, limits: ReadLimits = DEFAULT_LIMITS
 ) -> Iterator[tuple[Location, Any]] | None:
     """(line, item) pairs of a JSON Lines file decoded by `workers` processes (this one and
     `workers` - 1 helpers), in file order; None if `path` is not an uncompressed JSON Lines file."""
-    if workers < 2 or path.suffix == ".gz" or not is_json_lines(path):
+    if workers < 2 or path.suffix == ".gz" or not is_json_lines(path, limits):
         return None
-    return _ordered(path.resolve(), workers - 1, chunk_bytes)
+    return _ordered(path.resolve(), workers - 1, chunk_bytes, limits.line_bytes)
 
 
-def _start_worker(path: Path) -> subprocess.Popen[bytes]:
+def _start_worker(path: Path, max_line: int) -> subprocess.Popen[bytes]:
     """A fresh interpreter running `serve` on `path` (nothing inherited but the environment)."""
     package_root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-c", _WORKER, str(path)]
+    command = [sys.executable, "-c", _WORKER, str(path), str(max_line)]
     return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
 
 
@@ -211,7 +217,7 @@ def _records(offset: int, items: list[tuple[int, int, Any]]) -> Iterator[tuple[L
             yield from expand(line, payload)
 
 
-def _ordered(path: Path, helpers: int, chunk_bytes: int) -> Iterator[tuple[Location, Any]]:
+def _ordered(path: Path, helpers: int, chunk_bytes: int, max_line: int) -> Iterator[tuple[Location, Any]]:
     """The ranges of `schedule`, decoded here or by a helper, yielded in file order. A helper
     has at most two ranges in flight (the one it decodes, the next one queued), so memory stays
     bounded however far it could run ahead; while this process decodes its own range, each
@@ -219,7 +225,7 @@ def _ordered(path: Path, helpers: int, chunk_bytes: int) -> Iterator[tuple[Locat
     ranges = schedule(path.stat().st_size, helpers, chunk_bytes)
     buffer = bytearray(BLOCK_BYTES)  # for this process's ranges, one after the other
     queues = [[(start, end) for start, end, who in ranges if who == h] for h in range(helpers)]
-    pool = [_start_worker(path) for queue in queues if queue]
+    pool = [_start_worker(path, max_line) for queue in queues if queue]
     try:
         for worker, queue in zip(pool, queues, strict=False):
             for start, end in queue[:2]:
@@ -228,7 +234,7 @@ def _ordered(path: Path, helpers: int, chunk_bytes: int) -> Iterator[tuple[Locat
         offset = 0
         for start, end, who in ranges:
             if who < 0:
-                count, items = _decoded_range(str(path), start, end, buffer)
+                count, items = _decoded_range(str(path), start, end, buffer, max_line)
             else:
                 count, blob = _receive(pool[who])
                 received[who] += 1
@@ -250,7 +256,7 @@ def _ordered(path: Path, helpers: int, chunk_bytes: int) -> Iterator[tuple[Locat
                 worker.wait()
 
 
-def serve(path: str) -> None:
+def serve(path: str, max_line: int = DEFAULT_LIMITS.line_bytes) -> None:
     """Worker loop: read "start end" lines on stdin, answer each with a header and marshal bytes.
     At the end of input the process exits at once (`os._exit`): it holds nothing that needs
     cleaning up, and the reader waits for it to exit before it builds the profiles."""
@@ -259,7 +265,7 @@ def serve(path: str) -> None:
     try:
         for task in sys.stdin.buffer:
             start, end = map(int, task.split())
-            count, blob = decode_range(path, start, end, buffer)
+            count, blob = decode_range(path, start, end, buffer, max_line)
             out.write(_HEADER.pack(count, len(blob)))
             out.write(blob)
             out.flush()

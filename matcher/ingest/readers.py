@@ -1,13 +1,14 @@
 """Read profile files (JSONL and flat CSV) into validated profiles and precise rejections.
 
 Every record either becomes a `Profile` or a `Rejection` naming its line, field and reason; a bad
-record never stops the valid ones around it.
+record never stops the valid ones around it. Files are read line by line within `ReadLimits`
+(`matcher.ingest.bounds`): a line over the bound, or one that is not UTF-8, is one rejection.
+JSON Lines are split on ``\n`` only (a ``\r`` before it is ignored): U+2028 and U+2029, which
+JSON strings may hold, are not line breaks here.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -17,6 +18,8 @@ from typing import Any
 
 from matcher.domain.errors import InvalidProfile, MatcherError
 from matcher.domain.profiles import Profile, parse_profile
+from matcher.ingest.bounds import DEFAULT_LIMITS, TOO_DEEP, Lines, ReadLimits, SkippedLine, TextLines, open_input
+from matcher.ingest.delimited import csv_rows
 
 __all__ = ["FORMATS", "ReadResult", "Rejection", "detect_format", "read_profiles", "parse_lines"]
 
@@ -64,18 +67,12 @@ def detect_format(path: Path) -> str:
     raise MatcherError(f"{path}: cannot tell the format from the extension; pass --format jsonl|csv")
 
 
-def read_profiles(path: Path, fmt: str | None = None) -> ReadResult:
+def read_profiles(path: Path, fmt: str | None = None, limits: ReadLimits = DEFAULT_LIMITS) -> ReadResult:
     """Read and validate every record of a JSONL or CSV profile file."""
     fmt = fmt or detect_format(path)
     if fmt not in FORMATS:
         raise MatcherError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise MatcherError(f"{path}: no such file") from None
-    except UnicodeDecodeError as err:
-        raise MatcherError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
-    records = _jsonl_records(text) if fmt == "jsonl" else _csv_records(text)
+    records = _jsonl_records(path, limits) if fmt == "jsonl" else _csv_records(path, limits)
     return parse_lines(records, source=path.name)
 
 
@@ -104,26 +101,44 @@ def parse_lines(records: Iterable[tuple[int | str, Any]], source: str = "") -> R
     return ReadResult(profiles, rejected)
 
 
-def _jsonl_records(text: str) -> Iterator[tuple[int, Any]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as err:
-            yield number, Rejection(number, f"not valid JSON: {err.msg} at column {err.colno}")
+def _jsonl_records(path: Path, limits: ReadLimits) -> Iterator[tuple[int, Any]]:
+    with open_input(path) as fh:
+        lines = TextLines(Lines(fh, limits, path), fallback=False)
+        while True:
+            try:
+                line = next(lines)
+            except StopIteration:
+                return
+            except SkippedLine as skipped:
+                yield skipped.line, Rejection(skipped.line, skipped.reason)
+                continue
+            number = lines.lines.number
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as err:
+                yield number, Rejection(number, f"not valid JSON: {err.msg} at column {err.colno}")
+            except RecursionError:
+                yield number, Rejection(number, TOO_DEEP)
 
 
-def _csv_records(text: str) -> Iterator[tuple[int, Any]]:
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None:
+def _csv_records(path: Path, limits: ReadLimits) -> Iterator[tuple[int, Any]]:
+    rows = csv_rows(path, limits, strict=True)
+    first = next(rows, None)
+    if first is None:
         return
-    for row in reader:
-        line = reader.line_num
-        if None in row:
+    _, line, header = first
+    if isinstance(header, str):
+        raise MatcherError(f"{path}: line {line}, the header: {header}")
+    columns = [h.strip() for h in header]
+    for _, line, cells in rows:
+        if isinstance(cells, str):
+            yield line, Rejection(line, cells)
+        elif len(cells) > len(columns):
             yield line, Rejection(line, "more cells than header columns")
-            continue
-        yield line, _row_to_record(row)
+        else:
+            yield line, _row_to_record(dict(zip(columns, cells, strict=False)))
 
 
 def _row_to_record(row: dict[str, str]) -> dict[str, Any]:
@@ -131,13 +146,13 @@ def _row_to_record(row: dict[str, str]) -> dict[str, Any]:
     record: dict[str, Any] = {}
     works: dict[int, dict[str, Any]] = {}
     for column, value in row.items():
-        value = (value or "").strip()
-        match = _WORK_COLUMN.match(column.strip())
+        value = value.strip()
+        match = _WORK_COLUMN.match(column)
         if match:
             if value:
                 works.setdefault(int(match[1]), {})[match[2]] = value
         elif value:
-            record[column.strip()] = value
+            record[column] = value
     if works:
         record["works"] = [works[n] for n in sorted(works)]
     return record

@@ -30,8 +30,9 @@ that names it and lists the file's columns.
 
 Each row then goes through the interchange format's validation; rejections carry the row number
 a spreadsheet shows (the header is row 1). Empty rows are skipped. CSV is read as UTF-8 (with or
-without a byte-order mark; Windows-1252 as fallback) with ``,`` or ``;``; XLSX with openpyxl in
-read-only mode (cell values, not formulas).
+without a byte-order mark; Windows-1252 as fallback) with ``,`` or ``;``, row by row within
+`ReadLimits` (`matcher.ingest.delimited`); XLSX with openpyxl in read-only mode (cell values, not
+formulas), once its zip members are checked against the same bounds (`matcher.ingest.archives`).
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ from typing import Any
 import yaml
 
 from matcher.domain.errors import MatcherError
-from matcher.ingest.files import csv_rows, read_text
+from matcher.ingest.archives import check_members, open_zip
+from matcher.ingest.bounds import DEFAULT_LIMITS, ReadLimits
+from matcher.ingest.delimited import csv_rows
 from matcher.ingest.readers import ReadResult, Rejection, parse_lines
 
 __all__ = ["Field", "FormMapping", "load_mapping", "parse_mapping", "read_spreadsheet"]
@@ -202,10 +205,14 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def _xlsx_rows(path: Path, sheet: str | None) -> Iterator[tuple[int, list[str]]]:
+def _xlsx_rows(path: Path, sheet: str | None, limits: ReadLimits) -> Iterator[tuple[int, list[str] | str]]:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
+    if not path.exists():
+        raise MatcherError(f"{path}: no such file")
+    with open_zip(path, f"{path}: the workbook") as archive:  # an XLSX file is a zip: checked before it is opened
+        check_members(archive, archive.infolist(), limits, str(path))
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except FileNotFoundError:
@@ -224,24 +231,30 @@ def _xlsx_rows(path: Path, sheet: str | None) -> Iterator[tuple[int, list[str]]]
         book.close()
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    for number, _, cells in csv_rows(read_text(path)):
+def _csv_rows(path: Path, limits: ReadLimits) -> Iterator[tuple[int, list[str] | str]]:
+    for number, _, cells in csv_rows(path, limits):
         yield number, cells
 
 
-def read_spreadsheet(path: Path, mapping: Path | FormMapping) -> ReadResult:
-    """Profiles from a CSV or XLSX form, one per row, as the mapping says."""
+def read_spreadsheet(path: Path, mapping: Path | FormMapping, limits: ReadLimits = DEFAULT_LIMITS) -> ReadResult:
+    """Profiles from a CSV or XLSX form, one per row, as the mapping says. A row that cannot be
+    read (over the bounds of `limits`) is rejected with the reason."""
     form = mapping if isinstance(mapping, FormMapping) else load_mapping(mapping)
     xlsx = path.suffix.lower() in (".xlsx", ".xlsm")
-    rows = _xlsx_rows(path, form.sheet) if xlsx else _csv_rows(path)
+    rows = _xlsx_rows(path, form.sheet, limits) if xlsx else _csv_rows(path, limits)
     first = next(rows, None)
-    if first is None or first[0] != 1 or not any(first[1]):
-        raise MatcherError(f"{path}: row 1 must be the header (the column names)")
-    index = _resolve(form, first[1], path.name)
+    if first is None or first[0] != 1 or isinstance(first[1], str) or not any(first[1]):
+        why = f": {first[1]}" if first is not None and isinstance(first[1], str) else ""
+        raise MatcherError(f"{path}: row 1 must be the header (the column names){why}")
+    header = first[1]
+    index = _resolve(form, header, path.name)
 
     def records() -> Iterator[tuple[int, Any]]:
         for number, cells in rows:
-            if len(cells) > len(first[1]) and any(c.strip() for c in cells[len(first[1]):]):
+            if isinstance(cells, str):
+                yield number, Rejection(number, cells)
+                continue
+            if len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
                 yield number, Rejection(number, "more cells than header columns")
                 continue
             yield number, _record(form, cells, index)

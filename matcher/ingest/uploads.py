@@ -1,14 +1,20 @@
 """Files that arrive as bytes (an HTTP upload) rather than as paths: written to a private temporary
-folder and read like any file; a CORDIS export arrives as a zip of its two CSV files."""
+folder and read like any file, within the same `ReadLimits`; a CORDIS export arrives as a zip of
+its two CSV files, checked (`matcher.ingest.archives`) before anything is unpacked.
+
+Whatever goes wrong is a `MatcherError` whose message names the upload's own files
+(``upload.jsonl``, ``project.csv``), never the temporary folder they were read from."""
 
 from __future__ import annotations
 
 import io
+import os
 import tempfile
-import zipfile
 from pathlib import Path
 
 from matcher.domain.errors import MatcherError
+from matcher.ingest.archives import check_members, extract_member, open_zip
+from matcher.ingest.bounds import DEFAULT_LIMITS, ReadLimits
 from matcher.ingest.detect import read_source
 from matcher.ingest.readers import ReadResult
 
@@ -17,10 +23,9 @@ __all__ = ["UPLOAD_FORMATS", "read_upload"]
 UPLOAD_FORMATS = ("jsonl", "openalex", "orcid", "cordis", "csv")
 _SUFFIX = {"jsonl": ".jsonl", "openalex": ".jsonl", "orcid": ".json", "csv": ".csv"}
 _CORDIS = ("project.csv", "organization.csv")
-_MAX_UNPACKED = 200 * 2**20
 
 
-def read_upload(body: bytes, fmt: str) -> ReadResult:
+def read_upload(body: bytes, fmt: str, limits: ReadLimits = DEFAULT_LIMITS) -> ReadResult:
     """Read an uploaded file of a known format (see `UPLOAD_FORMATS`)."""
     if fmt not in UPLOAD_FORMATS:
         raise MatcherError(f"unknown upload format '{fmt}'; choose one of {', '.join(UPLOAD_FORMATS)}")
@@ -28,25 +33,26 @@ def read_upload(body: bytes, fmt: str) -> ReadResult:
         raise MatcherError("the upload is empty: send the file's bytes")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        if fmt == "cordis":
-            path = _unpack_cordis(body, folder)
-        else:
-            path = folder / f"upload{_SUFFIX[fmt]}"
-            path.write_bytes(body)
-        return read_source(path, fmt)
+        try:
+            if fmt == "cordis":
+                path = _unpack_cordis(body, folder, limits)
+            else:
+                path = folder / f"upload{_SUFFIX[fmt]}"
+                path.write_bytes(body)
+            return read_source(path, fmt, limits=limits)
+        except MatcherError as err:
+            message = str(err).replace(f"{folder}{os.sep}", "").replace(str(folder), "the upload")
+            raise MatcherError(message) from None
 
 
-def _unpack_cordis(body: bytes, folder: Path) -> Path:
+def _unpack_cordis(body: bytes, folder: Path, limits: ReadLimits) -> Path:
     """A zip holding project.csv and organization.csv (anywhere inside); nothing else is extracted."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(body))
-    except zipfile.BadZipFile:
-        raise MatcherError("a CORDIS upload must be a zip of project.csv and organization.csv") from None
-    found = {Path(n).name: n for n in archive.namelist() if Path(n).name in _CORDIS}
-    if set(found) != set(_CORDIS):
-        raise MatcherError(f"the zip must contain {' and '.join(_CORDIS)}; found {', '.join(found) or 'neither'}")
-    for name, member in found.items():
-        if archive.getinfo(member).file_size > _MAX_UNPACKED:
-            raise MatcherError(f"{name} is larger than 200 MiB unpacked")
-        (folder / name).write_bytes(archive.read(member))
+    archive = open_zip(io.BytesIO(body), "a CORDIS upload (a zip of project.csv and organization.csv)")
+    with archive:
+        found = {Path(i.filename).name: i for i in archive.infolist() if Path(i.filename).name in _CORDIS}
+        if set(found) != set(_CORDIS):
+            raise MatcherError(f"the zip must contain {' and '.join(_CORDIS)}; found {', '.join(found) or 'neither'}")
+        check_members(archive, found.values(), limits, "the CORDIS zip")
+        for name, info in found.items():
+            extract_member(archive, info, folder / name)
     return folder

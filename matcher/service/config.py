@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from matcher.embed.backends import DEFAULT_BACKEND, Backend
+from matcher.ingest.bounds import ReadLimits
 from matcher.score.scoring import ScoringConfig
 
 __all__ = ["Config", "Settings", "load_config"]
@@ -29,6 +31,12 @@ class Settings(BaseSettings):
     activity_weight: float = ScoringConfig.activity_weight
     partner_weight: float = ScoringConfig.partner_weight
     diversity: float = 0.1
+    # what one input may hold (see matcher/ingest/bounds.py): MATCHER_MAX_LINE_BYTES, ...
+    max_line_bytes: PositiveInt = ReadLimits.line_bytes  # a JSON Lines record, a CSV line or record
+    max_field_bytes: PositiveInt = ReadLimits.field_bytes  # a CSV cell
+    max_document_bytes: PositiveInt = ReadLimits.document_bytes  # a JSON document read whole
+    max_zip_ratio: PositiveInt = ReadLimits.zip_ratio  # how much a zip member may expand
+    max_unpacked_bytes: PositiveInt = ReadLimits.unpacked_bytes  # a zip's members together
     index: str = "exact"  # MATCHER_INDEX=exact|exact-single|sklearn, see matcher/index.py
     result_retention_days: float = 30.0  # MATCHER_RESULT_RETENTION_DAYS: days a batch result is kept (0: for ever)
 
@@ -43,6 +51,7 @@ class Config:
     backend: Backend = DEFAULT_BACKEND
     diversity: float = 0.1
     index: str = "exact"
+    read_limits: ReadLimits = field(default_factory=ReadLimits)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     result_retention_days: float = 30.0
 
@@ -59,6 +68,11 @@ def load_config(**overrides: object) -> Config:
         backend=settings.backend,
         diversity=settings.diversity,
         index=settings.index,
+        read_limits=ReadLimits(
+            line_bytes=settings.max_line_bytes, field_bytes=settings.max_field_bytes,
+            document_bytes=settings.max_document_bytes, zip_ratio=settings.max_zip_ratio,
+            unpacked_bytes=settings.max_unpacked_bytes,
+        ),
         result_retention_days=settings.result_retention_days,
         scoring=ScoringConfig(
             aggregate=settings.aggregate,

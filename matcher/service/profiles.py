@@ -53,7 +53,7 @@ def ingest(
     """Read a file or folder in any supported format, store every valid record (embedding new
     texts), and fold the writes into the matching state's snapshot when they are many (at a low
     CPU priority when asked: a one-shot command beside a server that answers queries)."""
-    report = _store(services, read_source(path, fmt, mapping))
+    report = _store(services, read_source(path, fmt, mapping, limits=services.config.read_limits))
     if report.added or report.updated:
         services.engine.settle(low_priority=low_priority_merge)
     return report
@@ -61,7 +61,7 @@ def ingest(
 
 def import_upload(services: Services, body: bytes, fmt: str, *, key_id: str | None, scope: str | None) -> IngestReport:
     """The same as `ingest`, for a file uploaded as bytes (a CORDIS export as a zip of its CSVs)."""
-    report = _store(services, read_upload(body, fmt))
+    report = _store(services, read_upload(body, fmt, services.config.read_limits))
     services.audit.record("import", key_id=key_id, scope=scope, format=fmt, accepted=report.added + report.updated
                           + report.unchanged, rejected=report.rejected)
     return report
