@@ -57,6 +57,9 @@ def ingest(
     MATCHER_MAX_FIELD_BYTES (1 MiB) is rejected with its line; a first line that long, or a JSON
     document (not JSON Lines) over MATCHER_MAX_DOCUMENT_BYTES (64 MiB), is one error for the file.
 
+    Interrupted (Ctrl-C, exit code 130), an ingest keeps every profile it stored, with its
+    vectors: run the same command again to finish; nothing is embedded twice.
+
     Examples: matcher ingest researchers.jsonl;  matcher ingest cordis-export/ --format cordis;
     matcher ingest form.xlsx --map form-map.yaml
     """
@@ -66,6 +69,10 @@ def ingest(
         report = profiles.ingest(services(home), file, fmt, mapping, low_priority_merge=True)
     except MatcherError as err:
         fail(err)
+    except KeyboardInterrupt:
+        typer.echo("\ninterrupted: every profile stored so far has its vectors; run the same command again to "
+                   "finish (stored profiles are skipped, nothing is embedded twice)", err=True)
+        raise typer.Exit(130) from None
     for note in report.notes:
         typer.echo(f"note: {note}", err=True)
     for rejection in report.rejections:

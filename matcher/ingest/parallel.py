@@ -23,6 +23,7 @@ from __future__ import annotations
 import gc
 import marshal
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -259,7 +260,9 @@ def _ordered(path: Path, helpers: int, chunk_bytes: int, max_line: int) -> Itera
 def serve(path: str, max_line: int = DEFAULT_LIMITS.line_bytes) -> None:
     """Worker loop: read "start end" lines on stdin, answer each with a header and marshal bytes.
     At the end of input the process exits at once (`os._exit`): it holds nothing that needs
-    cleaning up, and the reader waits for it to exit before it builds the profiles."""
+    cleaning up, and the reader waits for it to exit before it builds the profiles. Ctrl-C is
+    left to the reader (it reaches the whole process group): closing the pipes ends this loop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = sys.stdout.buffer
     buffer = bytearray(BLOCK_BYTES)
     try:

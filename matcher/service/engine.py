@@ -33,7 +33,7 @@ from matcher.store.base import Store, UpsertResult
 
 log = logging.getLogger("matcher.service.engine")
 
-__all__ = ["Engine", "MatchRequest", "MAX_TEXT_CHARS", "MAX_ASPECTS"]
+__all__ = ["AddResult", "Engine", "MatchRequest", "MAX_TEXT_CHARS", "MAX_ASPECTS"]
 
 MAX_TEXT_CHARS = 20_000
 MAX_ASPECTS = 12
@@ -56,6 +56,14 @@ class MatchRequest:
     kinds: tuple[str, ...] = ()
     diversity: float | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AddResult(UpsertResult):
+    """What `Engine.add` did: the store's counts, and `repaired`, how many texts of unchanged
+    profiles had no cached vectors and were embedded now (see `Engine.add`)."""
+
+    repaired: int = 0
 
 
 MergeRunner = Callable[[MatchingState, bool], None]
@@ -159,29 +167,38 @@ class Engine:
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def add(self, profiles: Iterable[Profile], *, create_only: bool = False, chunk: int = 500) -> UpsertResult:
+    def add(self, profiles: Iterable[Profile], *, create_only: bool = False, chunk: int = 500) -> AddResult:
         """Embed the new texts of changed profiles (through the cache), store the profiles, and make
         them visible, `chunk` profiles per transaction (a bulk write never holds the store's write
         lock for long). Texts are embedded before their profiles are stored, so a stored profile
-        always has its vectors, and an interrupted run keeps every chunk it finished."""
+        always has its vectors, and an interrupted run keeps every chunk it finished.
+
+        Unchanged profiles are not written again, but their texts are looked up in the cache: a
+        store written by an earlier version, which stored profiles before embedding them, can hold
+        profiles an interrupted ingest left without vectors. Those texts are embedded here, so that
+        no match has to, and counted in `AddResult.repaired`."""
         profiles = list(profiles)
         if create_only:
             stored = self.store.content_hashes([p.id for p in profiles])
             if taken := next((p.id for p in profiles if p.id in stored), None):
                 raise ProfileExists(taken)
-        added = updated = unchanged = 0
+        added = updated = unchanged = repaired = 0
         versions: dict[str, int] = {}
         for start in range(0, len(profiles), chunk):
             part = profiles[start : start + chunk]
             stored = self.store.content_hashes([p.id for p in part])
-            changed = [p for p in part if stored.get(p.id) != p.content_hash()]
-            if changed:
-                self.embedder.embed(corpus_texts(changed), desc="embedding works")
+            fresh = [stored.get(p.id) != p.content_hash() for p in part]
+            kept = corpus_texts(p for p, new in zip(part, fresh, strict=True) if not new)
+            left = self.embedder.missing(kept) if kept else 0
+            texts = corpus_texts(p for p, new in zip(part, fresh, strict=True) if new) + (kept if left else [])
+            if texts:
+                self.embedder.embed(texts, desc="embedding works")
             result = self.store.upsert(part, create_only=create_only)
             self.state.apply(part, result.versions)
             added, updated, unchanged = added + result.added, updated + result.updated, unchanged + result.unchanged
+            repaired += left
             versions.update(result.versions)
-        return UpsertResult(added, updated, unchanged, versions)
+        return AddResult(added, updated, unchanged, versions, repaired)
 
     def delete(self, profile_id: str) -> None:
         """Erase a profile: store rows and cached vectors only it used go now, its rows leave the

@@ -24,7 +24,9 @@ log = logging.getLogger("matcher.service.profiles")
 @dataclass(frozen=True)
 class IngestReport:
     """What an ingest did. `read` counts every record of the input: the kept ones, the rejected
-    ones and the ones merged into another (by ORCID or OpenAlex id)."""
+    ones and the ones merged into another (by ORCID or OpenAlex id). `repaired`: texts of
+    unchanged profiles that had no vectors (an interrupted ingest of an earlier version), embedded
+    now."""
 
     read: int
     added: int
@@ -34,6 +36,7 @@ class IngestReport:
     rejected: int
     rejections: tuple[Rejection, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    repaired: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -54,7 +57,7 @@ def ingest(
     texts), and fold the writes into the matching state's snapshot when they are many (at a low
     CPU priority when asked: a one-shot command beside a server that answers queries)."""
     report = _store(services, read_source(path, fmt, mapping, limits=services.config.read_limits))
-    if report.added or report.updated:
+    if report.added or report.updated or report.repaired:
         services.engine.settle(low_priority=low_priority_merge)
     return report
 
@@ -70,10 +73,15 @@ def import_upload(services: Services, body: bytes, fmt: str, *, key_id: str | No
 def _store(services: Services, result: ReadResult) -> IngestReport:
     upserted = services.engine.add([p for _, p in result.profiles])
     merged = sum(n.startswith("merged") for n in result.notes)
+    notes = list(result.notes)
+    if upserted.repaired:
+        notes.append(f"embedded {upserted.repaired} texts of stored profiles that had no vectors yet "
+                     "(left by an interrupted ingest)")
     return IngestReport(
         read=len(result.profiles) + len(result.rejected) + merged,
         added=upserted.added, updated=upserted.updated, unchanged=upserted.unchanged,
-        merged=merged, rejected=len(result.rejected), rejections=tuple(result.rejected), notes=tuple(result.notes),
+        merged=merged, rejected=len(result.rejected), rejections=tuple(result.rejected), notes=tuple(notes),
+        repaired=upserted.repaired,
     )
 
 
