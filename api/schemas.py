@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from matcher.domain.countries import expand_countries
+from matcher.domain.errors import UnknownCountry
 
 __all__ = [
     "BatchIn", "BatchJobOut", "ConsortiumIn", "ConsortiumOut", "ErrorOut", "GroupOut", "HealthOut", "KeyIn",
@@ -14,8 +17,43 @@ __all__ = [
 Id = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
 
 
+def _country(value: str) -> str:
+    if not value.strip():
+        raise ValueError("a country or group cannot be blank")
+    try:
+        codes = expand_countries([value])
+    except UnknownCountry as err:
+        raise ValueError(str(err)) from None
+    if not codes:
+        raise ValueError("names no country or group")
+    return value
+
+
+Country = Annotated[str, StringConstraints(max_length=200), AfterValidator(_country)]
+"""A country (ISO 3166-1 code or name), a group name, or several of them separated by commas."""
+
+
+def _valid_unicode(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Every request body: unknown fields rejected; strict types (`true` is not 1, `"5"` is not 5);
+    numbers finite (no NaN or Infinity); text valid Unicode (no lone surrogates)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _unicode_text(cls, value: Any) -> Any:
+        items = value if isinstance(value, list) else (value,)
+        if any(isinstance(item, str) and not _valid_unicode(item) for item in items):
+            raise ValueError("must be valid Unicode text; it holds a lone surrogate (U+D800 to U+DFFF)")
+        return value
 
 
 class WorkIn(_In):
@@ -77,8 +115,8 @@ class MatchIn(_In):
     profile_id: str | None = Field(None, min_length=1, max_length=128, description="the requester's profile id")
     text: str | None = Field(None, min_length=1, max_length=20_000, description="a project idea in free text")
     k: int = Field(10, ge=1, le=100, description="number of suggestions; clamped to the eligible pool")
-    countries: list[str] = Field(default_factory=list, max_length=300, description="only these countries/groups")
-    exclude_countries: list[str] = Field(default_factory=list, max_length=300)
+    countries: list[Country] = Field(default_factory=list, max_length=300, description="only these countries/groups")
+    exclude_countries: list[Country] = Field(default_factory=list, max_length=300)
     exclude_own_country: bool = True
     exclude_coauthors: bool = False
     exclude_same_institution: bool = False
@@ -169,7 +207,7 @@ class ConsortiumIn(_In):
     group_min: list[str] = Field(default_factory=list, max_length=10, description="e.g. ['widening:1', 'DE,FR:2']")
     must_include: list[str] = Field(default_factory=list, max_length=30)
     exclude: list[str] = Field(default_factory=list, max_length=1000)
-    pool_countries: list[str] = Field(default_factory=list, max_length=300)
+    pool_countries: list[Country] = Field(default_factory=list, max_length=300)
     kinds: list[Literal["researcher", "organisation"]] = Field(default_factory=list, max_length=2)
     exclude_conflicts: bool = True
     teams: int = Field(3, ge=1, le=10)
@@ -180,6 +218,10 @@ class ConsortiumIn(_In):
     def _needs_call(self) -> ConsortiumIn:
         if not self.call_text and not self.aspects:
             raise ValueError("give call_text or aspects")
+        if self.size is not None and any(b not in (None, self.size) for b in (self.min_size, self.max_size)):
+            raise ValueError("size sets both min_size and max_size; give size alone, or the bounds")
+        if self.min_size is not None and self.max_size is not None and self.min_size > self.max_size:
+            raise ValueError("min_size is larger than max_size")
         return self
 
 
@@ -240,9 +282,9 @@ class BatchIn(_In):
     k: int = Field(5, ge=1, le=100)
     capacity: int | None = Field(None, ge=1, le=100)
     pool_ids: list[str] = Field(default_factory=list, max_length=200_000, description="default: the whole store")
-    pool_countries: list[str] = Field(default_factory=list, max_length=300)
-    exclude_countries: list[str] = Field(default_factory=list, max_length=300)
-    sides: list[str] = Field(default_factory=list, max_length=2, description="bipartite: two country lists/groups")
+    pool_countries: list[Country] = Field(default_factory=list, max_length=300)
+    exclude_countries: list[Country] = Field(default_factory=list, max_length=300)
+    sides: list[Country] = Field(default_factory=list, max_length=2, description="bipartite: two country lists/groups")
     cross_border: bool = True
     exclude_conflicts: bool = True
 

@@ -86,9 +86,19 @@ def build_request(
         pool_countries=expand_countries(pool_countries) if pool_countries else None,
         exclude_countries=expand_countries(exclude_countries), cross_border=cross_border,
         exclude_conflicts=exclude_conflicts,
-        sides=(expand_countries([sides[0]]), expand_countries([sides[1]])) if sides else None,
+        sides=_sides(sides) if sides else None,
         side_names=(sides[0], sides[1]) if sides else ("A", "B"), memory_bytes=memory_bytes,
     )
+
+
+def _sides(sides: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
+    """Two disjoint, non-empty country sets: every partnership joins one of each."""
+    left, right = expand_countries([sides[0]]), expand_countries([sides[1]])
+    if not left or not right:
+        raise InvalidQuery(f"side {1 if not left else 2} names no country (give a country list or group)")
+    if shared := left & right:
+        raise InvalidQuery(f"the two sides overlap in {', '.join(sorted(shared))}: a country may be on one side only")
+    return left, right
 
 
 def _pool_rows(corpus: Corpus, request: BatchRequest) -> np.ndarray:

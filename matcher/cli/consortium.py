@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,16 +13,22 @@ import typer
 from matcher.assemble.calls import CallRequest, ConsortiumResult, team_size
 from matcher.cli.common import HomeOption, fail, services
 from matcher.domain.errors import MatcherError
+from matcher.service.engine import MAX_TEAM
 
 __all__ = ["consortium"]
 
 
 def _aspect(spec: str) -> tuple[str, float]:
     text, sep, weight = spec.rpartition("=")
-    try:
-        return (text.strip(), float(weight)) if sep and text.strip() else (spec.strip(), 1.0)
-    except ValueError:
+    if not sep or not text.strip():
         return spec.strip(), 1.0
+    try:
+        value = float(weight)
+    except ValueError:  # an '=' inside the aspect's text
+        return spec.strip(), 1.0
+    if not (math.isfinite(value) and value >= 0):
+        fail(f"--aspect '{text.strip()}': the weight must be a finite number >= 0", code=2)
+    return text.strip(), value
 
 
 def consortium(
@@ -32,13 +39,17 @@ def consortium(
         typer.Option("--aspect", help="An aspect instead of the call text, optionally weighted: 'soil carbon=2'."),
     ] = None,
     size: Annotated[
-        Optional[int], typer.Option("--size", help="Team size (sets both --min-size and --max-size).")
+        Optional[int],
+        typer.Option("--size", min=1, max=MAX_TEAM, help="Team size (sets both --min-size and --max-size)."),
     ] = None,
-    min_size: Annotated[Optional[int], typer.Option("--min-size", help="Smallest team.")] = None,
-    max_size: Annotated[Optional[int], typer.Option("--max-size", help="Largest team.")] = None,
-    min_countries: Annotated[int, typer.Option("--min-countries", help="At least this many countries.")] = 1,
+    min_size: Annotated[Optional[int], typer.Option("--min-size", min=1, max=MAX_TEAM, help="Smallest team.")] = None,
+    max_size: Annotated[Optional[int], typer.Option("--max-size", min=1, max=MAX_TEAM, help="Largest team.")] = None,
+    min_countries: Annotated[
+        int, typer.Option("--min-countries", min=1, max=MAX_TEAM, help="At least this many countries.")
+    ] = 1,
     max_per_country: Annotated[
-        Optional[int], typer.Option("--max-per-country", help="At most this many members per country.")
+        Optional[int],
+        typer.Option("--max-per-country", min=1, max=MAX_TEAM, help="At most this many members per country."),
     ] = None,
     group_min: Annotated[
         Optional[list[str]],
@@ -75,7 +86,11 @@ def consortium(
     text = call.read_text(encoding="utf-8") if call is not None else call_text
     if not text and not aspect:
         fail("give --call FILE, --call-text TEXT or --aspect (see --help)", code=2)
+    if size is not None and any(bound not in (None, size) for bound in (min_size, max_size)):
+        fail(f"--size {size} contradicts --min-size/--max-size; give --size alone, or the bounds", code=2)
     lo, hi = team_size(size, min_size, max_size)
+    if lo > hi:
+        fail(f"--min-size {lo} is larger than --max-size {hi}", code=2)
     request = CallRequest(
         call_text=text, aspects=tuple(_aspect(a) for a in aspect or ()), min_size=lo, max_size=hi,
         min_countries=min_countries, max_per_country=max_per_country, group_min=tuple(group_min or ()),

@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 failure (including any rejected record), 2 usage error.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import sys
@@ -119,6 +120,8 @@ def match_command(
     """
     if profile_id is None and not text:
         fail("give --id, --text, or both (see matcher match --help)", code=2)
+    if any(not c.strip() for c in [*(countries or ()), *(exclude_countries or ())]):
+        fail("a country or group in --countries / --exclude-countries cannot be blank", code=2)
     request = MatchRequest(
         profile_id=profile_id,
         text=text,
@@ -192,7 +195,21 @@ def serve(
     # ingest by another process: 3.1x idle with a 1 ms interval, 2.4x with 0.5 ms, 2.3x with 0.2 ms).
     sys.setswitchinterval(0.0005)
     # uvicorn's own access log would print concrete paths (profile ids); the app logs route templates
-    uvicorn.run(create_app(load_config(home=home)), host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(create_app(load_config(home=home)), host=host, port=port, log_config=_serve_logging(),
+                log_level="info", access_log=False)
+
+
+def _serve_logging() -> dict[str, Any]:
+    """uvicorn's logging, plus a stderr handler for the service's own loggers (`matcher.*`: the
+    access log, warnings, errors); without one Python prints their warnings only, as bare text."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["matcher"] = {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    config["handlers"]["matcher"] = {"class": "logging.StreamHandler", "formatter": "matcher",
+                                     "stream": "ext://sys.stderr"}
+    config["loggers"]["matcher"] = {"handlers": ["matcher"], "level": "INFO", "propagate": False}
+    return config
 
 
 @app.command()

@@ -277,12 +277,13 @@ class Engine:
         if not 1 <= request.teams <= MAX_TEAMS:
             raise InvalidQuery(f"teams must be between 1 and {MAX_TEAMS}")
         corpus = self.corpus()
-        aspects = make_aspects(request)
-        vectors = self.embedder.embed_uncached([a.text for a in aspects])
+        # ids first: an unknown one is answered at once, before any embedding or solving
         must = [self._row(corpus, pid) for pid in dict.fromkeys(request.must_include)]
         excluded = {self._row(corpus, pid) for pid in request.exclude}
         if clash := [corpus.ids[r] for r in must if r in excluded]:
             raise InfeasibleConsortium("must_include", f"{', '.join(clash)} is both required and excluded")
+        aspects = make_aspects(request)
+        vectors = self.embedder.embed_uncached([a.text for a in aspects])
         mask = corpus.active.copy()
         if request.pool_ids:
             mask &= np.isin(np.arange(len(corpus)), [self._row(corpus, pid) for pid in request.pool_ids])
