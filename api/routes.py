@@ -26,6 +26,7 @@ from matcher.assemble.calls import CallRequest, team_size
 from matcher.domain.countries import GROUPS
 from matcher.domain.errors import InvalidProfile, MatcherError
 from matcher.domain.profiles import Profile, parse_profile, profile_to_dict
+from matcher.rank.matching import no_close_match
 from matcher.service import profiles
 from matcher.service.engine import MatchRequest
 
@@ -107,7 +108,8 @@ def match(
     note = None
     if len(suggestions) < body.k:
         note = f"only {len(suggestions)} candidates satisfy the rules (asked for {body.k})"
-    return {"suggestions": [dataclasses.asdict(s) for s in suggestions], "eligible_note": note}
+    return {"suggestions": [dataclasses.asdict(s) for s in suggestions], "eligible_note": note,
+            "note": no_close_match(suggestions)}
 
 
 @router.post("/consortia", response_model=ConsortiumOut, tags=["consortia"])

@@ -162,15 +162,20 @@ class SuggestionOut(BaseModel):
     country: str
     institution: str
     kind: str
-    score: float
+    score: float = Field(description="the ranking score the list is ordered by (relevance, key terms, activity)")
     relevance: float
     lexical: float
     explanation: ExplanationOut
+    strength: float = Field(description="how close, 0-1, comparable across queries: the share of real consortium "
+                                        "partners in the evaluation data that were less close")
+    strength_label: Literal["strong", "good", "weak"] = Field(description="strong from 0.75, good from 0.5")
+    rank_note: str | None = Field(None, description="why this suggestion is out of order by score or strength")
 
 
 class MatchOut(BaseModel):
     suggestions: list[SuggestionOut]
     eligible_note: str | None = None
+    note: str | None = Field(None, description="set when even the closest suggestion is weak: no close match")
 
 
 class HealthOut(BaseModel):

@@ -9,6 +9,7 @@ import pytest
 
 from matcher.evaluation.consortia import read_projects, temporal_split
 from matcher.evaluation.metrics import ndcg_at, ordering_loss, recall_at, reciprocal_rank
+from matcher.score.strength import TABLES
 
 from .conftest import SHARED
 from .test_cli import matcher
@@ -97,3 +98,7 @@ def test_eval_consortia_prints_both_variants(tmp_path):
     for variant in ("idea", "coordinator_idea"):
         assert set(figures[variant]) == {"recall@10", "recall@50", "mrr", "ndcg@10", "queries"}
     assert figures["idea"]["recall@50"] > 0.35  # far above the 0.27 of a plain centroid
+    calibration = report["calibration"]  # the scale of match strength is the one this data gives
+    assert calibration["partners"] == {"text": 917, "profile": 398, "pair": 398}
+    for kind, table in TABLES.items():
+        assert calibration[kind] == pytest.approx(table.tolist(), abs=0.01), kind

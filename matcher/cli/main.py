@@ -16,6 +16,7 @@ import typer
 
 from matcher.cli.common import HomeOption, fail, services
 from matcher.domain.errors import MatcherError
+from matcher.rank.matching import no_close_match
 from matcher.service.config import load_config
 from matcher.service.engine import MatchRequest
 
@@ -112,6 +113,12 @@ def match_command(
 ) -> None:
     """Suggest partners abroad by profile (--id), by project idea (--text), or both.
 
+    Each suggestion shows its strength, how close it is on a scale that means the same in every
+    query (0-1: the share of real consortium partners in the evaluation data that were less close;
+    strong from 0.75, good from 0.5, weak below), and the ranking score the list is ordered by. A
+    suggestion out of order by either figure says why (the diversity re-rank, shared key terms, a
+    longer record). When even the closest suggestion is weak, a note says the pool has no close match.
+
     Examples:
 
       matcher match --text "groundwater contamination modelling in transboundary aquifers" --k 10
@@ -137,6 +144,8 @@ def match_command(
         suggestions = services(home).engine.match(request)
     except MatcherError as err:
         fail(err)
+    if note := no_close_match(suggestions):
+        typer.echo(f"note: {note}", err=True)
     if as_json:
         _emit_json([dataclasses.asdict(s) for s in suggestions])
         return
@@ -144,7 +153,10 @@ def match_command(
         typer.echo("no candidate satisfies the rules", err=True)
     for rank, s in enumerate(suggestions, start=1):
         where = f"{s.country}, {s.institution}" if s.institution else s.country
-        typer.echo(f"{rank:>3}. {s.name} ({where}) [{s.id}]  score {s.score:.3f}")
+        typer.echo(f"{rank:>3}. {s.name} ({where}) [{s.id}]  {s.strength_label} match, strength {s.strength:.2f}, "
+                   f"score {s.score:.3f}")
+        if s.rank_note:
+            typer.echo(f"     order: {s.rank_note}")
         typer.echo(f"     why: {s.explanation.summary}")
 
 

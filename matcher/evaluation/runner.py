@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from matcher.domain.errors import MatcherError
+from matcher.evaluation.calibration import PERCENTILES, partner_relevance, percentiles
 from matcher.evaluation.consortia import evaluate, read_projects, temporal_split, tqdm_progress
 from matcher.evaluation.metrics import ordering_loss
 from matcher.index.corpus import build_corpus, corpus_texts
@@ -58,6 +59,7 @@ def consortia_report(
         name: evaluate(corpus, split.queries, query_vectors, config, progress=tqdm_progress(name))
         for name, config in variants.items()
     }
+    partners = partner_relevance(corpus, split.queries, query_vectors, engine.config.scoring)
     return {
         "split": {
             "cut": cut.isoformat(),
@@ -66,6 +68,11 @@ def consortia_report(
             "queries": len(split.queries),
         },
         "variants": results,
+        "calibration": {  # the tables of matcher.score.strength (see matcher.evaluation.calibration)
+            "percentiles": list(PERCENTILES),
+            **{kind: list(percentiles(values)) for kind, values in partners.items()},
+            "partners": {kind: len(values) for kind, values in partners.items()},
+        },
     }
 
 

@@ -120,9 +120,11 @@ def explain(
     profile_sims: np.ndarray | None,
     query_terms: sparse.csr_matrix | None,
     flags: tuple[bool, bool] = (False, False),
+    strength: str = "strong",
 ) -> Explanation:
     """Why `row` was suggested. `flags`: whether it is the requester's co-author and colleague (see
-    `rules.conflicts`, computed once for all the suggestions of a query)."""
+    `rules.conflicts`, computed once for all the suggestions of a query); `strength`: the match's
+    strength label, which sets how the closest work is described (close, related, or weak)."""
     lo, hi = work_range
     works: list[MatchedWork] = []
     if text_sims is not None:
@@ -135,7 +137,7 @@ def explain(
     coauthor, same = flags
     aspects = _aspects(corpus, query, row)
     return Explanation(
-        summary=_summary(works, aspects, shared, rule, coauthor, same),
+        summary=_summary(works, aspects, shared, rule, coauthor, same, strength),
         matched_works=tuple(works),
         aspects=tuple(aspects),
         shared_terms=tuple(shared),
@@ -146,14 +148,22 @@ def explain(
     )
 
 
+_CLOSENESS = {"strong": "is close to", "good": "is related to"}
+
+
 def _summary(
-    works: list[MatchedWork], aspects: list[AspectMatch], shared: list[str], rule: str, coauthor: bool, same: bool
+    works: list[MatchedWork], aspects: list[AspectMatch], shared: list[str], rule: str, coauthor: bool, same: bool,
+    strength: str = "strong",
 ) -> str:
     parts: list[str] = []
     if works:
         top = max(works, key=lambda w: w.similarity)
         via = "your text" if top.matched == "your text" else f"your work '{top.matched}'"
-        parts.append(f"'{top.title}' is close to {via} ({top.similarity:.2f})")
+        if strength in _CLOSENESS:
+            parts.append(f"'{top.title}' {_CLOSENESS[strength]} {via} ({top.similarity:.2f})")
+        else:
+            parts.append(f"weak match: the nearest work, '{top.title}', is only loosely related to {via} "
+                         f"({top.similarity:.2f})")
     adds = [a.aspect for a in aspects if a.complements]
     if adds:
         parts.append(f"adds what you lack on: {'; '.join(_short(a) for a in adds[:2])}")

@@ -5,6 +5,7 @@ Pure: takes a `Corpus` and a `PreparedQuery` (texts already embedded) and return
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,12 +14,14 @@ from scipy import sparse
 from matcher.embed.base import normalise_rows
 from matcher.index.corpus import Corpus
 from matcher.rank.explain import Explanation, explain
+from matcher.rank.notes import Listed, order_notes
 from matcher.score.diversity import mmr
 from matcher.score.query import PreparedQuery
 from matcher.score.rules import conflicts, eligible_mask
-from matcher.score.scoring import ScoringConfig, profile_relevance, text_relevance
+from matcher.score.scoring import ScoringConfig, activity, profile_relevance, text_relevance
+from matcher.score.strength import blended_strength, label
 
-__all__ = ["MAX_K", "Scored", "Suggestion", "candidate_rows", "match", "rank", "score_rows"]
+__all__ = ["MAX_K", "Scored", "Suggestion", "candidate_rows", "match", "no_close_match", "rank", "score_rows"]
 
 MAX_K = 100
 DEFAULT_SCORING = ScoringConfig()
@@ -31,10 +34,13 @@ class Suggestion:
     country: str
     institution: str
     kind: str
-    score: float
+    score: float  # the ranking score: relevance blended with the lexical score, plus the priors
     relevance: float
     lexical: float
     explanation: Explanation
+    strength: float = 0.0  # how close, comparable across queries (matcher.score.strength)
+    strength_label: str = "weak"  # strong, good or weak
+    rank_note: str | None = None  # why this suggestion is out of score order (the diversity re-rank)
 
 
 def candidate_rows(corpus: Corpus, mask: np.ndarray, vector: np.ndarray, n: int) -> np.ndarray:
@@ -78,34 +84,42 @@ class Scored:
     text_sims: np.ndarray | None
     profile_sims: np.ndarray | None
     query_terms: sparse.csr_matrix | None
+    strength: np.ndarray
+    activity: np.ndarray  # the activity prior's part of `scores`
 
 
 def score_rows(
     corpus: Corpus, rows: np.ndarray, query: PreparedQuery, config: ScoringConfig = DEFAULT_SCORING
 ) -> Scored:
-    """Relevance of the given rows: dense (per-work, aggregated) and lexical, plus the priors."""
+    """Relevance of the given rows: dense (per-work, aggregated) and lexical, plus the priors; and
+    the strength of each (from the dense parts alone: see `matcher.score.strength`)."""
     dense = np.zeros(len(rows), dtype=np.float32)
     lexical = np.zeros(len(rows), dtype=np.float32)
-    text_sims = profile_sims = None
+    text_sims = profile_sims = text_part = profile_part = None
     query_terms: sparse.csr_matrix | None = None
-    share = config.text_weight if query.requester is not None else 1.0
+    # the text's share when a query has both a profile and a text; a query with one has it all
+    share = config.text_weight if query.requester is not None and query.text_vector is not None else 1.0
     if query.text_vector is not None:
-        part, text_sims = text_relevance(corpus, rows, query.text_vector, config)
+        text_part, text_sims = text_relevance(corpus, rows, query.text_vector, config)
         query_terms = corpus.lexical.transform([query.text or ""])
-        dense += share * part
+        dense += share * text_part
         lexical += share * corpus.lexical.scores(query_terms, rows)
     if query.requester is not None:
-        part, profile_sims = profile_relevance(corpus, rows, query.requester, config)
+        profile_part, profile_sims = profile_relevance(corpus, rows, query.requester, config)
         mine = corpus.lexical.row_matrix(query.requester)
         query_terms = mine if query_terms is None else query_terms + mine
-        dense += (1 - share) * part
-        lexical += (1 - share) * corpus.lexical.scores(mine, rows)
+        weight = 1.0 if text_part is None else 1 - share
+        dense += weight * profile_part
+        lexical += weight * corpus.lexical.scores(mine, rows)
     scores = (1 - config.lexical_weight) * dense + config.lexical_weight * lexical
+    prior = np.zeros(len(rows), dtype=np.float32)
     if config.activity_weight:
-        scores += config.activity_weight * corpus.activity[rows]
+        prior += config.activity_weight * activity(corpus.work_offsets[rows + 1] - corpus.work_offsets[rows], config)
+    scores += prior
     if config.partner_weight and query.requester is not None:
         scores += config.partner_weight * partner_strength(corpus, query.requester, rows)
-    return Scored(rows, scores, dense, lexical, text_sims, profile_sims, query_terms)
+    strength = blended_strength(text_part, profile_part, share).astype(np.float32)
+    return Scored(rows, scores, dense, lexical, text_sims, profile_sims, query_terms, strength, prior)
 
 
 def rank(
@@ -128,7 +142,8 @@ def rank(
 
 
 def match(corpus: Corpus, query: PreparedQuery, config: ScoringConfig = DEFAULT_SCORING) -> list[Suggestion]:
-    """Up to `k` suggestions, best first, each satisfying every rule, each with its explanation."""
+    """Up to `k` suggestions, best first, each satisfying every rule, each with its explanation, its
+    strength, and a note when the diversity re-rank put it out of score order."""
     ranked = rank(corpus, query, config)
     if ranked is None:
         return []
@@ -139,23 +154,44 @@ def match(corpus: Corpus, query: PreparedQuery, config: ScoringConfig = DEFAULT_
     if query.requester is not None:
         coauthor, same = np.zeros(len(rows), dtype=bool), np.zeros(len(rows), dtype=bool)
         coauthor[chosen], same[chosen] = conflicts(corpus, query.requester, rows[chosen])
-    return [
-        Suggestion(
-            id=corpus.ids[rows[i]],
-            name=corpus.names[rows[i]],
-            country=str(corpus.countries[rows[i]]),
-            institution=corpus.institution_names[rows[i]],
-            kind=str(corpus.kinds[rows[i]]),
+    shown = rows[chosen]
+    works = np.asarray([corpus.work_count(r) - int(corpus.has_keywords[r] and corpus.work_count(r) > 1) for r in shown])
+    notes = order_notes(Listed(
+        scores=scored.scores[chosen], strength=scored.strength[chosen],
+        lexical=config.lexical_weight * scored.lexical[chosen], activity=scored.activity[chosen], works=works,
+        vectors=corpus.summaries(shown), names=[corpus.names[r] for r in shown],
+    ))
+    out = []
+    for i, note in zip(chosen.tolist(), notes, strict=True):
+        row, strength = int(rows[i]), float(scored.strength[i])
+        out.append(Suggestion(
+            id=corpus.ids[row],
+            name=corpus.names[row],
+            country=str(corpus.countries[row]),
+            institution=corpus.institution_names[row],
+            kind=str(corpus.kinds[row]),
             score=round(float(scored.scores[i]), 4),
             relevance=round(float(scored.dense[i]), 4),
             lexical=round(float(scored.lexical[i]), 4),
             explanation=explain(
-                corpus, query, int(rows[i]),
-                work_range=(int(starts[i]), int(starts[i]) + corpus.work_count(int(rows[i]))),
+                corpus, query, row,
+                work_range=(int(starts[i]), int(starts[i]) + corpus.work_count(row)),
                 text_sims=scored.text_sims, profile_sims=scored.profile_sims, query_terms=scored.query_terms,
-                flags=(bool(coauthor[i]), bool(same[i])),
+                flags=(bool(coauthor[i]), bool(same[i])), strength=label(strength),
             ),
-        )
-        for i in chosen
-    ]
+            strength=round(strength, 3),
+            strength_label=label(strength),
+            rank_note=note,
+        ))
+    return out
 
+
+def no_close_match(suggestions: Sequence[Suggestion]) -> str | None:
+    """A note for a list whose strongest suggestion is weak: the pool has nobody close to the query."""
+    if not suggestions:
+        return None
+    best = max(suggestions, key=lambda s: s.strength)
+    if best.strength_label != "weak":
+        return None
+    return (f"no close match in this pool; closest: {best.name} ({best.country}), strength {best.strength:.2f} "
+            "(weak: less close than most real partners are)")

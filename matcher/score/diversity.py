@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mmr"]
+__all__ = ["TIE_WINDOW", "mmr"]
+
+TIE_WINDOW = 0.1  # the re-rank reorders only suggestions within this much of the best score left
 
 
-def mmr(scores: np.ndarray, vectors: np.ndarray, k: int, diversity: float) -> np.ndarray:
-    """Indices of `k` items chosen greedily by (1 - diversity) * score - diversity * redundancy.
+def mmr(scores: np.ndarray, vectors: np.ndarray, k: int, diversity: float, window: float = TIE_WINDOW) -> np.ndarray:
+    """Indices of `k` items chosen greedily by (1 - diversity) * score - diversity * redundancy,
+    among the items whose score is within `window` of the best score left.
 
-    Redundancy is an item's highest cosine to an item already chosen. `diversity=0` is plain
-    ranking by score; ties break by position, so the result is deterministic.
+    Redundancy is an item's highest cosine to an item already chosen. The window keeps the re-rank
+    to near-ties at any `diversity`: an item is never placed above one that scores more than
+    `window` higher. `diversity=0` is plain ranking by score; ties break by position, so the result
+    is deterministic.
     """
     n = len(scores)
     k = min(k, n)
@@ -24,8 +29,9 @@ def mmr(scores: np.ndarray, vectors: np.ndarray, k: int, diversity: float) -> np
     taken = np.zeros(n, dtype=bool)
     taken[chosen[0]] = True
     for _ in range(k - 1):
+        left = np.where(taken, -np.inf, scores)
         value = (1 - diversity) * scores - diversity * redundancy
-        value[taken] = -np.inf
+        value[left < left.max() - window] = -np.inf  # taken items are -inf in `left` too
         pick = int(np.argmax(value))
         chosen.append(pick)
         taken[pick] = True
