@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ERRORS, ServicesDep
+from api.fairness import compute
 from api.security import AdminKey
 from matcher.service import profiles
 
@@ -36,7 +37,9 @@ async def import_profiles(
     ],
 ) -> dict[str, Any]:
     body = await request.body()  # bounded by the upload size limit (413 beyond it)
-    report = await run_in_threadpool(
-        profiles.import_upload, services, body, format, key_id=key.key_id, scope=key.scope
+    state = request.app.state
+    report = await run_in_threadpool(  # heavy work: its own queue, charged to the key (`api.fairness`)
+        compute, state.heavy, state.limiter, key.key_id,
+        lambda: profiles.import_upload(services, body, format, key_id=key.key_id, scope=key.scope),
     )
     return report.as_dict()
