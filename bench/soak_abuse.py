@@ -35,8 +35,10 @@ def _heaviest_call(rng: random.Random, words: list[str]) -> dict[str, object]:
     return {"aspects": [aspect() for _ in range(30)], "size": 30, "teams": 10}
 
 
-async def _phase(port: int, read_keys: list[str], ids: list[str], seconds: float, rate: float,
-                 agency: str | None, owner: tuple[str, dict[str, object]] | None, words: list[str]) -> dict[str, object]:
+async def _phase(
+    port: int, read_keys: list[str], ids: list[str], seconds: float, rate: float,
+    agency: str | None, owner: tuple[str, dict[str, object]] | None, words: list[str],
+) -> dict[str, object]:
     latencies: list[float] = []
     statuses: dict[str, dict[int, int]] = {"match": {}, "consortium": {}, "write": {}}
     deadline = time.monotonic() + seconds
