@@ -6,7 +6,11 @@
 - load: 60 s of POST /v1/match by id at 32 concurrent clients against the demo pool on loopback,
   with /health sampled meanwhile; p50/p95/p99, errors, and the server's peak RSS;
 - abuse: read keys' match p99 while an agency key sends the heaviest consortia and an owner key
-  writes once a second, over the same with nothing else going on (bench/soak_abuse.py).
+  writes once a second, over the same with nothing else going on (bench/soak_abuse.py);
+- erasure: profiles erased from a live server that is then killed; files under MATCHER_HOME still
+  holding any erased value (bench/soak_erasure.py);
+- oversize: 2 GiB sparse inputs through `matcher ingest`: peak RSS and a clear error
+  (bench/soak_oversize.py).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import httpx
 import numpy as np
 
 from bench.soak_abuse import abuse
+from bench.soak_erasure import erasure
+from bench.soak_oversize import oversize
 from matcher.testing import free_port
 
 HERE = Path(__file__).resolve().parent
@@ -142,10 +148,11 @@ def main() -> int:
     examples = int(os.environ.get("SOAK_FUZZ_EXAMPLES", "200"))
     seconds = float(os.environ.get("SOAK_LOAD_SECONDS", "60"))
     abuse_seconds = float(os.environ.get("SOAK_ABUSE_SECONDS", "60"))
-    steps = os.environ.get("SOAK_STEPS", "load,abuse,fuzz,crash").split(",")
+    steps = os.environ.get("SOAK_STEPS", "load,abuse,fuzz,crash,erasure,oversize").split(",")
     figures: dict[str, object] = json.loads(OUT.read_text()) if OUT.exists() else {}  # steps not run keep theirs
     for name, step in (("load", lambda: load(seconds, 32)), ("abuse", lambda: abuse(abuse_seconds)),
-                       ("fuzz", lambda: fuzz(examples)), ("crash", lambda: crash(rounds))):
+                       ("fuzz", lambda: fuzz(examples)), ("crash", lambda: crash(rounds)),
+                       ("erasure", erasure), ("oversize", oversize)):
         if name not in steps:
             continue
         print(f"== {name}", file=sys.stderr, flush=True)
@@ -155,8 +162,11 @@ def main() -> int:
     OUT.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     print(json.dumps(figures, indent=2))
     clean = figures["crash_lost"] == 0 and figures["crash_erasure_leftovers"] == 0
+    clean = clean and figures.get("erasure_residue_files", 0) == 0
+    bounded = float(figures.get("oversize_inputs_peak_rss_gib", 0)) < 1  # type: ignore[arg-type]
     fair = float(figures.get("abuse_match_p99_ratio", 0)) <= 3  # type: ignore[arg-type]
-    return 0 if clean and fair and figures["fuzz_server_errors"] == 0 and figures["load_errors"] == 0 else 1
+    ok = clean and bounded and fair and figures["fuzz_server_errors"] == 0 and figures["load_errors"] == 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
