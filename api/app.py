@@ -155,6 +155,8 @@ def create_app(
     app.include_router(import_router)  # before the router, so /import is not taken for a profile id
     app.include_router(router)
     app.include_router(batches_router)
+    from api.web import install as install_web  # the pages for people, beside /v1 (api/web)
+    install_web(app, api)
     if api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(api.cors_origins), allow_methods=["*"],
                            allow_headers=["X-API-Key", "Content-Type"])

@@ -1,0 +1,246 @@
+"""The web pages over the real app and store (fake embedder): sessions, CSRF, the access matrix
+through the pages, and each flow's answers. The same flows in a real browser: test_web_browser.py."""
+
+from __future__ import annotations
+
+import re
+import stat
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import ApiConfig
+from api.web.session import COOKIE, SECRET_FILE
+from matcher.domain.countries import expand_countries
+from matcher.service.bootstrap import Services
+
+from .conftest import fake_services_at, small_pool
+
+WIDENING = expand_countries(["widening"])
+
+
+@pytest.fixture()
+def keys(fake_services: Services) -> dict[str, str]:
+    out = {scope: fake_services.keys.create(scope, label=f"{scope} key")[1] for scope in ("read", "agency", "admin")}
+    out["owner"] = fake_services.keys.create("owner", owner="p001")[1]
+    return out
+
+
+@pytest.fixture()
+def app(fake_services: Services):
+    return create_app(fake_services.config, services=fake_services, api=ApiConfig(rate_limit_per_minute=10_000))
+
+
+@pytest.fixture()
+def browser(app):
+    with TestClient(app) as client:
+        yield client
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def sign_in(client: TestClient, key: str) -> str:
+    """Sign in with `key`; the CSRF token of the session."""
+    page = client.get("/")
+    answer = client.post("/sign-in", data={"csrf": csrf_of(page.text), "key": key}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    return csrf_of(client.get("/find").text)
+
+
+def test_home_is_the_sign_in_page_and_v1_is_unchanged(browser):
+    page = browser.get("/")
+    assert page.status_code == 200 and "Sign in" in page.text and 'name="key"' in page.text
+    assert page.headers["cache-control"] == "no-store"
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    paths = browser.get("/openapi.json").json()["paths"]
+    assert all(p.startswith("/v1") or p == "/health" for p in paths), "pages must not enter the API's schema"
+    assert browser.get("/static/vendor/htmx.min.js").status_code == 200
+    assert browser.get("/static/style.css").status_code == 200
+
+
+def test_sign_in_makes_a_strict_httponly_session_and_sign_out_ends_it(browser, keys, fake_services):
+    page = browser.get("/")
+    answer = browser.post("/sign-in", data={"csrf": csrf_of(page.text), "key": keys["read"], "next": "/profiles"},
+                          follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/profiles"
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie and "SameSite=strict" in cookie.replace(
+        "samesite", "SameSite")
+    assert 28_000 < int(re.search(r"Max-Age=(\d+)", cookie).group(1)) <= 8 * 3600  # a working day
+    assert keys["read"] not in cookie  # the key's secret never leaves the form
+    home = fake_services.config.home / SECRET_FILE
+    assert stat.S_IMODE(home.stat().st_mode) == 0o600
+    find = browser.get("/find")
+    assert find.status_code == 200 and "Signed in with read key" in find.text
+    out = browser.post("/sign-out", data={"csrf": csrf_of(find.text)}, follow_redirects=False)
+    assert out.status_code == 303
+    assert browser.get("/find", follow_redirects=False).headers["location"] == "/?next=/find"
+
+
+def test_a_wrong_key_is_refused_with_words(browser):
+    page = browser.get("/")
+    answer = browser.post("/sign-in", data={"csrf": csrf_of(page.text), "key": "mk_nothing_here"})
+    assert answer.status_code == 401 and "was not recognised" in answer.text
+
+
+def test_a_tampered_or_foreign_cookie_is_no_session(browser, keys):
+    sign_in(browser, keys["admin"])
+    value = browser.cookies[COOKIE]
+    body, signature = value.split(".")
+    browser.cookies.clear()
+    browser.cookies.set(COOKIE, body + "." + signature[::-1])
+    assert browser.get("/find", follow_redirects=False).status_code == 303
+    browser.cookies.clear()
+    browser.cookies.set(COOKIE, value)
+    assert browser.get("/find").status_code == 200
+
+
+def test_forms_without_their_csrf_token_are_refused(browser, keys):
+    token = sign_in(browser, keys["owner"])
+    for data in ({"use_profile": "on"}, {"use_profile": "on", "csrf": "forged"}):
+        answer = browser.post("/find", data=data)
+        assert answer.status_code == 403 and "Reload the page" in answer.text
+    assert browser.post("/find", data={"use_profile": "on", "csrf": token}).status_code == 200
+    assert browser.post("/sign-in", data={"key": keys["admin"]}).status_code == 403  # sign-in forms too
+
+
+def test_a_revoked_key_signs_its_sessions_out(browser, keys, fake_services):
+    sign_in(browser, keys["read"])
+    key_id = keys["read"][3:].split("_", 1)[0]
+    fake_services.keys.revoke(key_id)
+    browser.app.state.web.keys.forget()
+    answer = browser.get("/find", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/?ended=1"
+
+
+# (page, method, allowed scopes): the API's matrix (tests/test_api.py) through the pages
+MATRIX = [
+    ("/find", "get", {"read", "agency", "admin", "owner"}),
+    ("/find", "post", {"read", "agency", "admin", "owner"}),
+    ("/profiles", "get", {"read", "agency", "admin"}),  # listing others: not for an owner key
+    ("/people?field=profile&profile=Person", "get", {"read", "agency", "admin"}),
+    ("/profiles/p002", "get", {"read", "agency", "admin"}),  # an owner key opens only its own
+    ("/profiles/p001", "get", {"read", "agency", "admin", "owner"}),
+    ("/profiles/p001/data.json", "get", {"read", "agency", "admin", "owner"}),
+    ("/profiles/p001/edit", "get", {"admin", "owner"}),
+    ("/profiles/p002/edit", "get", {"admin"}),
+    ("/profiles/p002/erase", "get", {"admin"}),
+    ("/profiles/p001/erase", "post", {"admin", "owner"}),  # without the confirmation: 422, nothing erased
+]
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """One app and its keys for the whole matrix (its requests change nothing)."""
+    services = fake_services_at(tmp_path_factory.mktemp("web-matrix") / "store")
+    services.engine.add(small_pool())
+    made = {scope: services.keys.create(scope)[1] for scope in ("read", "agency", "admin")}
+    made["owner"] = services.keys.create("owner", owner="p001")[1]
+    app = create_app(services.config, services=services, api=ApiConfig(rate_limit_per_minute=100_000))
+    with TestClient(app) as client:  # the lifespan runs once
+        yield client, made
+    services.close()
+
+
+@pytest.mark.parametrize(("path", "method", "allowed"), MATRIX, ids=[f"{m} {p}" for p, m, _ in MATRIX])
+@pytest.mark.parametrize("who", ["none", "read", "agency", "admin", "owner"])
+def test_access_matrix_through_the_pages(shared, path, method, allowed, who):
+    client, keys = shared
+    client.cookies.clear()
+    token = sign_in(client, keys[who]) if who != "none" else csrf_of(client.get("/").text)
+    if method == "get":
+        answer = client.get(path, follow_redirects=False)
+    else:
+        answer = client.post(path, data={"csrf": token, "use_profile": "on", "text": "aquifer"},
+                             follow_redirects=False)
+    if who == "none":
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/?next=")
+    elif who in allowed:
+        assert answer.status_code in (200, 422), (who, path, answer.status_code)
+    else:
+        assert answer.status_code == 403, (who, path, answer.status_code)
+        assert "key" in answer.text
+
+
+def cards(html: str) -> list[dict[str, str]]:
+    return [{"name": name, "where": where} for name, where in
+            re.findall(r"<h3>([^<]+)</h3>\s*<p class=\"where\">([^<]+)</p>", html)]
+
+
+def test_find_by_idea_by_profile_and_with_a_country_group(browser, keys, fake_services):
+    token = sign_in(browser, keys["read"])
+    by_idea = browser.post("/find", data={"csrf": token, "text": "groundwater aquifer nitrate transport", "k": "5"})
+    assert by_idea.status_code == 200 and len(cards(by_idea.text)) == 5
+    assert re.search(r"(Strong|Good|Possible) match", by_idea.text)
+    assert "close to your idea" in by_idea.text
+    by_profile = browser.post("/find", data={"csrf": token, "profile": "Person 1", "k": "10", "groups": "widening"})
+    assert by_profile.status_code == 200
+    ids = re.findall(r"Profile id (\w+)", by_profile.text)
+    assert ids and "p001" not in ids
+    countries = {fake_services.store.get(i).country for i in ids}
+    assert countries <= WIDENING and "FR" not in countries  # the group, and never the requester's own country
+
+
+def test_find_names_the_field_to_change(browser, keys):
+    token = sign_in(browser, keys["read"])
+    empty = browser.post("/find", data={"csrf": token})
+    assert empty.status_code == 422 and "Describe your idea" in empty.text and 'href="#text"' in empty.text
+    narnia = browser.post("/find", data={"csrf": token, "text": "aquifer", "countries": "Narnia"})
+    assert narnia.status_code == 422 and "“Narnia” is not a country" in narnia.text
+    nobody = browser.post("/find", data={"csrf": token, "profile": "Nobody Anywhere"})
+    assert nobody.status_code == 422 and "Nobody called" in nobody.text
+
+
+def test_htmx_gets_only_the_results(browser, keys):
+    token = sign_in(browser, keys["owner"])
+    part = browser.post("/find", data={"csrf": token, "use_profile": "on", "k": "5"}, headers={"HX-Request": "true"})
+    assert part.status_code == 200 and "<html" not in part.text and len(cards(part.text)) == 5
+
+
+def test_find_downloads_the_list_as_csv(browser, keys):
+    token = sign_in(browser, keys["owner"])
+    answer = browser.post("/find.csv", data={"csrf": token, "use_profile": "on", "k": "5"})
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    lines = answer.content.decode("utf-8-sig").strip().splitlines()
+    assert lines[0] == "rank,name,country,institution,match,why,note,profile_id" and len(lines) == 6
+
+
+def test_my_profile_edit_download_and_erase(browser, keys, fake_services):
+    token = sign_in(browser, keys["owner"])
+    assert browser.get("/me", follow_redirects=False).headers["location"] == "/profiles/p001"
+    form = browser.get("/profiles/p001/edit").text
+    data = dict(re.findall(r'<input (?:type="hidden" )?(?:id="[^"]+" )?name="([^"]+)" value="([^"]*)"', form))
+    data = {k: v for k, v in data.items() if not k.endswith("-remove")}
+    data.update({"csrf": token, "name": "Person One", "work-9-title": "Karst aquifer recharge", "gender": "female"})
+    saved = browser.post("/profiles/p001/edit", data=data, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    stored = fake_services.store.get("p001")
+    assert stored.name == "Person One" and stored.works[-1].title == "Karst aquifer recharge"
+    assert stored.private["gender"] == "female"
+    bad = browser.post("/profiles/p001/edit", data={**data, "country": "Narnia"})
+    assert bad.status_code == 422 and "unknown country" in bad.text and 'aria-invalid="true"' in bad.text
+    mine = browser.get("/profiles/p001/data.json")
+    assert mine.json()["name"] == "Person One" and mine.json()["gender"] == "female"  # my data, private included
+    unconfirmed = browser.post("/profiles/p001/erase", data={"csrf": token})
+    assert unconfirmed.status_code == 422 and fake_services.store.exists("p001")
+    erased = browser.post("/profiles/p001/erase", data={"csrf": token, "confirm": "on"}, follow_redirects=False)
+    assert erased.status_code == 303 and erased.headers["location"] == "/?erased=1"
+    assert not fake_services.store.exists("p001")
+    assert browser.get("/find", follow_redirects=False).status_code == 303  # signed out: the key went with it
+
+
+def test_private_fields_stay_private_on_the_pages(browser, keys, fake_services):
+    sign_in(browser, keys["admin"])
+    token = csrf_of(browser.get("/profiles/p002/edit").text)
+    form = browser.get("/profiles/p002/edit").text
+    data = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
+    data = {k: v for k, v in data.items() if not k.endswith("-remove")}
+    browser.post("/profiles/p002/edit", data={**data, "csrf": token, "email": "p2@example.org"})
+    assert "p2@example.org" in browser.get("/profiles/p002").text
+    with TestClient(browser.app) as other:
+        sign_in(other, keys["read"])
+        assert "p2@example.org" not in other.get("/profiles/p002").text
+        assert "p2@example.org" not in other.get("/profiles/p002/data.json").text

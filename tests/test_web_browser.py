@@ -1,0 +1,229 @@
+"""The web pages in a real browser: Chromium driven by Playwright, against a real server on
+127.0.0.1 (uvicorn in a thread, over a store with a small pool and the fake embedder).
+
+Each page is checked with axe-core (no serious or critical issue) and photographed at 1280 and
+390 px wide into build/web-screenshots/ for a reviewer. Skipped, with the reason, when Playwright
+or /usr/bin/chromium is missing; CI installs both (.ci/run).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.app import create_app
+from api.settings import ApiConfig
+from matcher.domain.countries import country_name, expand_countries
+from matcher.testing import free_port
+
+from .conftest import ROOT, fake_services_at, small_pool
+
+try:
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+except ImportError:  # pragma: no cover - the test extras install it
+    sync_playwright = None
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+AXE = ROOT / "api" / "web" / "static" / "vendor" / "axe.min.js"
+SHOTS = ROOT / "build" / "web-screenshots"
+
+pytestmark = [
+    pytest.mark.skipif(sync_playwright is None, reason="Playwright for Python is missing (pip install -e '.[test]')"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install -y chromium)"),
+]
+
+
+class Server:
+    """The app served by uvicorn on a free port, in a thread."""
+
+    def __init__(self, app: Any):
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, name="web-test-server", daemon=True)
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Iterator[dict[str, Any]]:
+    services = fake_services_at(tmp_path_factory.mktemp("web-browser") / "store")
+    services.engine.add(small_pool())
+    keys = {scope: services.keys.create(scope, label=f"{scope} key")[1] for scope in ("read", "agency", "admin")}
+    keys["owner"] = services.keys.create("owner", owner="p001", label="Person 1")[1]
+    keys["erasable"] = services.keys.create("owner", owner="p003", label="Person 3")[1]
+    app = create_app(services.config, services=services, api=ApiConfig(rate_limit_per_minute=100_000))
+    with Server(app) as server:
+        yield {"url": server.url, "keys": keys, "services": services}
+    services.close()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(chromium: Browser) -> Iterator[Page]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)  # to inject axe
+    context.set_default_timeout(20_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def sign_in(page: Page, site: dict[str, Any], who: str) -> None:
+    page.goto(site["url"] + "/")
+    page.get_by_label("Your access key").fill(site["keys"][who])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Find partners abroad")
+
+
+def check_page(page: Page, name: str) -> None:
+    """No serious or critical accessibility issue (axe-core); screenshots at 1280 and 390 px."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
+    bad = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+           for v in found if v["impact"] in ("serious", "critical")]
+    assert not bad, f"{name}: " + "; ".join(bad)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        if width == 390:  # nothing may stick out sideways on a phone
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1, f"{name} is wider than 390 px"
+        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_sign_in_and_out(page, site):
+    page.goto(site["url"] + "/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    check_page(page, "sign-in")
+    page.get_by_label("Your access key").fill("mk_not_a_key")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("was not recognised")
+    sign_in(page, site, "read")
+    expect(page.get_by_text("Signed in with read key")).to_be_visible()
+    cookie = next(c for c in page.context.cookies() if c["name"] == "matcher_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["expires"] > time.time()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("status")).to_have_text("You have signed out.")
+    page.goto(site["url"] + "/find")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_scientist_search_by_idea_updates_the_results_in_place(page, site):
+    sign_in(page, site, "read")
+    check_page(page, "find")
+    page.get_by_label("Your idea").fill("groundwater aquifer nitrate transport in karst")
+    page.get_by_label("How many").select_option("5")
+    page.get_by_role("button", name="Find partners").click()
+    cards = page.locator("#results li.card")
+    expect(cards).to_have_count(5)
+    assert page.url.endswith("/find")  # htmx swapped the results in: no new page
+    expect(cards.first).to_contain_text(re.compile(r"(Strong|Good|Possible) match"))
+    expect(cards.first).to_contain_text("close to your idea")
+    check_page(page, "find-results")
+    with page.expect_download() as download:
+        page.get_by_role("button", name=re.compile("Download these")).click()
+    assert download.value.suggested_filename == "partners.csv"
+
+
+def test_scientist_search_by_my_profile_with_a_country_group(page, site):
+    sign_in(page, site, "owner")
+    expect(page.get_by_label("Use my profile")).to_be_checked()
+    page.get_by_label("Horizon Europe widening countries").check()
+    page.get_by_role("button", name="Find partners").click()
+    cards = page.locator("#results li.card")
+    expect(cards.first).to_be_visible()
+    widening = {country_name(c) for c in expand_countries(["widening"])}
+    places = [p.split(" · ")[0] for p in cards.locator("p.where").all_inner_texts()]
+    assert places and set(places) <= widening and "France" not in places  # the group; never my own country
+
+
+def test_a_picker_finds_people_as_one_types(page, site):
+    sign_in(page, site, "admin")
+    page.get_by_label("A profile (optional)").press_sequentially("Person 1", delay=30)
+    choice = page.get_by_role("button", name=re.compile(r"^Choose Person 1 "))
+    choice.click()
+    expect(page.get_by_label("A profile (optional)")).to_have_value("p001")
+    page.get_by_role("button", name="Find partners").click()
+    expect(page.locator("#results li.card").first).to_be_visible()
+    expect(page.locator("#results")).not_to_contain_text("Profile id p001")
+
+
+def test_editing_and_erasing_my_own_profile(page, site):
+    sign_in(page, site, "erasable")
+    page.get_by_role("link", name="My profile").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("(your profile)")
+    check_page(page, "my-profile")
+    page.get_by_role("link", name=re.compile("Change your profile")).click()
+    check_page(page, "my-profile-edit")
+    page.get_by_label("Name").fill("Person Three")
+    page.get_by_label("Title").last.fill("Karst spring monitoring with low-cost sensors")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("status")).to_contain_text("Your changes are saved")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Person Three")
+    expect(page.get_by_text("Karst spring monitoring with low-cost sensors")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("Download your data")).click()
+    assert download.value.suggested_filename == "profile-p003.json"
+    page.get_by_role("link", name=re.compile("Erase your profile")).click()
+    check_page(page, "my-profile-erase")
+    page.get_by_role("button", name="Erase the profile").click()
+    expect(page.get_by_role("alert")).to_contain_text("Tick the box")
+    page.get_by_label(re.compile("I understand")).check()
+    page.get_by_role("button", name="Erase the profile").click()
+    expect(page.get_by_role("status")).to_contain_text("Your profile has been erased")
+    assert not site["services"].store.exists("p003")
+
+
+def test_a_form_without_its_csrf_token_is_refused(page, site):
+    sign_in(page, site, "read")
+    page.get_by_label("Your idea").fill("aquifer")
+    page.evaluate("document.querySelector('#find input[name=csrf]').remove()")
+    page.evaluate("document.querySelector('#find').removeAttribute('hx-post')")  # a plain post, as a forged form
+    page.evaluate("htmx.process(document.body)")
+    page.locator("#find").evaluate("form => form.submit()")
+    expect(page.get_by_role("heading", level=1)).to_have_text("This form cannot be accepted")
+    expect(page.get_by_text("Reload the page")).to_be_visible()
+
+
+def test_the_core_flows_work_with_javascript_off(chromium, site):
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        sign_in(page, site, "read")
+        page.get_by_label("Your idea").fill("neural network training")
+        page.get_by_role("button", name="Find partners").click()
+        expect(page.locator("#results li.card")).to_have_count(10)
+        page.get_by_label("A profile (optional)").fill("Person 2")  # typed in full: no list to choose from
+        page.get_by_label("Your idea").fill("")
+        page.get_by_role("button", name="Find partners").click()
+        expect(page.locator("#results li.card").first).to_be_visible()
+        expect(page.locator("#results")).not_to_contain_text("Profile id p002")
+    finally:
+        context.close()
