@@ -123,7 +123,7 @@ def consortia(
         group_min=tuple(body.group_min), must_include=tuple(body.must_include), exclude=tuple(body.exclude),
         pool_countries=tuple(body.pool_countries), kinds=tuple(body.kinds),
         exclude_conflicts=body.exclude_conflicts, teams=body.teams, exact=body.exact,
-        gap_threshold=body.gap_threshold,
+        gap_threshold=body.gap_threshold, min_difference=body.min_difference,
     )
     state = http_request.app.state
     result = compute(state.heavy, state.limiter, key.key_id, lambda: engine.assemble(request))

@@ -216,6 +216,7 @@ class ConsortiumIn(_In):
     kinds: list[Literal["researcher", "organisation"]] = Field(default_factory=list, max_length=2)
     exclude_conflicts: bool = True
     teams: int = Field(3, ge=1, le=10)
+    min_difference: int = Field(2, ge=1, le=30, description="alternative teams differ by at least this many members")
     exact: bool = False
     gap_threshold: float = Field(0.35, ge=0.0, le=1.0)
 

@@ -51,10 +51,11 @@ def instances(draw, n_min=8, n_max=20):
 
 
 def _solve(inst, method, n_teams=3):
+    """Teams at least one member apart: the exact solver then gives the k best, which bound the greedy's."""
     coverage, weights, countries, rules, conflicts = inst
     try:
         return assemble_teams(coverage, weights, countries, None, rules, conflicts,
-                              n_teams=n_teams, method=method)
+                              n_teams=n_teams, method=method, min_difference=1)
     except InfeasibleConsortium as err:
         assert err.rule.split()[0] in RULE_NAMES
         assert str(err).startswith(err.rule) and err.reason

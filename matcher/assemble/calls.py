@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from matcher.assemble.consortium import Team, TeamRules, assemble_teams, shortlist
+from matcher.assemble.consortium import MIN_DIFFERENCE, Team, TeamRules, assemble_teams, shortlist
 from matcher.domain.errors import InfeasibleConsortium, InvalidQuery
 from matcher.embed.chunking import split_sentences
 from matcher.index.corpus import Corpus
@@ -53,6 +53,7 @@ class CallRequest:
     pool_ids: tuple[str, ...] = ()
     pool_countries: tuple[str, ...] = ()
     teams: int = 3
+    min_difference: int = MIN_DIFFERENCE  # alternative teams differ by at least this many members
     exact: bool = False
     gap_threshold: float = 0.35
     budget_s: float = SOLVER_BUDGET_S
@@ -175,6 +176,7 @@ def solve_call(
         coverage[picked], weights, [str(c) for c in corpus.countries[short]], [corpus.ids[r] for r in short],
         local_rules, conflicts, n_teams=request.teams, method="exact" if request.exact else "greedy",
         gap_threshold=request.gap_threshold, time_limit_s=min(10.0, request.budget_s), deadline=deadline,
+        min_difference=request.min_difference,
     )
     out = tuple(_team_out(corpus, t, short, coverage[picked], aspect_vectors, aspects, request) for t in teams)
     notes: tuple[str, ...] = ()
@@ -182,7 +184,8 @@ def solve_call(
         notes = (f"partial answer: {len(out)} of {request.teams} teams within the solver budget of "
                  f"{request.budget_s:g} s; ask for fewer teams or a smaller pool",)
     elif len(out) < request.teams:
-        notes = (f"only {len(out)} distinct teams satisfy the rules",)
+        apart = f" and differ from each other by at least {request.min_difference} members"
+        notes = (f"only {len(out)} teams satisfy the rules{apart * (request.min_difference > 1)}",)
     return ConsortiumResult(tuple(aspects), out, "exact" if request.exact else "greedy", len(short), notes)
 
 

@@ -5,7 +5,7 @@ solvers maximise `objective` of `matcher.assemble.problem`.
 
 - `assemble_greedy`: lazy greedy with rule look-ahead, then local search (any pool size).
 - `assemble_exact`: OR-Tools CP-SAT, in `matcher.assemble.exact` (imported lazily), small pools.
-- `assemble_teams`: several distinct teams with either solver.
+- `assemble_teams`: several teams with either solver, each `min_difference` members from the others.
 - `check_team`: the rules a team breaks; `shortlist`: rows worth giving a solver from a large pool.
 """
 
@@ -20,11 +20,23 @@ from typing import Literal
 
 import numpy as np
 
-from matcher.assemble.problem import Conflicts, Pool, Team, TeamRules, check_team, make_pool, objective
+from matcher.assemble.problem import (
+    Conflicts,
+    Pool,
+    Team,
+    TeamRules,
+    check_team,
+    difference,
+    make_pool,
+    objective,
+    within_limits,
+)
 from matcher.domain.errors import InfeasibleConsortium, InvalidQuery
 
-__all__ = ["TeamRules", "Team", "objective", "check_team", "shortlist", "assemble_greedy", "assemble_exact",
-           "assemble_teams"]
+__all__ = ["MIN_DIFFERENCE", "TeamRules", "Team", "objective", "check_team", "difference", "shortlist",
+           "assemble_greedy", "assemble_exact", "assemble_teams"]
+
+MIN_DIFFERENCE = 2  # alternative teams differ by at least this many members
 
 _INF = 10**9
 _TOL = 1e-9
@@ -93,20 +105,39 @@ def assemble_exact(coverage: np.ndarray, weights: np.ndarray, countries: Sequenc
 def assemble_teams(coverage: np.ndarray, weights: np.ndarray, countries: Sequence[str], ids: Sequence[str] | None,
                    rules: TeamRules, conflicts: Conflicts = frozenset(), *, n_teams: int = 3,
                    method: Literal["greedy", "exact"] = "greedy", gap_threshold: float = 0.35,
-                   bonus: float = 0.05, time_limit_s: float = 10.0, deadline: float | None = None) -> list[Team]:
-    """Up to `n_teams` teams with distinct member sets, best first.
+                   bonus: float = 0.05, time_limit_s: float = 10.0, deadline: float | None = None,
+                   min_difference: int = MIN_DIFFERENCE) -> list[Team]:
+    """Up to `n_teams` teams, best first, each differing from every other by at least `min_difference`
+    members (`difference`: the members one team lacks of the other, the larger count).
 
-    exact: the k best teams; each solve adds a no-good cut against the teams found (`time_limit_s` per solve).
-    greedy: Lawler's partition of the solution space: the children of a team whose free members are
-    m1..mk ban m_j and force m1..m_(j-1); each child is solved by greedy and 1-swap, and the best child,
-    polished with 2- and 3-swaps inside its part, becomes the next team. Parts are disjoint, so the teams
-    are distinct by construction.
-    Fewer than `n_teams` come back only when no further distinct team exists (exact) or was found (greedy),
-    or when `deadline` (a `time.monotonic()` value: the request's budget) passed after the first team.
-    Raises InfeasibleConsortium, naming the rule, when no team can be formed.
+    exact: the best team, then the best one at least `min_difference` from every team found (a cut
+    after each solve; `time_limit_s` per solve).
+    greedy: the best team, then each next one by the same greedy and local search with at most
+    |free members| - `min_difference` of each earlier team's free (not must-include) members, which
+    keeps it that far from every earlier team (a team larger than an earlier one could also get there
+    by adding members; the greedy does not look for those).
+    Ties go to the lower ids (rows are put in id order first), and equal scores are ordered by the
+    members' ids, so the answer does not depend on the order of the rows.
+    Fewer than `n_teams` come back only when no further team that far apart exists (exact) or was
+    found (greedy), or when `deadline` (a `time.monotonic()` value: the request's budget) passed
+    after the first team. Raises InfeasibleConsortium, naming the rule, when no team can be formed.
     """
-    if method not in ("greedy", "exact") or n_teams < 1:
-        raise InvalidQuery(f"method must be 'greedy' or 'exact' and n_teams >= 1, got {method!r}, {n_teams}")
+    if method not in ("greedy", "exact") or n_teams < 1 or min_difference < 1:
+        raise InvalidQuery(f"method must be 'greedy' or 'exact', n_teams >= 1 and min_difference >= 1, got "
+                           f"{method!r}, {n_teams}, {min_difference}")
+    if ids is not None and list(ids) != sorted(ids):  # solve with the rows in id order, then map back
+        order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
+        at = np.empty_like(order)
+        at[order] = np.arange(len(order))
+        moved = replace(rules, must_include=tuple(int(at[i]) for i in rules.must_include),
+                        excluded=frozenset(int(at[i]) for i in rules.excluded))
+        teams = assemble_teams(
+            np.asarray(coverage)[order], weights, [countries[i] for i in order], [ids[i] for i in order], moved,
+            frozenset((int(min(at[i], at[j])), int(max(at[i], at[j]))) for i, j in conflicts), n_teams=n_teams,
+            method=method, gap_threshold=gap_threshold, bonus=bonus, time_limit_s=time_limit_s, deadline=deadline,
+            min_difference=min_difference,
+        )
+        return [replace(t, members=tuple(int(order[m]) for m in t.members)) for t in teams]
     pool = make_pool(coverage, weights, countries, ids, rules, conflicts, bonus)
     must, banned = _precheck(pool, rules.must_include, rules.excluded)
     if method == "exact":
@@ -117,26 +148,27 @@ def assemble_teams(coverage: np.ndarray, weights: np.ndarray, countries: Sequenc
         except InfeasibleConsortium:
             hint = None
         found = solve_exact(pool, must, banned, n_teams=n_teams, time_limit_s=time_limit_s, hint=hint,
-                            deadline=deadline)
-        return [_team(pool, members, gap_threshold) for members in found]
+                            deadline=deadline, min_difference=min_difference)
+        return _best_first(pool, [_team(pool, members, gap_threshold) for members in found])
     teams = [_team(pool, _solve_greedy(pool, must, banned, 2), gap_threshold)]
-    frontier: list[tuple[float, list[int], tuple[tuple[int, ...], frozenset[int]]]] = []
-    node = (must, banned)  # (forced rows, banned rows) of the part the last team came from
     while len(teams) < n_teams and (deadline is None or time.monotonic() < deadline):
-        free = [m for m in teams[-1].members if m not in node[0]]
-        for j, m in enumerate(free):
-            child = (node[0] + tuple(free[:j]), node[1] | {m})
-            try:
-                _precheck(pool, *child)
-                found_team = _solve_greedy(pool, *child, 1)
-            except InfeasibleConsortium:
-                continue
-            heapq.heappush(frontier, (-objective(pool.cov, pool.w, found_team, rules, bonus), found_team, child))
-        if not frontier:
+        limits = []
+        for team in teams:
+            free = frozenset(m for m in team.members if m not in must)
+            limits.append((free, len(free) - min_difference))
+        if any(cap < 0 for _, cap in limits):
+            break  # a team with fewer free members than min_difference: no other team of its size is that far
+        try:
+            members = _solve_greedy(replace(pool, limits=tuple(limits)), must, banned, 2)
+        except InfeasibleConsortium:
             break
-        _, found_team, node = heapq.heappop(frontier)
-        teams.append(_team(pool, _drop_search(pool, found_team, *node), gap_threshold))
-    return sorted(teams, key=lambda t: -t.score)
+        teams.append(_team(pool, members, gap_threshold))
+    return _best_first(pool, teams)
+
+
+def _best_first(pool: Pool, teams: list[Team]) -> list[Team]:
+    """Best score first; equal scores by the members' ids."""
+    return sorted(teams, key=lambda t: (-round(t.score, 9), sorted(pool.ids[m] for m in t.members)))
 
 
 def _precheck(p: Pool, must: tuple[int, ...], banned: frozenset[int]) -> tuple[tuple[int, ...], frozenset[int]]:
@@ -246,6 +278,9 @@ def _solve_greedy(p: Pool, must: tuple[int, ...], banned: frozenset[int], effort
             neg, i = heapq.heappop(heap)
             if gone[i]:
                 continue
+            if p.limits and not within_limits(p, [*team, i]):
+                gone[i] = True  # a limit only tightens as the team grows
+                continue
             if fresh[i] != step:  # a stale gain is an upper bound (submodularity): re-evaluate, put back
                 fresh[i] = step
                 heapq.heappush(heap, (-float(np.maximum(p.cov[i] - cur, 0) @ p.w + bc * p.q[i]), i))
@@ -305,7 +340,8 @@ def _swap_search(p: Pool, team: list[int], rules: TeamRules, rounds: int = 200) 
             vals = np.maximum(p.cov, base) @ p.w + bc * (p.q + extra - p.q[m] * (m not in orig))
             cand = np.flatnonzero(outside & (vals > (best[0] if best else value + _TOL)))
             for o in cand[np.lexsort((cand, -vals[cand]))]:
-                if not check_team([*rest, int(o)], p.countries, rules, p.conflicts):
+                swapped = [*rest, int(o)]
+                if not check_team(swapped, p.countries, rules, p.conflicts) and within_limits(p, swapped):
                     best = (float(vals[o]), pos, int(o))
                     break
         if best is None:

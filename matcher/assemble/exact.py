@@ -29,8 +29,9 @@ _SCALE = 1_000_000_000
 def solve_exact(pool: Pool, must: tuple[int, ...], banned: frozenset[int], *,
                 n_teams: int = 1, time_limit_s: float = 10.0,
                 hint: Sequence[int] | None = None, max_rows: int = 200,
-                deadline: float | None = None) -> list[list[int]]:
-    """The `n_teams` best distinct member sets, best first; a no-good cut after each one.
+                deadline: float | None = None, min_difference: int = 1) -> list[list[int]]:
+    """The `n_teams` best member sets, best first, each at least `min_difference` members from the
+    others (`matcher.assemble.problem.difference`); a cut after each one.
 
     `must` rows join, `banned` rows never do (the caller has checked the rules for obvious
     infeasibility). Raises InfeasibleConsortium when no team exists (proved) or none was found
@@ -90,9 +91,7 @@ def solve_exact(pool: Pool, must: tuple[int, ...], banned: frozenset[int], *,
             break
         team = [i for i in rows if solver.value(x[i])]
         teams.append(team)
-        chosen = set(team)
-        model.add(sum(x[i] for i in team) - sum(x[i] for i in rows if i not in chosen)
-                  <= len(team) - 1)
+        _keep_apart(model, x, team, must, min_difference, len(teams))
         model.clear_hints()
     if not teams:
         if status == cp_model.INFEASIBLE:
@@ -102,6 +101,17 @@ def solve_exact(pool: Pool, must: tuple[int, ...], banned: frozenset[int], *,
                                                  "infeasibility not proved: raise the limit "
                                                  "or use method='greedy'")
     return teams
+
+
+def _keep_apart(model: cp_model.CpModel, x: dict[int, cp_model.IntVar], team: Sequence[int], must: tuple[int, ...],
+                d: int, k: int) -> None:
+    """Every later team lacks at least `d` of this team's free members, or has `d` members it lacks."""
+    chosen, fixed = set(team), set(must)
+    inside = sum(x[i] for i in team if i not in fixed)
+    free = sum(1 for i in team if i not in fixed)
+    added = model.new_bool_var(f"apart{k}")  # 0: d of its members dropped; 1: d members added
+    model.add(inside <= free - d + d * added)
+    model.add(sum(x[i] for i in x if i not in chosen) >= d * added)
 
 
 def _objective_terms(pool: Pool, model: cp_model.CpModel, x: dict[int, cp_model.IntVar],

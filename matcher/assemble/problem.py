@@ -17,7 +17,8 @@ import numpy as np
 
 from matcher.domain.errors import InfeasibleConsortium, InvalidQuery
 
-__all__ = ["Conflicts", "Pool", "Team", "TeamRules", "check_team", "make_pool", "objective"]
+__all__ = ["Conflicts", "Pool", "Team", "TeamRules", "check_team", "difference", "make_pool", "objective",
+           "within_limits"]
 
 Conflicts = frozenset[tuple[int, int]]
 
@@ -62,6 +63,7 @@ class Pool:
     conflicts: Conflicts
     adj: dict[int, set[int]]
     bonus: float
+    limits: tuple[tuple[frozenset[int], int], ...] = ()  # (rows, at most this many of them in a team)
 
 
 def objective(coverage: np.ndarray, weights: np.ndarray, members: Sequence[int], rules: TeamRules,
@@ -74,6 +76,19 @@ def objective(coverage: np.ndarray, weights: np.ndarray, members: Sequence[int],
     free = [i for i in members if i not in must]
     extra = float(cov[free].sum(axis=0) @ w) if free else 0.0
     return float(cov[list(members)].max(axis=0) @ w) + bonus * extra / rules.max_size
+
+
+def difference(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many members two teams differ by: the members one lacks of the other, the larger count
+    (a swap of one member is 1; a team and the same team plus two members, 2)."""
+    first, second = set(a), set(b)
+    return max(len(first - second), len(second - first))
+
+
+def within_limits(p: Pool, members: Sequence[int]) -> bool:
+    """Whether a team keeps `p.limits` (at most `cap` of each limited set of rows)."""
+    team = set(members)
+    return all(len(team & rows) <= cap for rows, cap in p.limits)
 
 
 def check_team(team_members: Sequence[int], countries: Sequence[str], rules: TeamRules,

@@ -66,6 +66,10 @@ def consortium(
         bool, typer.Option("--allow-conflicts", help="Allow co-authors and colleagues in one team.")
     ] = False,
     teams: Annotated[int, typer.Option("--teams", min=1, max=10, help="How many distinct teams.")] = 3,
+    min_difference: Annotated[
+        int, typer.Option("--min-difference", min=1, max=30,
+                          help="Alternative teams differ by at least this many members (1: any difference).")
+    ] = 2,
     exact: Annotated[
         bool, typer.Option("--exact", help="Solve exactly (OR-Tools CP-SAT) on a small shortlist.")
     ] = False,
@@ -76,7 +80,8 @@ def consortium(
 
     The call is split into aspects (its sentences); coverage of an aspect by a team is its best
     member's best work. Rules are hard constraints; co-authors and colleagues are kept apart
-    unless --allow-conflicts.
+    unless --allow-conflicts. The --teams alternatives differ from each other by at least
+    --min-difference members (default 2), so they are real alternatives, not one swap apart.
 
     Example:
 
@@ -96,6 +101,7 @@ def consortium(
         min_countries=min_countries, max_per_country=max_per_country, group_min=tuple(group_min or ()),
         must_include=tuple(must_include or ()), exclude=tuple(exclude or ()),
         pool_countries=tuple(pool_countries or ()), exclude_conflicts=not allow_conflicts, teams=teams, exact=exact,
+        min_difference=min_difference,
     )
     try:
         result = services(home).engine.assemble(request)
