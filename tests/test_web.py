@@ -129,6 +129,9 @@ MATRIX = [
     ("/profiles/p002/edit", "get", {"admin"}),
     ("/profiles/p002/erase", "get", {"admin"}),
     ("/profiles/p001/erase", "post", {"admin", "owner"}),  # without the confirmation: 422, nothing erased
+    ("/consortia", "get", {"agency", "admin"}),
+    ("/consortia", "post", {"agency", "admin"}),  # an empty call: 422
+    ("/consortia/aspect-row?i=4", "get", {"agency", "admin"}),
 ]
 
 
@@ -244,3 +247,50 @@ def test_private_fields_stay_private_on_the_pages(browser, keys, fake_services):
         sign_in(other, keys["read"])
         assert "p2@example.org" not in other.get("/profiles/p002").text
         assert "p2@example.org" not in other.get("/profiles/p002/data.json").text
+
+
+CALL = {"call_text": "Groundwater aquifer contamination. Drought tolerant wheat irrigation. Neural network training.",
+        "size": "3", "min_countries": "3", "teams": "3", "apart": "on"}
+
+
+def test_consortium_with_a_widening_quota_and_a_must_include_member(browser, keys, fake_services):
+    token = sign_in(browser, keys["agency"])
+    answer = browser.post("/consortia", data={**CALL, "csrf": token, "quota-0-group": "widening",
+                                              "quota-0-least": "1", "must_include_q": "Person 5"})
+    assert answer.status_code == 200, answer.text
+    teams = re.findall(r'<section class="team".*?</section>', answer.text, flags=re.S)
+    assert len(teams) == 3
+    for team in teams:
+        assert "Covers 3 of 3 aspects" in team and "Person 5</strong>" in team and "must be in the team" in team
+        ids = re.findall(r"<strong>(Person \d+)</strong>", team)
+        countries = {fake_services.store.get(f"p{int(n.split()[1]):03d}").country for n in ids}
+        assert len(countries) == 3 and countries & WIDENING
+        assert "<caption>What each member brings to each aspect</caption>" in team
+    kept = re.search(r"/consortia/([^/]+)/teams.xlsx", answer.text).group(1)
+    for fmt, kind in (("xlsx", "spreadsheetml"), ("csv", "text/csv"), ("json", "application/json")):
+        download = browser.get(f"/consortia/{kept}/teams.{fmt}")
+        assert download.status_code == 200 and kind in download.headers["content-type"]
+    assert len(browser.get(f"/consortia/{kept}/teams.json").json()["teams"]) == 3
+
+
+def test_consortium_rules_that_cannot_be_met_name_the_rule(browser, keys):
+    token = sign_in(browser, keys["agency"])
+    too_many = browser.post("/consortia", data={**CALL, "csrf": token, "size": "9", "min_countries": "9"})
+    assert too_many.status_code == 422 and 'href="#min_countries"' in too_many.text
+    assert "Change this rule" in too_many.text and "min_countries" not in too_many.text.replace('"#min_countries"', "")
+    quota = browser.post("/consortia", data={**CALL, "csrf": token, "quota-0-group": "ots"})
+    assert quota.status_code == 422 and "say how many members at least" in quota.text
+    empty = browser.post("/consortia", data={"csrf": token, "size": "3"})
+    assert empty.status_code == 422 and "Paste the call text, or list the aspects" in empty.text
+
+
+def test_consortium_downloads_belong_to_their_key_and_honour_erasure(app, keys, fake_services):
+    with TestClient(app) as agency, TestClient(app) as admin:
+        token = sign_in(agency, keys["agency"])
+        answer = agency.post("/consortia", data={**CALL, "csrf": token})
+        kept = re.search(r"/consortia/([^/]+)/teams.xlsx", answer.text).group(1)
+        sign_in(admin, keys["admin"])
+        assert admin.get(f"/consortia/{kept}/teams.csv").status_code == 404  # another key's answer
+        member = re.search(r"<strong>(Person \d+)</strong>", answer.text).group(1)
+        fake_services.engine.delete(f"p{int(member.split()[1]):03d}")
+        assert agency.get(f"/consortia/{kept}/teams.csv").status_code == 410

@@ -227,3 +227,42 @@ def test_the_core_flows_work_with_javascript_off(chromium, site):
         expect(page.locator("#results")).not_to_contain_text("Profile id p002")
     finally:
         context.close()
+
+
+def test_a_consortium_with_a_widening_quota_and_a_must_include_member(page, site):
+    sign_in(page, site, "agency")
+    page.get_by_role("link", name="Build a consortium").click()
+    check_page(page, "consortium")
+    page.get_by_label("The call text").fill(
+        "Groundwater aquifer contamination. Drought tolerant wheat irrigation. Neural network training.")
+    page.get_by_label("Team size").fill("3")
+    page.get_by_label("Countries, at least").fill("3")
+    page.get_by_label("Group 1").select_option("widening")
+    page.locator("#quota-0-least").fill("1")
+    page.get_by_label("Members the teams must include").press_sequentially("Person 5", delay=30)
+    page.get_by_role("button", name=re.compile(r"^Add Person 5 ")).click()
+    expect(page.get_by_role("checkbox", name=re.compile("Person 5"))).to_be_checked()
+    page.get_by_role("button", name="Build the teams").click()
+    teams = page.locator("section.team")
+    expect(teams).to_have_count(3, timeout=60_000)
+    widening = {country_name(c) for c in expand_countries(["widening"])}
+    for team in teams.all():
+        expect(team).to_contain_text("Person 5")
+        expect(team).to_contain_text("must be in the team")
+        expect(team.get_by_role("table")).to_be_visible()
+        listed = team.locator("p", has_text="Countries:").inner_text().removeprefix("Countries: ").split(", ")
+        assert len(listed) == 3 and set(listed) & widening
+    check_page(page, "consortium-teams")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="spreadsheet (XLSX)").click()
+    assert download.value.suggested_filename == "teams.xlsx"
+
+
+def test_a_read_key_is_refused_the_agency_pages(page, site):
+    sign_in(page, site, "read")
+    expect(page.get_by_role("link", name="Build a consortium")).to_have_count(0)
+    for path in ("/consortia",):
+        page.goto(site["url"] + path)
+        expect(page.get_by_role("heading", level=1)).to_have_text("This page needs another kind of key")
+        expect(page.get_by_text("needs an agency key")).to_be_visible()
+    check_page(page, "refused")

@@ -5,8 +5,6 @@ The same use case as `POST /v1/match` (`Engine.match`), in the same queue, with 
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,6 +18,7 @@ from api.web.forms import GROUP_CHOICES, FormError, countries, flag, text, value
 from api.web.pages import HEADERS, page
 from api.web.people import Unresolved
 from api.web.queues import queued
+from api.web.sheets import csv_bytes
 from api.web.state import web_state
 from matcher.domain.errors import InvalidQuery, MatcherError, ProfileNotFound
 from matcher.rank.matching import Suggestion
@@ -132,19 +131,7 @@ async def find_csv(request: Request, caller: AnyCaller) -> Response:
     if errors := typed.pop("_errors", {}):
         context = _context(caller, typed, errors=errors, searched=False, cards=[], match=None)
         return page(request, "find.html", context, caller=caller, status=422)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for rank, s in enumerate(found, 1):
-        row = [rank, s.name, words.country(s.country), s.institution, words.strength(s).words,
-               " ".join(words.reasons(s)), " ".join(words.flags(s)), s.id]
-        writer.writerow([cell_safe(v) for v in row])
-    return Response(out.getvalue().encode("utf-8-sig"), media_type="text/csv; charset=utf-8", headers={
+    rows = [[rank, s.name, words.country(s.country), s.institution, words.strength(s).words,
+             " ".join(words.reasons(s)), " ".join(words.flags(s)), s.id] for rank, s in enumerate(found, 1)]
+    return Response(csv_bytes(CSV_COLUMNS, rows), media_type="text/csv; charset=utf-8", headers={
         **HEADERS, "Content-Disposition": 'attachment; filename="partners.csv"'})
-
-
-def cell_safe(value: object) -> object:
-    """A cell a spreadsheet will not run as a formula (a leading = + - @ is quoted)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
