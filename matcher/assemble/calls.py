@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from matcher.assemble.conflicts import explain_conflicts
 from matcher.assemble.consortium import MIN_DIFFERENCE, Team, TeamRules, assemble_teams, shortlist
 from matcher.domain.errors import InfeasibleConsortium, InvalidQuery
 from matcher.embed.chunking import split_sentences
@@ -161,6 +162,11 @@ def solve_call(
     if request.exact:
         picked = shortlist(coverage, weights, per_aspect=3, total=EXACT_POOL // 2,
                            countries=corpus.countries[rows], per_country=1, keep=keep)
+        quality = coverage @ weights
+        for _, members, _ in rules.group_min:  # a group minimum may need several members from one country
+            inside = np.flatnonzero(np.isin(corpus.countries[rows], list(members)))
+            best = inside[np.argsort(-quality[inside], kind="stable")[: rules.max_size]]
+            picked = np.union1d(picked, best)
     else:
         picked = shortlist(coverage, weights, countries=corpus.countries[rows], per_country=rules.max_size, keep=keep)
     short = rows[picked]
@@ -172,12 +178,18 @@ def solve_call(
     )
     conflicts = conflict_pairs(corpus, short) if request.exclude_conflicts else frozenset()
     deadline = time.monotonic() + request.budget_s
-    teams = assemble_teams(
-        coverage[picked], weights, [str(c) for c in corpus.countries[short]], [corpus.ids[r] for r in short],
-        local_rules, conflicts, n_teams=request.teams, method="exact" if request.exact else "greedy",
-        gap_threshold=request.gap_threshold, time_limit_s=min(10.0, request.budget_s), deadline=deadline,
-        min_difference=request.min_difference,
-    )
+    try:
+        teams = assemble_teams(
+            coverage[picked], weights, [str(c) for c in corpus.countries[short]], [corpus.ids[r] for r in short],
+            local_rules, conflicts, n_teams=request.teams, method="exact" if request.exact else "greedy",
+            gap_threshold=request.gap_threshold, time_limit_s=min(10.0, request.budget_s), deadline=deadline,
+            min_difference=request.min_difference,
+        )
+    except InfeasibleConsortium as err:
+        if not request.exclude_conflicts:
+            raise
+        raise explain_conflicts(corpus, err, short=short, coverage=coverage[picked], weights=weights,
+                                rules=local_rules, conflicts=conflicts, pool=rows, exact=request.exact) from None
     out = tuple(_team_out(corpus, t, short, coverage[picked], aspect_vectors, aspects, request) for t in teams)
     notes: tuple[str, ...] = ()
     if len(out) < request.teams and time.monotonic() >= deadline:

@@ -296,8 +296,9 @@ def _solve_greedy(p: Pool, must: tuple[int, ...], banned: frozenset[int], effort
         cur = np.maximum(cur, p.cov[pick[0]])
         step += 1
     if bad := check_team(team, p.countries, rules, p.conflicts):
-        raise InfeasibleConsortium("rules", f"the greedy found no team meeting every rule ({bad[0]}); "
-                                            "conflicts may block it: try method='exact'")
+        hint = ("; conflicts may block it: try the exact solver (API `exact: true`, CLI `--exact`)"
+                if p.conflicts else "")
+        raise InfeasibleConsortium("rules", f"the greedy found no team meeting every rule ({bad[0]}){hint}")
     team = _swap_search(p, team, rules) if effort >= 1 else team
     return _drop_search(p, team, must, banned) if effort >= 2 else team
 

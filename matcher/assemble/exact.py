@@ -43,7 +43,8 @@ def solve_exact(pool: Pool, must: tuple[int, ...], banned: frozenset[int], *,
     rows = [i for i in range(len(pool.code)) if i not in gone or i in must]
     if len(rows) > max_rows:
         raise InvalidQuery(f"the exact solver takes at most {max_rows} eligible candidates, "
-                           f"got {len(rows)}: shortlist first or use method='greedy'")
+                           f"got {len(rows)}: shortlist first or use the default solver "
+                           "(API `exact: false`, CLI without `--exact`)")
     model = cp_model.CpModel()
     x = {i: model.new_bool_var(f"x{i}") for i in rows}
     for i in must:
@@ -95,11 +96,12 @@ def solve_exact(pool: Pool, must: tuple[int, ...], banned: frozenset[int], *,
         model.clear_hints()
     if not teams:
         if status == cp_model.INFEASIBLE:
-            raise InfeasibleConsortium("rules", "no team meets every rule together (proved by "
-                                                "the exact solver); conflicts may be the cause")
-        raise InfeasibleConsortium("time_limit", f"no team found within {time_limit_s} s; "
-                                                 "infeasibility not proved: raise the limit "
-                                                 "or use method='greedy'")
+            also = ", conflicts of interest included" if pool.conflicts else ""
+            raise InfeasibleConsortium("rules", f"no team meets every rule together{also} (proved by the "
+                                                "exact solver)")
+        raise InfeasibleConsortium("time_limit", f"no team found within {time_limit_s:g} s; infeasibility "
+                                                 "not proved: try the default solver (API `exact: false`, "
+                                                 "CLI without `--exact`)")
     return teams
 
 
