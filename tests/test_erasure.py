@@ -222,6 +222,15 @@ def test_results_kept_by_an_earlier_version_are_indexed_and_scrubbed(services):
     assert "zz-gone" not in json.dumps(read_result(services.batches.root / job_id))
 
 
+def test_a_crash_mid_write_leaves_no_copy_behind(services):
+    job_id = finished_job(services)
+    folder = services.batches.root / job_id
+    stray = folder / ".result.json.k3j2.tmp"  # what a kill -9 during a rewrite leaves
+    stray.write_bytes((folder / "result.json").read_bytes())
+    profiles.erase(services, "zz-gone")
+    assert not stray.exists() and files_holding(folder) == {}
+
+
 def test_kept_results_expire_after_the_retention_period(services, tmp_path):
     old, fresh = finished_job(services), finished_job(services)
     services.store.execute("UPDATE batch_jobs SET finished_at='2020-01-01T00:00:00Z' WHERE id=?", (old,))

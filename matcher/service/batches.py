@@ -118,8 +118,9 @@ class BatchJobs:
         return len(unfinished)
 
     def sweep(self) -> None:
-        """Remove results past the retention period and folders no kept job owns (failed or
-        expired jobs, a crash's leftovers), and index results kept without their holders."""
+        """Remove results past the retention period, folders no kept job owns (failed or expired
+        jobs) and the temporary files a crash left in the others, and index results kept without
+        their holders."""
         if self.retention_days > 0:
             for job_id in self.jobs.finished_before(self.retention_days):
                 self._expire(job_id)
@@ -128,6 +129,10 @@ class BatchJobs:
             for folder in self.root.iterdir():
                 if folder.is_dir() and statuses.get(folder.name) not in _KEPT:
                     shutil.rmtree(folder, ignore_errors=True)
+                elif folder.is_dir() and any(folder.glob(".*.tmp")):
+                    with folder_lock(folder):  # every writer of a result holds it: no write is under way
+                        for stray in folder.glob(".*.tmp"):
+                            stray.unlink(missing_ok=True)
         for job_id in self.jobs.unindexed():
             try:
                 self.jobs.hold(job_id, result_ids(read_result(self.root / job_id)))

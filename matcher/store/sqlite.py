@@ -15,6 +15,7 @@ write-ahead log, whose older pages still hold rows as they were. The folder is t
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -32,6 +33,8 @@ from matcher.store.base import Change, UpsertResult, family_model_id, text_hash
 from matcher.store.space import DiskSpace
 
 __all__ = ["SqliteReader", "SqliteStore"]
+
+log = logging.getLogger("matcher.store.sqlite")
 
 SCHEMA_VERSION = 2
 _SCHEMA = """
@@ -77,7 +80,7 @@ class SqliteStore:
     def __init__(self, home: Path):
         self.home = Path(home)
         self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.home, 0o700)
+        _private(self.home, 0o700)
         self.path = self.home / "matcher.sqlite3"
         self.space = DiskSpace()
         self._lock = threading.RLock()  # the one writing connection
@@ -87,7 +90,7 @@ class SqliteStore:
         for suffix in ("", "-wal", "-shm"):  # the log and index SQLite makes later copy the file's mode
             path = self.path.with_name(self.path.name + suffix)
             if path.exists():
-                os.chmod(path, 0o600)
+                _private(path, 0o600)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -360,6 +363,14 @@ class SqliteStore:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
+
+
+def _private(path: Path, mode: int) -> None:
+    """Narrow a path's mode; a store this user does not own is left as it is, with a warning."""
+    try:
+        os.chmod(path, mode)
+    except PermissionError:
+        log.warning("cannot make %s private (mode %o): it belongs to another user", path, mode)
 
 
 def _connect(target: str, *, uri: bool = False, check_same_thread: bool = True) -> sqlite3.Connection:
