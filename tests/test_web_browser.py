@@ -8,6 +8,7 @@ or /usr/bin/chromium is missing; CI installs both (.ci/run).
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -20,6 +21,7 @@ import pytest
 from api.app import create_app
 from api.settings import ApiConfig
 from matcher.domain.countries import country_name, expand_countries
+from matcher.service import batches
 from matcher.testing import free_port
 
 from .conftest import ROOT, fake_services_at, small_pool
@@ -261,8 +263,66 @@ def test_a_consortium_with_a_widening_quota_and_a_must_include_member(page, site
 def test_a_read_key_is_refused_the_agency_pages(page, site):
     sign_in(page, site, "read")
     expect(page.get_by_role("link", name="Build a consortium")).to_have_count(0)
-    for path in ("/consortia",):
+    for path in ("/consortia", "/office"):
         page.goto(site["url"] + path)
         expect(page.get_by_role("heading", level=1)).to_have_text("This page needs another kind of key")
         expect(page.get_by_text("needs an agency key")).to_be_visible()
     check_page(page, "refused")
+
+
+def pool_file(tmp_path: Path) -> Path:
+    """Twelve applicants in three countries, a record without works (line 4), a broken line (7)."""
+    lines = [json.dumps({"id": f"up-{i}", "name": f"Applicant {i}", "country": ["TR", "DE", "KE"][i % 3],
+                         "works": [{"title": f"groundwater aquifer study {i}", "abstract": "karst nitrate"}]})
+             for i in range(12)]
+    lines.insert(3, json.dumps({"id": "bad", "name": "No works", "country": "TR"}))
+    lines.insert(6, "not json")
+    path = tmp_path / "applicants.jsonl"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def test_a_programme_office_upload_progress_report_and_download(page, site, tmp_path, monkeypatch):
+    release = threading.Event()
+    real = batches.run_batch
+
+    def held(corpus, request, progress=None):  # the job waits, a quarter done, until the test lets it go
+        progress(1, 4)
+        release.wait(30)
+        return real(corpus, request, progress)
+
+    monkeypatch.setattr(batches, "run_batch", held)
+    try:
+        run_the_office_flow(page, site, tmp_path, release)
+    finally:
+        release.set()
+
+
+def run_the_office_flow(page: Page, site: dict[str, Any], tmp_path: Path, release: threading.Event) -> None:
+    sign_in(page, site, "admin")
+    page.get_by_role("link", name="Match a whole pool").click()
+    check_page(page, "office")
+    page.get_by_label("The file", exact=True).set_input_files(str(pool_file(tmp_path)))
+    page.get_by_label("Partners per applicant").fill("3")
+    page.get_by_role("button", name="Start matching").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Matching job")
+    expect(page.get_by_role("heading", name="Matching", exact=True)).to_be_visible()
+    expect(page.get_by_text("25% done")).to_be_visible()
+    rejected = page.get_by_role("region", name="Rejected records")
+    expect(rejected.get_by_role("row")).to_have_count(3)
+    expect(rejected.get_by_role("row").nth(1)).to_contain_text("4")
+    expect(rejected.get_by_role("row").nth(1)).to_contain_text("a profile needs at least one work")
+    expect(rejected.get_by_role("row").nth(2)).to_contain_text("not valid JSON")
+    check_page(page, "office-job-running")
+    url = page.url
+    release.set()
+    expect(page.get_by_role("heading", name="Done")).to_be_visible(timeout=30_000)  # htmx polled it
+    assert page.url == url
+    expect(page.get_by_text("12 applicants matched as each applicant’s best partners")).to_be_visible()
+    expect(page.get_by_role("region", name="Suggestions between countries")).to_be_visible()
+    expect(page.get_by_role("region", name="Pairs").get_by_role("row")).to_have_count(37)
+    check_page(page, "office-job-report")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="pairs (CSV)").click()
+    assert download.value.suggested_filename == "pairs.csv"
+    assert len(Path(download.value.path()).read_text().strip().splitlines()) == 37

@@ -24,8 +24,11 @@ class KeyLookup:
         self._lock = threading.Lock()
 
     def get(self, key_id: str) -> ApiKey | None:
+        """The active key with this id. A key not in the list read last is looked for again at
+        once (one made since): only sessions signed by this server name a key, and a session whose
+        key is gone is ended on the spot, so misses stay rare."""
         with self._lock:
-            if time.monotonic() - self._read_at > self._ttl_s:
+            if time.monotonic() - self._read_at > self._ttl_s or key_id not in self._by_id:
                 self._by_id = {k.key_id: k for k in self._keys.list()}
                 self._read_at = time.monotonic()
             return self._by_id.get(key_id)

@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from api.web import words
 from api.web.access import Caller, WebError
+from api.web.report import country_label
 from api.web.session import set_cookie
 from api.web.state import web_state
 
@@ -26,6 +27,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals.update(
     country=words.country, strength=words.strength, coverage_level=words.coverage_level,
     member_level=words.member_level, plural=words.plural, scope_words=words.scope_words,
+    country_label=country_label,
 )
 
 HEADERS = {

@@ -25,6 +25,7 @@ from api.web.routes_people import chosen_people
 from api.web.state import web_state
 from api.web.teams import Teams, member_grid, teams_csv, teams_xlsx, views
 from matcher.assemble.calls import CallRequest
+from matcher.assemble.conflicts import ALLOW_CONFLICTS, EXACT_SOLVER
 from matcher.domain.errors import InfeasibleConsortium, MatcherError
 from matcher.service.engine import Engine
 
@@ -37,9 +38,13 @@ DEFAULTS = {"size": "5", "min_countries": "3", "teams": "3", "apart": "on", "kin
             **{f"aspect-{i}-text": "" for i in range(FIRST_ASPECTS)}}
 RULE_FIELDS = {"size": "size", "min_size": "size", "max_size": "size", "must_include": "must_include",
                "conflicts": "apart", "max_per_country": "max_per_country", "min_countries": "min_countries"}
+LITERAL = [(ALLOW_CONFLICTS, "To allow them in one team, untick “Keep co-authors and colleagues at one institution "
+                            "in different teams”"),
+           (EXACT_SOLVER, "the option “Prove the first team is the best possible”")]
 PLAIN = [(r"\bmin_size\b|\bmax_size\b", "team size"), (r"\bmin_countries\b", "countries at least"),
          (r"\bmax_per_country\b", "members per country"), (r"\bgroup minimums\b|\bgroup_min\b", "quotas"),
-         (r"\bthe greedy\b", "the search"), (r"\bmust_include\b", "must-include")]
+         (r"\bthe greedy\b", "the search"), (r"\bthe exact solver\b", "the full check"),
+         (r"\bmust_include\b", "must-include")]
 
 
 def _context(request: Request, form: dict[str, Any], errors: dict[str, str], **more: Any) -> dict[str, Any]:
@@ -56,6 +61,9 @@ def _listed(form: dict[str, Any], name: str) -> list[str]:
 
 
 def _plain(reason: str) -> str:
+    """The solver's reason in the page's words: its rules and options by their labels here."""
+    for literal, words in LITERAL:
+        reason = reason.replace(literal, words)
     for pattern, words in PLAIN:
         reason = re.sub(pattern, words, reason)
     return reason[:1].upper() + reason[1:]
@@ -63,7 +71,8 @@ def _plain(reason: str) -> str:
 
 def _infeasible(err: InfeasibleConsortium) -> tuple[str, str]:
     field = "quota-0-group" if err.rule.startswith("group_min") else RULE_FIELDS.get(err.rule, "size")
-    return field, f"{_plain(err.reason)}. Change this rule, or let more candidates in."
+    reason = _plain(err.reason).rstrip(". ")
+    return field, f"{reason}. Change this rule, or let more candidates in."
 
 
 def _solve(engine: Engine, call: CallRequest) -> Teams:
