@@ -27,6 +27,7 @@ def start_batch(body: BatchIn, engine: EngineDep, batches: BatchesDep, audit: Au
         body.mode, k=body.k, capacity=body.capacity, pool=tuple(body.pool_ids),
         pool_countries=tuple(body.pool_countries), exclude_countries=tuple(body.exclude_countries),
         sides=tuple(body.sides), cross_border=body.cross_border, exclude_conflicts=body.exclude_conflicts,
+        min_score=body.min_score,
     )
     job = batches.start(engine.corpus, batch, body.model_dump(), key.key_id)
     audit.record("batch", key_id=key.key_id, scope=key.scope, target=job["id"], mode=body.mode,

@@ -293,6 +293,15 @@ class BatchIn(_In):
     sides: list[Country] = Field(default_factory=list, max_length=2, description="bipartite: two country lists/groups")
     cross_border: bool = True
     exclude_conflicts: bool = True
+    min_score: float | None = Field(None, ge=0.0, le=1.0, description="pairs and bipartite: pair only partners of "
+                                    "at least this strength (0-1; strong from 0.75, good from 0.5); the others are "
+                                    "listed as unmatched with the reason")
+
+    @model_validator(mode="after")
+    def _min_score_mode(self) -> BatchIn:
+        if self.min_score is not None and self.mode == "topk":
+            raise ValueError("min_score applies to the pairs and bipartite modes")
+        return self
 
 
 class BatchJobOut(BaseModel):

@@ -204,9 +204,10 @@ def test_report_files(tmp_path):
 
     with paths["pairs.csv"].open(newline="") as fh:
         table = list(csv.reader(fh))
-    assert tuple(table[0]) == PAIR_COLUMNS == ("applicant_id", "partner_id", "score", "rank", "reason")
-    assert ["tr-1", "de-<b>&2", "0.9", "1", "assigned"] in table
-    assert ["tr-1", "fr-3", "0.4", "2", "assigned"] in table and len(table) == 5
+    assert tuple(table[0]) == PAIR_COLUMNS == ("applicant_id", "partner_id", "score", "rank", "reason", "strength",
+                                               "strength_label")
+    assert ["tr-1", "de-<b>&2", "0.9", "1", "assigned", "1.0", "strong"] in table
+    assert ["tr-1", "fr-3", "0.4", "2", "assigned", "0.239", "weak"] in table and len(table) == 5
     parquet = pq.read_table(paths["pairs.parquet"])
     assert tuple(parquet.column_names) == PAIR_COLUMNS and parquet.num_rows == 4
     with paths["unmatched.csv"].open(newline="") as fh:
@@ -219,6 +220,7 @@ def test_report_files(tmp_path):
     assert "id='unmatched-list'" in page and "az-4" in page
     assert "no eligible partner in another country" in page
     assert "id='score-histogram'" in page and "id='capacity'" in page
+    assert "strong / good / weak pairs (rows)<b>2 / 0 / 2</b>" in page
     assert "&lt;script&gt;x" in page and "a &amp; b" in page and "<b>&2" not in page
     assert "<script" not in page and "http://" not in page.replace("http://www.w3.org", "")
 

@@ -25,6 +25,7 @@ __all__ = [
     "bipartite_assignment",
     "unmatched_reasons",
     "require_complete",
+    "too_weak",
     "total_weight",
 ]
 
@@ -35,6 +36,12 @@ RULES = "no partner passes the eligibility rules"
 CAPACITY = "all eligible partners' capacity exhausted"
 FEWER = "fewer eligible partners than asked"
 NOT_CHOSEN = "remaining candidates were given to higher-scoring pairs"
+
+
+def too_weak(min_score: float) -> str:
+    """The reason for an applicant whose every candidate partner is below the minimum strength."""
+    return f"no partner with strength >= {min_score:g}"
+
 _EPS = 1e-12
 
 
@@ -266,6 +273,8 @@ def unmatched_reasons(
     exclude_same_country: bool = True,
     blocked_pairs: Any = None,
     directed: bool = False,
+    weak: tuple[np.ndarray, np.ndarray] | None = None,
+    min_score: float | None = None,
 ) -> list[Unmatched]:
     """Every applicant with fewer selected partners than ``wanted``, with the first reason that
     applies. The edges are the candidate graph after all rules (undirected pairs, or with
@@ -273,7 +282,9 @@ def unmatched_reasons(
     applicant in another country, conflicts with all of them) come from the counts; the rest
     from the candidates' remaining capacity (``capacity``; ignored when ``directed``). "Eligible
     partners" means the candidate graph: with a top-k graph, partners beyond each top-k are not
-    considered, so a larger k can turn "capacity exhausted" into a match."""
+    considered, so a larger k can turn "capacity exhausted" into a match. ``weak`` are the candidate
+    edges left out for a strength below ``min_score``: an applicant with no other candidate gets
+    `too_weak(min_score)`."""
     codes = np.unique(np.asarray(countries), return_inverse=True)[1].reshape(-1)
     n, sel = codes.size, np.asarray(selected, dtype=bool)
     ei, ej = np.asarray(edges_i, dtype=np.int64), np.asarray(edges_j, dtype=np.int64)
@@ -283,10 +294,16 @@ def unmatched_reasons(
     has_free = np.bincount(ends, weights=~near & spare[far], minlength=n) > 0
     others = n - (np.bincount(codes)[codes] if exclude_same_country else np.ones(n, dtype=np.int64))
     blocked = _blocked_counts(blocked_pairs, codes, exclude_same_country)
+    below = np.zeros(n, dtype=np.int64)
+    if weak is not None and min_score is not None:
+        wi, wj = np.asarray(weak[0], dtype=np.int64), np.asarray(weak[1], dtype=np.int64)
+        below = np.bincount(wi if directed else np.r_[wi, wj], minlength=n)
     out = []
     for u in np.flatnonzero(matched < np.asarray(wanted)).tolist():
         if deg[u] == 0 and others[u] == 0:
             reason = NO_OTHER_COUNTRY if exclude_same_country else NO_OTHER_APPLICANT
+        elif deg[u] == 0 and below[u] and min_score is not None:
+            reason = too_weak(min_score)
         elif deg[u] == 0:
             reason = ALL_CONFLICTS if blocked[u] >= others[u] else RULES
         elif directed or deg[u] == matched[u]:

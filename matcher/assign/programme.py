@@ -18,6 +18,7 @@ from matcher.domain.countries import expand_countries
 from matcher.domain.errors import InvalidQuery
 from matcher.index.corpus import Corpus
 from matcher.score.rules import conflict_pairs
+from matcher.score.strength import strength
 
 __all__ = ["MODES", "BatchRequest", "BatchResult", "build_request", "parse_memory", "run_batch"]
 
@@ -54,6 +55,7 @@ class BatchRequest:
     sides: tuple[frozenset[str], frozenset[str]] | None = None
     side_names: tuple[str, str] = ("A", "B")
     memory_bytes: int = DEFAULT_MEMORY
+    min_score: float | None = None  # pairs/bipartite: only partners of at least this strength (0-1)
 
 
 @dataclass(frozen=True)
@@ -75,19 +77,22 @@ def build_request(
     mode: str, *, k: int = 5, capacity: int | None = None, pool: tuple[str, ...] = (),
     pool_countries: tuple[str, ...] = (), exclude_countries: tuple[str, ...] = (), sides: tuple[str, ...] = (),
     cross_border: bool = True, exclude_conflicts: bool = True, memory_bytes: int = DEFAULT_MEMORY,
+    min_score: float | None = None,
 ) -> BatchRequest:
     """A `BatchRequest` from what a user types: country names and groups are expanded here."""
     if sides and len(sides) != 2:
         raise InvalidQuery(f"give exactly two sides (e.g. --sides TR --sides DE), got {len(sides)}")
     if mode == "bipartite" and not sides:
         raise InvalidQuery("bipartite mode needs two sides (e.g. --sides TR --sides DE,FR)")
+    if min_score is not None and (mode == "topk" or not 0 <= min_score <= 1):
+        raise InvalidQuery("min_score is a strength between 0 and 1, for the pairs and bipartite modes")
     return BatchRequest(
         mode=mode, k=k, capacity=capacity, pool=pool,
         pool_countries=expand_countries(pool_countries) if pool_countries else None,
         exclude_countries=expand_countries(exclude_countries), cross_border=cross_border,
         exclude_conflicts=exclude_conflicts,
         sides=_sides(sides) if sides else None,
-        side_names=(sides[0], sides[1]) if sides else ("A", "B"), memory_bytes=memory_bytes,
+        side_names=(sides[0], sides[1]) if sides else ("A", "B"), memory_bytes=memory_bytes, min_score=min_score,
     )
 
 
@@ -163,15 +168,27 @@ def run_batch(corpus: Corpus, request: BatchRequest, progress: Callable[[int, in
     )
 
 
+def _strong_enough(
+    ei: np.ndarray, ej: np.ndarray, w: np.ndarray, min_score: float | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """The candidate edges whose strength reaches `min_score`, and the (i, j) of those left out."""
+    if min_score is None:
+        return ei, ej, w, (ei[:0], ej[:0])
+    keep = strength(w, "pair") >= min_score
+    return ei[keep], ej[keep], w[keep], (ei[~keep], ej[~keep])
+
+
 def _pairs(ids, vectors, capacity, common, request):  # type: ignore[no-untyped-def]
     k = min(len(ids) - 1, max(10, 3 * int(capacity.max())))
     indices, scores = topk_pairs(vectors, k, **common)
     ei, ej, w = score_pairs(indices, scores)
+    ei, ej, w, weak = _strong_enough(ei, ej, w, request.min_score)
     selected = greedy_b_matching(len(ids), ei, ej, w, capacity)
     rows = pair_rows_from_edges(ids, ei, ej, w, selected, "global pairing (greedy 1/2-approximation + swaps)")
     short: list[Unmatched] = unmatched_reasons(capacity, ei, ej, selected, capacity, common["countries"],
                                                exclude_same_country=request.cross_border,
-                                               blocked_pairs=common["blocked_pairs"])
+                                               blocked_pairs=common["blocked_pairs"], weak=weak,
+                                               min_score=request.min_score)
     degree = np.bincount(np.r_[ei[selected], ej[selected]], minlength=len(ids))
     return rows, short, {i: (int(degree[n]), int(capacity[n])) for n, i in enumerate(ids)}
 
@@ -191,6 +208,7 @@ def _bipartite(ids, vectors, capacity, countries, common, request):  # type: ign
     common = {**common, "eligible": lambda r, c: side[r][:, None] != side[c][None, :]}
     indices, scores = topk_pairs(vectors, k, **common)
     ei, ej, w = score_pairs(indices, scores)
+    ei, ej, w, weak = _strong_enough(ei, ej, w, request.min_score)
     left_of = np.where(side[ei] == 1, ei, ej)
     right_of = np.where(side[ei] == 1, ej, ei)
     lrows, rrows = np.flatnonzero(left_mask), np.flatnonzero(right_mask)
@@ -202,6 +220,7 @@ def _bipartite(ids, vectors, capacity, countries, common, request):  # type: ign
                                     capacity[lrows], capacity[rrows])
     rows = pair_rows_from_edges(ids, ei, ej, w, selected, "two-sided assignment (exact min-cost flow)")
     short = unmatched_reasons(capacity, ei, ej, selected, capacity, countries,
-                              exclude_same_country=request.cross_border, blocked_pairs=common["blocked_pairs"])
+                              exclude_same_country=request.cross_border, blocked_pairs=common["blocked_pairs"],
+                              weak=weak, min_score=request.min_score)
     degree = np.bincount(np.r_[ei[selected], ej[selected]], minlength=len(ids))
     return rows, short, {i: (int(degree[n]), int(capacity[n])) for n, i in enumerate(ids)}

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matcher.score.strength import label, strength
+
 __all__ = [
     "PAIR_COLUMNS", "UNMATCHED_COLUMNS", "PairRow", "UnmatchedRow", "pair_rows_from_edges", "pair_rows_from_topk",
     "unmatched_rows",
 ]
 
-PAIR_COLUMNS = ("applicant_id", "partner_id", "score", "rank", "reason")
+PAIR_COLUMNS = ("applicant_id", "partner_id", "score", "rank", "reason", "strength", "strength_label")
 UNMATCHED_COLUMNS = ("applicant_id", "country", "wanted", "matched", "reason")
 
 
@@ -21,9 +23,11 @@ UNMATCHED_COLUMNS = ("applicant_id", "country", "wanted", "matched", "reason")
 class PairRow:
     applicant_id: str
     partner_id: str
-    score: float
+    score: float  # the cosine of the two profiles' summaries
     rank: int
     reason: str
+    strength: float | None = None  # matcher.score.strength of the score (None in results kept from before it)
+    strength_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,9 +42,14 @@ def pair_rows_from_topk(ids: Sequence[str], indices: np.ndarray, scores: np.ndar
     """One row per suggestion of a top-k result, rank 1 first; -1 padding is skipped."""
     rows, ranks = np.nonzero(indices >= 0)
     return [
-        PairRow(ids[r], ids[int(indices[r, c])], round(float(scores[r, c]), 6), c + 1, reason)
+        _row(ids[r], ids[int(indices[r, c])], float(scores[r, c]), c + 1, reason)
         for r, c in zip(rows.tolist(), ranks.tolist(), strict=True)
     ]
+
+
+def _row(applicant: str, partner: str, score: float, rank: int, reason: str) -> PairRow:
+    value = float(strength(score, "pair"))
+    return PairRow(applicant, partner, round(score, 6), rank, reason, round(value, 3), label(value))
 
 
 def pair_rows_from_edges(
@@ -60,7 +69,7 @@ def pair_rows_from_edges(
     own, other, w = own[order], other[order], w[order]
     rank = np.arange(own.size) - np.searchsorted(own, own, "left") + 1
     return [
-        PairRow(ids[a], ids[b], round(s, 6), int(r), reason)
+        _row(ids[a], ids[b], s, int(r), reason)
         for a, b, s, r in zip(own.tolist(), other.tolist(), w.tolist(), rank.tolist(), strict=True)
     ]
 

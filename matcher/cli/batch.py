@@ -40,6 +40,11 @@ def batch(
         Optional[list[str]], typer.Option("--sides", help="bipartite: the two sides, each a country list or group, "
                                           "given twice: --sides TR --sides DE,FR.")
     ] = None,
+    min_score: Annotated[
+        Optional[float], typer.Option("--min-score", min=0.0, max=1.0, help="pairs/bipartite: pair only partners of "
+                                      "at least this strength (0-1; strong from 0.75, good from 0.5); the others are "
+                                      "listed as unmatched with the reason.")
+    ] = None,
     same_country: Annotated[bool, typer.Option("--same-country", help="Allow pairs within one country.")] = False,
     allow_conflicts: Annotated[
         bool, typer.Option("--allow-conflicts", help="Allow co-authors and colleagues to be paired.")
@@ -54,7 +59,8 @@ def batch(
     pairing within capacities (pairs: greedy 1/2-approximation plus improving swaps), or an exact
     two-sided assignment (bipartite: min-cost flow). All-pairs scores are computed in blocks within
     --memory; the full N x N matrix never exists. Writes CSV, Parquet and an HTML report; applicants
-    left short are listed with the reason.
+    left short are listed with the reason. Every pair carries its strength (0-1, the scale of
+    `matcher match`); --min-score leaves out partners below it ("no partner with strength >= 0.4").
 
     Example: matcher batch --mode topk --k 5 --out out/
     """
@@ -75,6 +81,7 @@ def batch(
             mode, k=k, capacity=capacity, pool=ids, pool_countries=tuple(pool_countries or ()),
             exclude_countries=tuple(exclude_countries or ()), sides=tuple(sides or ()),
             cross_border=not same_country, exclude_conflicts=not allow_conflicts, memory_bytes=parse_memory(memory),
+            min_score=min_score,
         )
         corpus = engine.corpus()
         with tqdm(desc=f"batch {mode}", unit="block", file=sys.stderr, leave=False) as bar:

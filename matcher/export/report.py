@@ -73,6 +73,8 @@ def _write_parquet(path: Path, rows: list[PairRow]) -> None:
             ("score", pa.float64()),
             ("rank", pa.int32()),
             ("reason", pa.string()),
+            ("strength", pa.float64()),
+            ("strength_label", pa.string()),
         ]
     )
     columns = {name: [getattr(r, name) for r in rows] for name in PAIR_COLUMNS}
@@ -96,6 +98,8 @@ def _html(rows, missing, countries, capacity_use) -> str:
         ("applicants with a partner", len({r.applicant_id for r in rows})),
         ("unmatched or short", len(missing)),
         ("mean score", f"{scores.mean():.3f}" if scores.size else "-"),
+        ("strong / good / weak pairs (rows)", " / ".join(
+            str(sum(r.strength_label == lab for r in rows)) for lab in ("strong", "good", "weak"))),
         ("capacity used", f"{used} / {total}"),
     ]
     parts = [
