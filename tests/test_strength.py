@@ -3,6 +3,7 @@ near-ties, and lists that say why they are out of order."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,3 +172,43 @@ def test_diversity_reorders_only_near_ties(scores, k, diversity, seed):
     for p, i in enumerate(picked):
         later = np.r_[picked[p + 1 :], rest]  # every item placed below i, listed or not
         assert not later.size or values[later].max() <= values[i] + TIE_WINDOW + 1e-12
+
+
+# -- what the API and the CLI show ---------------------------------------------------------------
+
+
+def test_api_match_carries_strength_and_says_when_nothing_is_close(fake_engine: Engine, fake_services: Services):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import ApiConfig
+    from matcher.store.keys import KeyStore
+
+    key = KeyStore(fake_engine.store).create("read")[1]
+    app = create_app(fake_engine.config, services=fake_services, api=ApiConfig(rate_limit_per_minute=10_000))
+    with TestClient(app, headers={"X-API-Key": key}) as c:
+        close = c.post("/v1/match", json={"text": "groundwater aquifer contaminant transport karst", "k": 5}).json()
+        assert close["note"] is None
+        first = close["suggestions"][0]
+        assert first["strength_label"] == label(first["strength"]) == "strong" and "rank_note" in first
+        far = c.post("/v1/match", json={"text": "medieval manuscript illumination pigments", "k": 5}).json()
+        assert far["note"].startswith("no close match in this pool; closest: ")
+        assert all(s["strength_label"] == "weak" for s in far["suggestions"])
+
+
+@pytest.mark.integration
+def test_cli_shows_strength_and_the_weak_note(tmp_path: Path):
+    from .test_cli import matcher
+
+    home = tmp_path / "store"
+    assert matcher(home, "ingest", str(SMALL_POOL)).returncode == 0
+    weak = matcher(home, "match", "--text", "wheat rust from drone imagery", "--k", "3")
+    assert weak.returncode == 0, weak.stderr
+    assert "note: no close match in this pool; closest: Jonas Weber (DE), strength 0.3" in weak.stderr
+    assert "weak match, strength 0.30, score" in weak.stdout and "why: weak match:" in weak.stdout
+    good = matcher(home, "match", "--id", "tr-masonry", "--k", "3", "--json")
+    first = json.loads(good.stdout)[0]
+    assert first["id"] == "it-masonry" and first["strength_label"] == "strong" and "rank_note" in first
+    assert "note:" not in good.stderr
+    for command, flag in (("consortium", "--min-difference"), ("batch", "--min-score")):
+        assert flag in matcher(home, command, "--help").stdout
