@@ -141,6 +141,8 @@ def test_a_500_is_logged_without_the_exception_message(client, fake_engine, monk
         (["--min-countries", "0"], "--min-countries"),
         (["--aspect", "soil carbon=nan"], "finite"),
         (["--aspect", "soil carbon=-1"], "finite"),
+        (["--aspect", "soil \udcff carbon"], "UTF-8"),  # how Python passes on bytes that are not UTF-8
+        (["--call", "/nonexistent/call.txt"], "does not exist"),
     ],
 )
 def test_consortium_usage_errors_exit_2(tmp_path, args, words):
@@ -149,9 +151,13 @@ def test_consortium_usage_errors_exit_2(tmp_path, args, words):
     assert words in result.output
 
 
-def test_match_rejects_a_blank_country(tmp_path):
-    result = CliRunner().invoke(cli, ["match", "--text", "x", "--countries", "", "--home", str(tmp_path)])
-    assert result.exit_code == 2 and "blank" in result.output
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [(["--text", "x", "--countries", ""], "blank"), (["--text", "aquifer \udcff recharge"], "UTF-8")],
+)
+def test_match_usage_errors_exit_2(tmp_path, args, words):
+    result = CliRunner().invoke(cli, ["match", *args, "--home", str(tmp_path)])
+    assert result.exit_code == 2 and words in result.output
 
 
 @pytest.fixture(scope="module")

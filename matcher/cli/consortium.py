@@ -32,7 +32,9 @@ def _aspect(spec: str) -> tuple[str, float]:
 
 
 def consortium(
-    call: Annotated[Optional[Path], typer.Option("--call", help="A file with the call text.")] = None,
+    call: Annotated[
+        Optional[Path], typer.Option("--call", exists=True, dir_okay=False, help="A file with the call text.")
+    ] = None,
     call_text: Annotated[Optional[str], typer.Option("--call-text", help="The call text itself.")] = None,
     aspect: Annotated[
         Optional[list[str]],
@@ -88,7 +90,12 @@ def consortium(
       matcher consortium --call-text "Climate adaptation of agriculture. Drought-tolerant crops." \\
           --size 5 --min-countries 4 --max-per-country 1 --group-min widening:1 --must-include tr-0001
     """
-    text = call.read_text(encoding="utf-8") if call is not None else call_text
+    try:
+        text = call.read_text(encoding="utf-8") if call is not None else call_text
+        for given in (text or "", *(aspect or ())):
+            given.encode("utf-8")
+    except UnicodeError:
+        fail("the call text and aspects must be UTF-8 text", code=2)
     if not text and not aspect:
         fail("give --call FILE, --call-text TEXT or --aspect (see --help)", code=2)
     if size is not None and any(bound not in (None, size) for bound in (min_size, max_size)):

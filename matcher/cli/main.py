@@ -127,6 +127,10 @@ def match_command(
     """
     if profile_id is None and not text:
         fail("give --id, --text, or both (see matcher match --help)", code=2)
+    try:
+        (text or "").encode("utf-8")
+    except UnicodeError:
+        fail("--text must be UTF-8 text", code=2)
     if any(not c.strip() for c in [*(countries or ()), *(exclude_countries or ())]):
         fail("a country or group in --countries / --exclude-countries cannot be blank", code=2)
     request = MatchRequest(
