@@ -326,3 +326,46 @@ def run_the_office_flow(page: Page, site: dict[str, Any], tmp_path: Path, releas
         page.get_by_role("link", name="pairs (CSV)").click()
     assert download.value.suggested_filename == "pairs.csv"
     assert len(Path(download.value.path()).read_text().strip().splitlines()) == 37
+
+
+FOCUS_SHOWN = """() => { const s = getComputedStyle(document.activeElement);
+  return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2 || s.boxShadow !== 'none'; }"""
+
+
+def tab_to(page: Page, selector: str, limit: int = 60) -> None:
+    """Press Tab until `selector` has the focus, checking that every stop shows it."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        assert page.evaluate(FOCUS_SHOWN), f"no visible focus on {page.evaluate('document.activeElement.outerHTML')}"
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"{selector} is not reachable with the keyboard")
+
+
+def test_keyboard_only(page, site):
+    page.goto(site["url"] + "/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the content"
+    tab_to(page, "#key")
+    page.keyboard.type(site["keys"]["read"])
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Find partners abroad")
+    tab_to(page, "#text")
+    page.keyboard.type("neural network training")
+    tab_to(page, "#find-submit")
+    page.keyboard.press("Enter")
+    expect(page.locator("#results li.card")).to_have_count(10)
+
+
+def test_profiles_and_an_error_summary(page, site):
+    sign_in(page, site, "admin")
+    page.get_by_role("button", name="Find partners").click()
+    expect(page.get_by_role("alert")).to_contain_text("Describe your idea")
+    check_page(page, "find-error")
+    page.get_by_role("link", name="Profiles").click()
+    page.get_by_label("Find a profile by name or id").press_sequentially("Person 4", delay=30)
+    expect(page.get_by_role("link", name="Person 4", exact=True)).to_be_visible()
+    check_page(page, "profiles")
+    page.get_by_role("link", name="Person 4", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Person 4")
+    check_page(page, "profile")

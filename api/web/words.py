@@ -8,6 +8,8 @@ from typing import Any
 
 from matcher.domain.countries import country_name
 from matcher.domain.errors import MatcherError
+from matcher.score.strength import label
+from matcher.score.strength import strength as calibrated
 
 __all__ = [
     "Strength", "country", "coverage_level", "flags", "member_level", "plural", "reasons", "scope_words", "strength",
@@ -18,7 +20,6 @@ _LABELS = {"strong": "Strong match", "good": "Good match", "weak": "Possible mat
 # sit where real partners' text relevance has its 75th and 50th percentiles (matcher eval).
 _STRONG_RELEVANCE = 0.6
 _GOOD_RELEVANCE = 0.5
-WELL_COVERED = 0.5  # coverage from which an aspect is "well covered" (gaps: below the call's threshold)
 
 
 @dataclass(frozen=True)
@@ -47,21 +48,20 @@ def strength(suggestion: Any) -> Strength:
 
 
 def coverage_level(value: float, gap_threshold: float) -> tuple[str, str]:
-    """(style, words) for how well a team covers an aspect."""
+    """(style, words) for how well a team covers an aspect: a gap below the call's threshold (as
+    the team's gaps are counted), else by the calibrated strength of the closeness."""
     if value < gap_threshold:
         return "gap", "gap: not covered"
-    if value < WELL_COVERED:
-        return "part", "partly covered"
-    return "well", "well covered"
+    level = label(float(calibrated(value, "text")))
+    return {"strong": ("well", "well covered"), "good": ("well", "covered")}.get(level, ("part", "partly covered"))
 
 
 def member_level(value: float, gap_threshold: float) -> tuple[str, str]:
     """(style, words) for what one member brings to an aspect."""
     if value < gap_threshold:
         return "none", "little"
-    if value < WELL_COVERED:
-        return "part", "some"
-    return "well", "strong"
+    level = label(float(calibrated(value, "text")))
+    return {"strong": ("well", "strong"), "good": ("part", "good")}.get(level, ("part", "some"))
 
 
 def country(code: str) -> str:
