@@ -115,6 +115,7 @@ def test_vector_cache_round_trip(store):
     assert sorted(found) == list("abcde") and store.cache_size("model-a") == 5
     np.testing.assert_array_equal(found["c"], vectors[2])
     assert store.cached_vectors("model-b", ["a"]) == {}
+    assert store.cached_hashes("model-a", list("azc")) == {"a", "c"} and store.cached_hashes("model-b", ["a"]) == set()
 
 
 def test_a_store_has_an_id_and_a_state_folder(store, tmp_path):

@@ -71,7 +71,7 @@ class CachedEmbedder:
     def missing(self, texts: Sequence[str]) -> int:
         """How many distinct texts the cache does not hold yet (what `embed` would compute)."""
         hashes = list(dict.fromkeys(text_hash(t) for t in texts))
-        return len(hashes) - len(self.store.cached_vectors(self.model_id, hashes))
+        return len(hashes) - len(self.store.cached_hashes(self.model_id, hashes))
 
     def embed_uncached(self, texts: Sequence[str]) -> np.ndarray:
         """Embed query texts without touching the cache."""

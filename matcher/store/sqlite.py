@@ -317,6 +317,17 @@ class SqliteStore:
                 found[digest] = np.frombuffer(blob, dtype=np.float32)
         return found
 
+    def cached_hashes(self, model_id: str, hashes: Sequence[str]) -> set[str]:
+        """The hashes the cache holds a vector for (read from the key's index, not the vectors)."""
+        found: set[str] = set()
+        db = self._read()
+        for start in range(0, len(hashes), 500):
+            batch = list(hashes[start : start + 500])
+            marks = ",".join("?" * len(batch))
+            found.update(digest for (digest,) in db.execute(
+                f"SELECT text_hash FROM embeddings WHERE model_id=? AND text_hash IN ({marks})", [model_id, *batch]))
+        return found
+
     def put_vectors(self, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
         rows = [
             (model_id, digest, np.ascontiguousarray(vec, dtype=np.float32).tobytes())

@@ -117,6 +117,9 @@ class MemoryStore:
     def cached_vectors(self, model_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         return {h: self._vectors[(model_id, h)] for h in hashes if (model_id, h) in self._vectors}
 
+    def cached_hashes(self, model_id: str, hashes: Sequence[str]) -> set[str]:
+        return {h for h in hashes if (model_id, h) in self._vectors}
+
     def put_vectors(self, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
         with self._lock:
             for digest, vector in zip(hashes, vectors, strict=True):
