@@ -143,7 +143,7 @@ def test_batch_acceptance_on_the_demo_pool(demo_engine, tmp_path):
         assert (tmp_path / "topk" / name).stat().st_size > 0
     with open(tmp_path / "topk" / "pairs.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["applicant_id", "partner_id", "score", "rank", "reason"]
+    assert list(rows[0]) == ["applicant_id", "partner_id", "score", "rank", "reason", "strength", "strength_label"]
     country = {p.id: p.country for p in demo_engine.store.profiles()}
     assert all(country[r["applicant_id"]] != country[r["partner_id"]] for r in rows)
     with open(tmp_path / "topk" / "unmatched.csv") as handle:
