@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from operator import mul
-from typing import Any
+from typing import Any, TypeVar
 
 from matcher.domain.countries import normalise_country
 from matcher.domain.errors import InvalidProfile, UnknownCountry
@@ -40,6 +40,7 @@ _KNOWN = {
     "id", "name", "kind", "country", "institution", "keywords", "works", "capacity",
     "orcid", "openalex", *PRIVATE_FIELDS,
 }
+_T = TypeVar("_T")
 _WORK_KNOWN = {"id", "title", "abstract", "year", "coauthors"}
 MAX_TEXT = 20_000
 MAX_WORKS = 500
@@ -178,28 +179,52 @@ def _parse_country(raw: Mapping[str, Any]) -> str:
 
 
 def parse_profile(raw: Any) -> Profile:
-    """Validate one record of the interchange format; raise `InvalidProfile` on the first fault."""
+    """Validate one record of the interchange format; raise `InvalidProfile` naming every fault
+    found: the first one's field and reason, then each further one as ``field: reason``, joined by
+    ``; `` (a record with a bad country and no works is told both)."""
     if not isinstance(raw, Mapping):
         raise InvalidProfile(f"a profile must be a JSON object, got {type(raw).__name__}")
     record_id = raw.get("id") if isinstance(raw.get("id"), str) else None
-    try:
-        return _parse(raw)
-    except InvalidProfile as err:
-        raise InvalidProfile(err.reason, field=err.field, record_id=record_id) from None
+    problems = _Problems()
+    profile = _parse(raw, problems)
+    if problems or profile is None:
+        raise problems.error(record_id)
+    return profile
 
 
-def _parse(raw: Mapping[str, Any]) -> Profile:
-    unknown = sorted(set(raw) - _KNOWN)
-    if unknown:
-        raise InvalidProfile(f"unknown field(s): {', '.join(unknown)}")
+class _Problems(list[InvalidProfile]):
+    """The faults of one record, collected so that all of them are reported at once."""
+
+    def check(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T | None:
+        try:
+            return fn(*args, **kwargs)
+        except InvalidProfile as err:
+            self.append(err)
+            return None
+
+    def error(self, record_id: str | None) -> InvalidProfile:
+        first, rest = self[0], self[1:]
+        reason = "; ".join([first.reason, *(f"{p.field}: {p.reason}" if p.field else p.reason for p in rest)])
+        return InvalidProfile(reason, field=first.field, record_id=record_id)
+
+
+def _profile_id(raw: Mapping[str, Any]) -> str:
     profile_id = _text(raw, "id", required=True, limit=128)
     if not PROFILE_ID.fullmatch(profile_id):
         raise InvalidProfile(
             "must start with a letter or digit and use only letters, digits and . _ : -", field="id"
         )
+    return profile_id
+
+
+def _kind(raw: Mapping[str, Any]) -> str:
     kind = _text(raw, "kind") or "researcher"
     if kind not in KINDS:
         raise InvalidProfile(f"must be one of {', '.join(KINDS)}, got '{kind}'", field="kind")
+    return kind
+
+
+def _works(raw: Mapping[str, Any], profile_id: str) -> tuple[Work, ...]:
     works_raw = raw.get("works") or []
     if not isinstance(works_raw, list):
         raise InvalidProfile("must be a list of works", field="works")
@@ -208,26 +233,49 @@ def _parse(raw: Mapping[str, Any]) -> Profile:
     works = tuple(_parse_work(w, i, profile_id) for i, w in enumerate(works_raw))
     if len({w.id for w in works}) != len(works):
         raise InvalidProfile("work ids must be unique within a profile", field="works")
-    keywords = _strings(raw, "keywords")
-    if not works and not keywords:
-        raise InvalidProfile("a profile needs at least one work or keyword to be matched", field="works")
+    return works
+
+
+def _orcid(raw: Mapping[str, Any]) -> str | None:
     orcid = _text(raw, "orcid", limit=40) or None
     if orcid:
         orcid = orcid.removeprefix("https://orcid.org/")
         if not valid_orcid(orcid):
             raise InvalidProfile(f"'{orcid}' is not a valid ORCID iD (format or check digit)", field="orcid")
-    private = {k: v for k in PRIVATE_FIELDS if (v := _text(raw, k, limit=200))}
+    return orcid
+
+
+def _parse(raw: Mapping[str, Any], problems: _Problems) -> Profile | None:
+    unknown = sorted(set(raw) - _KNOWN)
+    if unknown:
+        problems.append(InvalidProfile(f"unknown field(s): {', '.join(unknown)}"))
+    profile_id = problems.check(_profile_id, raw)
+    kind = problems.check(_kind, raw)
+    works = problems.check(_works, raw, profile_id or "record")
+    keywords = problems.check(_strings, raw, "keywords")
+    if works == () and keywords == ():
+        problems.append(InvalidProfile("a profile needs at least one work or keyword to be matched", field="works"))
+    orcid = problems.check(_orcid, raw)
+    private = problems.check(lambda: {k: v for k in PRIVATE_FIELDS if (v := _text(raw, k, limit=200))})
+    name = problems.check(_text, raw, "name", required=True, limit=300)
+    country = problems.check(_parse_country, raw)
+    institution = problems.check(_text, raw, "institution", limit=500)
+    capacity = problems.check(_int, raw, "capacity", 0, 1000)
+    openalex = problems.check(_text, raw, "openalex", limit=100)
+    if (problems or profile_id is None or kind is None or works is None or keywords is None or private is None
+            or name is None or country is None or institution is None):
+        return None
     return Profile(
         id=profile_id,
-        name=_text(raw, "name", required=True, limit=300),
-        country=_parse_country(raw),
+        name=name,
+        country=country,
         kind=kind,
-        institution=_text(raw, "institution", limit=500),
+        institution=institution,
         keywords=keywords,
         works=works,
-        capacity=_int(raw, "capacity", 0, 1000),
+        capacity=capacity,
         orcid=orcid,
-        openalex=_text(raw, "openalex", limit=100) or None,
+        openalex=openalex or None,
         private=private,
     )
 
