@@ -403,3 +403,20 @@ def test_solver_reasons_use_the_words_of_the_page():
     assert "untick “Keep co-authors" in message and "“Prove the first team is the best possible”" in message
     assert _infeasible(InfeasibleConsortium("group_min widening", "at least 2 members from widening"))[0] == \
         "quota-0-group"
+
+
+def test_pages_share_the_api_rate_limit_and_queues(fake_services, keys):
+    from api.fairness import WorkQueue
+
+    app = create_app(fake_services.config, services=fake_services, api=ApiConfig(rate_limit_per_minute=4))
+    with TestClient(app) as client:
+        token = sign_in(client, keys["agency"])  # one token: the page after sign-in
+        busy = WorkQueue("heavy work", 1, 0)
+        app.state.heavy = busy
+        with busy.slot():  # the only slot taken, nobody may wait: full
+            full = client.post("/consortia", data={**CALL, "csrf": token})
+        assert full.status_code == 503 and "Try again in 5 seconds" in full.text
+        assert full.headers["retry-after"] == "5"
+        answers = [client.get("/find") for _ in range(4)]
+        assert answers[-1].status_code == 429 and "Try again in" in answers[-1].text
+        assert client.get("/v1/countries/groups", headers={"X-API-Key": keys["agency"]}).status_code == 429

@@ -44,6 +44,7 @@ LITERAL = [(ALLOW_CONFLICTS, "To allow them in one team, untick “Keep co-autho
 PLAIN = [(r"\bmin_size\b|\bmax_size\b", "team size"), (r"\bmin_countries\b", "countries at least"),
          (r"\bmax_per_country\b", "members per country"), (r"\bgroup minimums\b|\bgroup_min\b", "quotas"),
          (r"\bthe greedy\b", "the search"), (r"\bthe exact solver\b", "the full check"),
+         (r"\bthe solver budget of\b", "the time allowed,"),
          (r"\bmust_include\b", "must-include")]
 
 
@@ -135,8 +136,8 @@ async def consortia(request: Request, caller: AgencyCaller) -> Response:
     kept = web_state(request).kept.put(caller.key.key_id, teams)
     typed.pop("must_include_q", None)
     typed.pop("excluded_q", None)
-    context = _context(request, typed, {}, teams=views(teams, call.must_include), result=teams.result, kept=kept,
-                       done=True)
+    context = _context(request, typed, {}, teams=views(teams, call.must_include), kept=kept, done=True,
+                       notes=[_plain(note).rstrip(".") + "." for note in teams.result.notes])
     return page(request, "consortia.html", context, caller=caller, part="_teams.html")
 
 

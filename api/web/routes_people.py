@@ -75,7 +75,10 @@ def people_options(request: Request, caller: ListCaller) -> Response:
     field, picker = _picker(request)
     query = (request.query_params.get(field + "_q") if picker.multiple else request.query_params.get(field)) or ""
     engine: Engine = request.app.state.services.engine
-    found = web_state(request).people.search(engine.corpus(), query[:200], LIMIT) if query.strip() else []
+    try:
+        found = web_state(request).people.search(engine.corpus(), query[:200], LIMIT) if query.strip() else []
+    except MatcherError:  # an empty store: nobody to find
+        found = []
     return page(request, "_people_options.html", {"people": found, "query": query.strip(), "field": field,
                                                   "multiple": "1" if picker.multiple else "0", "limit": LIMIT},
                 caller=caller)
