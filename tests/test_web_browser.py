@@ -227,6 +227,16 @@ def test_the_core_flows_work_with_javascript_off(chromium, site):
         page.get_by_role("button", name="Find partners").click()
         expect(page.locator("#results li.card").first).to_be_visible()
         expect(page.locator("#results")).not_to_contain_text("Profile id p002")
+        page.get_by_role("button", name="Sign out").click()
+        sign_in(page, site, "agency")
+        page.goto(site["url"] + "/consortia")
+        page.get_by_label("The call text").fill("Groundwater aquifer contamination. Neural network training.")
+        page.get_by_label("Team size").fill("3")
+        page.get_by_label("Members the teams must include").fill("Person 6")  # typed in full, resolved on send
+        page.get_by_role("button", name="Build the teams").click()
+        expect(page.locator("section.team")).to_have_count(3)
+        expect(page.locator("section.team").first).to_contain_text("must be in the team")
+        expect(page.get_by_role("checkbox", name=re.compile("Person 6"))).to_be_checked()  # kept for the next try
     finally:
         context.close()
 

@@ -134,8 +134,9 @@ async def consortia(request: Request, caller: AgencyCaller) -> Response:
                                             aspects=len(teams.result.aspects), teams=len(teams.result.teams),
                                             exact=call.exact)
     kept = web_state(request).kept.put(caller.key.key_id, teams)
-    typed.pop("must_include_q", None)
+    typed.pop("must_include_q", None)  # the people typed are now chosen, ticked for the next try
     typed.pop("excluded_q", None)
+    typed.update({"must_include": list(call.must_include), "excluded": list(call.exclude)})
     context = _context(request, typed, {}, teams=views(teams, call.must_include), kept=kept, done=True,
                        notes=[_plain(note).rstrip(".") + "." for note in teams.result.notes])
     return page(request, "consortia.html", context, caller=caller, part="_teams.html")
