@@ -289,13 +289,13 @@ def _solve_greedy(p: Pool, must: tuple[int, ...], banned: frozenset[int], effort
                 break
             else:
                 gone[i] = True  # not completable with i now, hence never again
-        if pick is None or (pick[1] <= _TOL and not check_team(team, p.countries, rules, p.conflicts)):
+        if pick is None or (pick[1] <= _TOL and not check_team(team, p.countries, rules, p.conflicts, p.adj)):
             break
         team.append(pick[0])
         gone[[pick[0], *p.adj.get(pick[0], ())]] = True
         cur = np.maximum(cur, p.cov[pick[0]])
         step += 1
-    if bad := check_team(team, p.countries, rules, p.conflicts):
+    if bad := check_team(team, p.countries, rules, p.conflicts, p.adj):
         hint = ("; conflicts may block it: try the exact solver (API `exact: true`, CLI `--exact`)"
                 if p.conflicts else "")
         raise InfeasibleConsortium("rules", f"the greedy found no team meeting every rule ({bad[0]}){hint}")
@@ -342,7 +342,7 @@ def _swap_search(p: Pool, team: list[int], rules: TeamRules, rounds: int = 200) 
             cand = np.flatnonzero(outside & (vals > (best[0] if best else value + _TOL)))
             for o in cand[np.lexsort((cand, -vals[cand]))]:
                 swapped = [*rest, int(o)]
-                if not check_team(swapped, p.countries, rules, p.conflicts) and within_limits(p, swapped):
+                if not check_team(swapped, p.countries, rules, p.conflicts, p.adj) and within_limits(p, swapped):
                     best = (float(vals[o]), pos, int(o))
                     break
         if best is None:

@@ -92,8 +92,9 @@ def within_limits(p: Pool, members: Sequence[int]) -> bool:
 
 
 def check_team(team_members: Sequence[int], countries: Sequence[str], rules: TeamRules,
-               conflicts: Conflicts = frozenset()) -> list[str]:
-    """The rules a team breaks, each as 'rule: detail'; empty when the team is fine."""
+               conflicts: Conflicts = frozenset(), adj: dict[int, set[int]] | None = None) -> list[str]:
+    """The rules a team breaks, each as 'rule: detail'; empty when the team is fine. `adj`, the
+    conflicts as adjacency (`Pool.adj`), makes the conflict check cost the members' own conflicts."""
     team, bad = list(team_members), []
     members = set(team)
     if len(members) != len(team):
@@ -104,7 +105,9 @@ def check_team(team_members: Sequence[int], countries: Sequence[str], rules: Tea
         bad.append(f"must_include: missing {missing}")
     if banned := sorted(members & rules.excluded):
         bad.append(f"excluded: {banned} in team")
-    if len(conflicts) > len(members) ** 2:  # a large pool's conflicts: look up the team's pairs instead
+    if adj is not None:
+        inside = sorted((i, j) for i in members for j in adj.get(i, ()) if j in members and (i, j) in conflicts)
+    elif len(conflicts) > len(members) ** 2:  # a large pool's conflicts: look up the team's pairs instead
         inside = sorted((i, j) for i in members for j in members if i != j and (i, j) in conflicts)
     else:
         inside = sorted((i, j) for i, j in conflicts if i in members and j in members and i != j)
