@@ -29,7 +29,7 @@ install-test: $(VENV)/.installed-test
 
 run: install  ## serve the API on the demo pool at http://127.0.0.1:8000 (docs at /docs)
 	$(BIN)/matcher demo --if-empty
-	@echo "demo admin key (send it as the X-API-Key header; a new one at every start):"
+	@echo "demo admin key (paste it at http://127.0.0.1:8000/ to sign in, or send it as the X-API-Key header; a new one at every start):"
 	@$(BIN)/matcher keys create --scope admin --label demo --replace | tail -n 1 | tee $(MATCHER_HOME)/demo-key.txt
 	$(BIN)/matcher serve --host $(HOST) --port $(PORT)
 
