@@ -10,7 +10,7 @@ import typer
 from matcher.service.bootstrap import Services, bootstrap
 from matcher.service.config import load_config
 
-__all__ = ["HomeOption", "fail", "services"]
+__all__ = ["HomeOption", "examples", "fail", "services"]
 
 HomeOption = Annotated[Optional[Path], typer.Option("--home", help="Store folder (overrides MATCHER_HOME).")]
 
@@ -24,3 +24,8 @@ def fail(message: object, code: int = 1) -> NoReturn:
     """An error line on stderr and the exit code: 1 for failures, 2 for usage errors."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def examples(*commands: str) -> str:
+    """The epilog of a command's --help: its examples, one command a line."""
+    return "Examples:\n\n" + "\n\n".join(f"  {c}" for c in commands)

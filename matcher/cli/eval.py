@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from matcher.cli.common import fail, services
+from matcher.cli.common import examples, fail, services
 from matcher.domain.errors import MatcherError
 from matcher.service.engine import Engine
 from matcher.store.atomic import write_text_atomic
@@ -20,6 +20,9 @@ eval_app = typer.Typer(
     help="Measure match quality on real consortia, expertise judgments, or the demo's planted structure.\n\n"
     "Embeddings are cached in the store (MATCHER_HOME), so a re-run with other knobs does not re-embed.",
     no_args_is_help=True,
+    epilog=examples("matcher eval synthetic --json",
+                    "matcher eval consortia --projects projects.csv --cut 2017-01-01 --until 2018-01-01",
+                    "matcher eval expertise --profiles people.jsonl --judgments ratings.csv --sweep"),
 )
 
 Out = Annotated[Optional[Path], typer.Option("--out", help="Also write the figures as JSON to this file.")]
@@ -61,7 +64,10 @@ def _date(value: str, flag: str) -> date:
         raise typer.BadParameter(f"'{value}' is not a date like 2017-01-01", param_hint=flag) from None
 
 
-@eval_app.command()
+@eval_app.command(epilog=examples(
+    "matcher eval consortia --projects projects-2014-2017.csv --cut 2017-01-01 --until 2018-01-01",
+    "matcher eval consortia --projects projects.csv --sweep --out consortia.json",
+))
 def consortia(
     projects: Annotated[Path, typer.Option("--projects", help="CORDIS-style project CSV (id, title, objective, "
                                            "startDate, coordinator, coordinatorCountry, participants).")],
@@ -75,8 +81,6 @@ def consortia(
     home: Home = None,
 ) -> None:
     """Recall@10/50, MRR and nDCG@10 of real consortia, for 'idea' and 'coordinator + idea' queries.
-
-    Example: matcher eval consortia --projects projects-2014-2017.csv --cut 2017-01-01 --until 2018-01-01
     """
     from matcher.evaluation.runner import consortia_report
 
@@ -97,7 +101,10 @@ def consortia(
     ])
 
 
-@eval_app.command()
+@eval_app.command(epilog=examples(
+    "matcher eval expertise --profiles people.jsonl --judgments ratings.csv",
+    "matcher eval expertise --profiles people.jsonl --judgments ratings.csv --sweep --json",
+))
 def expertise(
     profiles: Annotated[Path, typer.Option("--profiles", help="Profiles of the people who rated (JSONL or CSV).")],
     judgments: Annotated[Path, typer.Option("--judgments", help="CSV: profile_id, text_id, text, rating.")],
@@ -121,7 +128,8 @@ def expertise(
     _finish(report, as_json, out, [("loss", "loss"), ("correct pairs", "correct_pairs"), ("pairs", "pairs")])
 
 
-@eval_app.command()
+@eval_app.command(epilog=examples("matcher eval synthetic", "matcher eval synthetic --queries 50 --json",
+                                  "matcher eval synthetic --sweep --out synthetic.json"))
 def synthetic(
     queries: Annotated[int, typer.Option("--queries", min=1, help="How many requesters to sample.")] = 200,
     sweep: Sweep = False,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from matcher.cli.common import HomeOption, fail, services
+from matcher.cli.common import HomeOption, examples, fail, services
 from matcher.domain.errors import MatcherError
 from matcher.store.keys import SCOPES, KeyStore
 
@@ -17,6 +18,8 @@ keys_app = typer.Typer(
     help="API keys for the HTTP API (header X-API-Key). Scopes: read (match), agency (consortia, batches, "
     "exports), admin (profile writes, erasure, keys), owner (one profile).",
     no_args_is_help=True,
+    epilog=examples('matcher keys create --scope agency --label "research council"', "matcher keys list --json",
+                    "matcher keys revoke k1a2b3c4"),
 )
 
 
@@ -24,7 +27,11 @@ def _keys(home: Path | None) -> KeyStore:
     return services(home, progress=False).keys
 
 
-@keys_app.command("create")
+@keys_app.command("create", epilog=examples(
+    'matcher keys create --scope agency --label "research council"',
+    'matcher keys create --scope owner --owner tr-0001 --label "my profile"',
+    'matcher keys create --scope read --label "portal" --replace   # revokes the earlier "portal" keys',
+))
 def create(
     scope: Annotated[str, typer.Option("--scope", help=f"One of: {', '.join(SCOPES)}.")],
     owner: Annotated[Optional[str], typer.Option("--owner", help="Profile id an owner key may edit.")] = None,
@@ -32,10 +39,7 @@ def create(
     replace: Annotated[bool, typer.Option("--replace", help="Revoke earlier keys with the same label.")] = False,
     home: HomeOption = None,
 ) -> None:
-    """Create a key and print it once, as the last line of output. Only its SHA-256 digest is stored.
-
-    Example: matcher keys create --scope agency --label "research council"
-    """
+    """Create a key and print it once, as the last line of output. Only its SHA-256 digest is stored."""
     keys = _keys(home)
     try:
         if replace and label:
@@ -50,14 +54,22 @@ def create(
     typer.echo(secret)
 
 
-@keys_app.command("list")
-def list_keys(home: HomeOption = None) -> None:
+@keys_app.command("list", epilog=examples("matcher keys list", "matcher keys list --json"))
+def list_keys(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of the keys.")] = False,
+    home: HomeOption = None,
+) -> None:
     """List active keys (ids, scopes, owners, labels; never the secrets)."""
-    for key in _keys(home).list():
+    keys = _keys(home).list()
+    if as_json:
+        rows = [{"key_id": k.key_id, "scope": k.scope, "owner": k.owner, "label": k.label} for k in keys]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for key in keys:
         typer.echo(f"{key.key_id}  {key.scope:<7} {key.owner or '-':<16} {key.label}")
 
 
-@keys_app.command("revoke")
+@keys_app.command("revoke", epilog=examples("matcher keys list   # the ids", "matcher keys revoke k1a2b3c4"))
 def revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by `matcher keys list`.")],
            home: HomeOption = None) -> None:
     """Revoke a key: it stops working at once."""

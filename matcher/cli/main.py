@@ -14,7 +14,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from matcher.cli.common import HomeOption, fail, services
+from matcher.cli.common import HomeOption, examples, fail, services
 from matcher.domain.errors import MatcherError
 from matcher.rank.matching import no_close_match
 from matcher.service.config import load_config
@@ -23,20 +23,49 @@ from matcher.service.engine import MatchRequest
 __all__ = ["app", "main"]
 
 app = typer.Typer(
-    help="Find research partners abroad: ingest profiles, match by profile or idea, serve the API.\n\n"
-    "The store lives in MATCHER_HOME (default: ./data/store).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
+def _version(value: bool) -> None:
+    if value:
+        from matcher import __version__
+
+        typer.echo(f"matcher {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(epilog=examples("matcher demo --if-empty && matcher serve",
+                              "matcher ingest researchers.jsonl",
+                              'matcher match --text "drought tolerant wheat" --k 5',
+                              "matcher --version"))
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Find research partners abroad: ingest profiles, match by profile or idea, serve the API.
+
+    The store lives in MATCHER_HOME (default: ./data/store).
+    """
+
+
 def _emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-@app.command()
+@app.command(epilog=examples(
+    "matcher ingest researchers.jsonl",
+    "matcher ingest authors.jsonl --format openalex",
+    "matcher ingest cordis-export/ --format cordis",
+    "matcher ingest form.xlsx --map form-map.yaml",
+    "curl -s https://example.org/people.jsonl | matcher ingest -",
+    "matcher ingest researchers.jsonl --json",
+))
 def ingest(
-    file: Annotated[Path, typer.Argument(help="A file or folder: profiles JSONL/CSV, OpenAlex, ORCID, CORDIS, XLSX.")],
+    file: Annotated[Path, typer.Argument(
+        help="A file or folder: profiles JSONL/CSV, OpenAlex, ORCID, CORDIS, XLSX; - reads standard input.")],
     fmt: Annotated[
         Optional[str],
         typer.Option("--format", help="openalex, orcid, cordis, csv, xlsx or jsonl; detected when omitted."),
@@ -51,9 +80,34 @@ def ingest(
 
     Reads the interchange format (JSONL, flat CSV), OpenAlex authors and works (JSON, JSONL, API
     pages), ORCID v3.0 records, the CORDIS project.csv + organization.csv export (give the folder),
-    and registration forms (CSV/XLSX with --map). Records with the same ORCID or OpenAlex id are
-    merged. Each rejected record is reported with its file, line (or JSON path) and reason; valid
-    records are kept; re-running the same file changes nothing. Exits 1 if any record was rejected.
+    and registration forms (CSV/XLSX with --map). FILE - reads standard input, in --format or the
+    format its first bytes show (a zip is XLSX, { or [ JSON, anything else CSV). Records with the
+    same ORCID or OpenAlex id are merged; a stored profile with the same ORCID or OpenAlex id under
+    another id is reported with both ids. Each rejected record is reported with its file, line (or
+    JSON path) and every fault it has; valid records are kept; re-running the same file changes
+    nothing. Exits 1 if any record was rejected.
+
+    A registration form's mapping (--map FILE.yaml) names, for each profile field, the column(s)
+    it comes from, by header text (exact, else ignoring case and repeated spaces):
+
+    \b
+      sheet: Registrations              XLSX only: the worksheet (default: the first)
+      id: {column: Registration ID, prefix: "reg-"}   required
+      name: [First name, Last name]     several columns: joined by a space
+      country: Country of residence     one column
+      kind: {value: researcher}         a constant instead of a column
+      keywords: {column: Research interests, split: [",", ";"]}
+      works:                            a list; a work is kept if any of its cells is filled
+        - title: Project title
+          abstract: Project summary
+          year: Project start year
+
+    A field is a column name, a list of them, or an object with column (a name or a list) and
+    optionally join (between several columns' values, default a space), split (keywords and a
+    work's coauthors: the separator(s) inside a cell, default ;), prefix (put before a non-empty
+    value) and slug: true (characters an id may not hold become -); or an object with value, a
+    constant. Fields: id (required), name, kind, country, institution, keywords, capacity, orcid,
+    openalex, career_stage, gender, email, and works with id, title, abstract, year, coauthors.
 
     Bounds: a line (record) over MATCHER_MAX_LINE_BYTES (4 MiB) or a CSV cell over
     MATCHER_MAX_FIELD_BYTES (1 MiB) is rejected with its line; a first line that long, or a JSON
@@ -61,14 +115,14 @@ def ingest(
 
     Interrupted (Ctrl-C, exit code 130), an ingest keeps every profile it stored, with its
     vectors: run the same command again to finish; nothing is embedded twice.
-
-    Examples: matcher ingest researchers.jsonl;  matcher ingest cordis-export/ --format cordis;
-    matcher ingest form.xlsx --map form-map.yaml
     """
     from matcher.service import profiles
 
     try:
-        report = profiles.ingest(services(home), file, fmt, mapping, low_priority_merge=True)
+        if str(file) == "-":
+            report = profiles.ingest_stream(services(home), sys.stdin.buffer, fmt, mapping, low_priority_merge=True)
+        else:
+            report = profiles.ingest(services(home), file, fmt, mapping, low_priority_merge=True)
     except MatcherError as err:
         fail(err)
     except KeyboardInterrupt:
@@ -87,7 +141,11 @@ def ingest(
         raise typer.Exit(1)
 
 
-@app.command("match")
+@app.command("match", epilog=examples(
+    'matcher match --text "groundwater contamination modelling in transboundary aquifers" --k 10',
+    "matcher match --id de-0001 --countries widening --json",
+    "matcher match --id tr-0001 --k 5 --exclude-countries eu --exclude-coauthors",
+))
 def match_command(
     profile_id: Annotated[Optional[str], typer.Option("--id", help="Your profile id (as stored).")] = None,
     text: Annotated[Optional[str], typer.Option("--text", help="A project idea in free text.")] = None,
@@ -118,12 +176,6 @@ def match_command(
     strong from 0.75, good from 0.5, weak below), and the ranking score the list is ordered by. A
     suggestion out of order by either figure says why (the diversity re-rank, shared key terms, a
     longer record). When even the closest suggestion is weak, a note says the pool has no close match.
-
-    Examples:
-
-      matcher match --text "groundwater contamination modelling in transboundary aquifers" --k 10
-
-      matcher match --id de-0001 --countries widening --json
     """
     if profile_id is None and not text:
         fail("give --id, --text, or both (see matcher match --help)", code=2)
@@ -164,7 +216,7 @@ def match_command(
         typer.echo(f"     why: {s.explanation.summary}")
 
 
-@app.command()
+@app.command(epilog=examples("matcher erase tr-0001", "matcher erase tr-0001 --yes   # in scripts"))
 def erase(
     profile_id: Annotated[str, typer.Argument(help="The id of the profile to erase.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
@@ -173,8 +225,6 @@ def erase(
     """Erase a profile completely, as `DELETE /v1/profiles/{id}` does: its record, works and cached
     vectors no one else uses, its owner keys, its rows in kept batch results and its id in the
     audit trail; the matching state's files are rewritten without it before this returns.
-
-    Examples: matcher erase tr-0001;  matcher erase tr-0001 --yes (in scripts)
     """
     from matcher.service import profiles
 
@@ -187,7 +237,11 @@ def erase(
     typer.echo(f"erased {profile_id}")
 
 
-@app.command()
+@app.command(epilog=examples(
+    "matcher serve",
+    "matcher serve --host 0.0.0.0 --port 8080   # behind a TLS-terminating proxy",
+    "MATCHER_HOME=/srv/matcher matcher serve --port 9000",
+))
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
@@ -198,8 +252,6 @@ def serve(
     The server loads the matching state's snapshot, answers queries by profile id at once and by
     text as soon as the model is loaded (a few seconds), picks up writes made by other processes
     on the same store within seconds, and merges in a separate low-priority process.
-
-    Examples: matcher serve;  matcher serve --host 0.0.0.0 --port 8080 (behind a TLS proxy)
     """
     import uvicorn
 
@@ -228,7 +280,8 @@ def _serve_logging() -> dict[str, Any]:
     return config
 
 
-@app.command()
+@app.command(epilog=examples("matcher demo", "matcher demo --if-empty   # in start-up scripts",
+                             "matcher demo --generate /tmp/pool", "matcher demo --vectors"))
 def demo(
     generate: Annotated[
         Optional[Path], typer.Option("--generate", help="Write a freshly generated demo pool to this folder and stop.")
@@ -246,8 +299,6 @@ def demo(
     Uses the pool's shipped vectors when they come from the configured model and numeric family
     (int8 or fp32), whichever CPU made them, so this takes seconds; otherwise it says why and
     embeds the pool with a progress bar (a few minutes on a laptop CPU).
-
-    Examples: matcher demo;  matcher demo --if-empty;  matcher demo --generate /tmp/pool
     """
     from matcher.demo import shipped as demo_store
 

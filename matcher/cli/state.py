@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from matcher.cli.common import HomeOption, fail, services
+from matcher.cli.common import HomeOption, examples, fail, services
 from matcher.domain.errors import MatcherError
 from matcher.index.state import merge
 
@@ -17,18 +17,16 @@ state_app = typer.Typer(
     help="The matching state: a snapshot beside the store (vectors, lexical index, per-row fields) plus the "
     "profiles written since. Servers and one-shot commands load it instead of rebuilding; merges keep it small.",
     no_args_is_help=True,
+    epilog=examples("matcher state status", "matcher state status --json", "matcher state merge --refit"),
 )
 
 
-@state_app.command("status")
+@state_app.command("status", epilog=examples("matcher state status", "matcher state status --json"))
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
     home: HomeOption = None,
 ) -> None:
-    """Which snapshot is current, how far behind the store it is, and whether a merge is due.
-
-    Example: matcher state status --json
-    """
+    """Which snapshot is current, how far behind the store it is, and whether a merge is due."""
     try:
         engine = services(home, progress=False).engine
         corpus = engine.corpus()
@@ -56,15 +54,13 @@ def status(
         typer.echo(f"{key:20} {value}")
 
 
-@state_app.command("merge")
+@state_app.command("merge", epilog=examples("matcher state merge", "matcher state merge --refit"))
 def merge_command(
     refit: Annotated[bool, typer.Option("--refit", help="Also refit the lexical model on the whole pool.")] = False,
     home: HomeOption = None,
 ) -> None:
     """Fold every write since the snapshot into a new one now (a running server swaps to it within
     seconds). Merges also happen by themselves; this is for scripts and maintenance windows.
-
-    Examples: matcher state merge;  matcher state merge --refit
     """
     try:
         engine = services(home).engine

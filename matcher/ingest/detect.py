@@ -37,6 +37,13 @@ __all__ = ["FORMATS", "detect_source", "read_source", "read_sources"]
 
 FORMATS = ("openalex", "orcid", "cordis", "csv", "xlsx", "jsonl")
 _JSON = (".json", ".jsonl", ".ndjson")
+_NEEDS_MAPPING = (
+    "an XLSX form needs a mapping (--map FILE.yaml on the command line, the mapping file on the web page): a "
+    "YAML file naming, for each profile field, the column it comes from by its header, e.g. "
+    "'id: Registration ID', 'name: [First name, Last name]', 'country: Country', "
+    "'keywords: {column: Interests, split: \";\"}', 'works: [{title: Project title, abstract: Summary}]'; "
+    "'id' is required (`matcher ingest --help` lists every field and option)"
+)
 _OPENALEX_KEYS = ("abstract_inverted_index", "authorships", "last_known_institutions", "last_known_institution")
 
 
@@ -97,7 +104,7 @@ def _read(path: Path, fmt: str, mapping: Path | None, workers: int | None, limit
         return read_cordis(path, limits)
     if fmt == "xlsx" or (fmt == "csv" and mapping is not None):
         if mapping is None:
-            raise MatcherError(f"{path}: an XLSX form needs a mapping file (see matcher.ingest.spreadsheet)")
+            raise MatcherError(f"{path}: {_NEEDS_MAPPING}")
         return read_spreadsheet(path, mapping, limits)
     if fmt == "csv":
         return read_profiles(path, "csv", limits)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from matcher.domain.errors import MatcherError
 from matcher.ingest.archives import check_members, extract_member, open_zip
@@ -18,7 +20,7 @@ from matcher.ingest.bounds import DEFAULT_LIMITS, ReadLimits
 from matcher.ingest.detect import read_source
 from matcher.ingest.readers import ReadResult
 
-__all__ = ["UPLOAD_FORMATS", "read_upload"]
+__all__ = ["UPLOAD_FORMATS", "read_stream", "read_upload"]
 
 UPLOAD_FORMATS = ("jsonl", "openalex", "orcid", "cordis", "csv")
 _SUFFIX = {"jsonl": ".jsonl", "openalex": ".jsonl", "orcid": ".json", "csv": ".csv"}
@@ -43,6 +45,42 @@ def read_upload(body: bytes, fmt: str, limits: ReadLimits = DEFAULT_LIMITS) -> R
         except MatcherError as err:
             message = str(err).replace(f"{folder}{os.sep}", "").replace(str(folder), "the upload")
             raise MatcherError(message) from None
+
+
+def read_stream(stream: BinaryIO, fmt: str | None, mapping: Path | None = None,
+                limits: ReadLimits = DEFAULT_LIMITS) -> ReadResult:
+    """Read a file that arrives on a stream (standard input), in `fmt` or, without one, in the
+    format its first bytes show: a zip is an XLSX form, ``{`` or ``[`` JSON (the first record then
+    tells OpenAlex, ORCID and profiles apart), gzip compressed JSON, anything else CSV. The stream
+    is copied to a private temporary file first; messages call it ``stdin``."""
+    if fmt == "cordis":
+        raise MatcherError("a CORDIS export is two files: give its folder, not standard input")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        spool = folder / "stdin"
+        with spool.open("wb") as out:
+            shutil.copyfileobj(stream, out, 1 << 20)
+        with spool.open("rb") as fh:
+            head = fh.read(4096)
+        if not head:
+            raise MatcherError("standard input is empty: pipe a file into `matcher ingest -`")
+        path = spool.rename(folder / f"stdin{_stream_suffix(head, fmt)}")
+        try:
+            return read_source(path, fmt, mapping, limits=limits)
+        except MatcherError as err:
+            message = str(err).replace(str(path), "stdin").replace(str(folder), "stdin")
+            raise MatcherError(message) from None
+
+
+def _stream_suffix(head: bytes, fmt: str | None) -> str:
+    if fmt == "xlsx" or (fmt is None and head.startswith(b"PK\x03\x04")):
+        return ".xlsx"
+    if head.startswith(b"\x1f\x8b"):
+        return ".jsonl.gz"
+    if fmt in _SUFFIX:
+        return _SUFFIX[fmt]
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return ".jsonl" if text[:1] in (b"{", b"[") else ".csv"
 
 
 def _unpack_cordis(body: bytes, folder: Path, limits: ReadLimits) -> Path:

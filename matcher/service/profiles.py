@@ -7,16 +7,16 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from matcher.domain.errors import InvalidProfile, ProfileNotFound
 from matcher.domain.profiles import Profile
 from matcher.ingest.detect import read_source
 from matcher.ingest.readers import ReadResult, Rejection
-from matcher.ingest.uploads import read_upload
+from matcher.ingest.uploads import read_stream, read_upload
 from matcher.service.bootstrap import Services
 
-__all__ = ["IngestReport", "create", "erase", "import_upload", "ingest", "replace"]
+__all__ = ["IngestReport", "create", "erase", "import_upload", "ingest", "ingest_stream", "replace"]
 
 log = logging.getLogger("matcher.service.profiles")
 
@@ -57,6 +57,17 @@ def ingest(
     texts), and fold the writes into the matching state's snapshot when they are many (at a low
     CPU priority when asked: a one-shot command beside a server that answers queries)."""
     report = _store(services, read_source(path, fmt, mapping, limits=services.config.read_limits))
+    if report.added or report.updated or report.repaired:
+        services.engine.settle(low_priority=low_priority_merge)
+    return report
+
+
+def ingest_stream(
+    services: Services, stream: BinaryIO, fmt: str | None = None, mapping: Path | None = None, *,
+    low_priority_merge: bool = False,
+) -> IngestReport:
+    """`ingest` for a file piped in (standard input): its format given or told from its first bytes."""
+    report = _store(services, read_stream(stream, fmt, mapping, limits=services.config.read_limits))
     if report.added or report.updated or report.repaired:
         services.engine.settle(low_priority=low_priority_merge)
     return report
