@@ -1,4 +1,5 @@
-"""Batch jobs over HTTP: start one, follow its progress, fetch its result as JSON or CSV."""
+"""Batch jobs over HTTP: start one, follow its progress, fetch its result as JSON, CSV, Parquet, XLSX or
+the HTML report."""
 
 from __future__ import annotations
 
@@ -18,6 +19,14 @@ from matcher.store.keys import ApiKey
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"], responses=ERRORS)
+
+# format -> (rendered file, media type); json is the result itself
+FILES = {
+    "csv": ("pairs.csv", "text/csv"),
+    "parquet": ("pairs.parquet", "application/vnd.apache.parquet"),
+    "xlsx": ("pairs.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    "html": ("report.html", "text/html; charset=utf-8"),
+}
 
 
 @router.post("", response_model=BatchJobOut, status_code=202)
@@ -52,12 +61,17 @@ def batch_status(job_id: str, batches: BatchesDep, key: AgencyKey) -> dict[str, 
 @router.get("/{job_id}/result", response_model=None)
 def batch_result(
     job_id: str, batches: BatchesDep, audit: AuditDep, key: AgencyKey,
-    format: Annotated[Literal["json", "csv"], Query(description="json, or csv (pairs.csv)")] = "json",
+    format: Annotated[
+        Literal["json", "csv", "parquet", "xlsx", "html"],
+        Query(description="json, csv (pairs.csv), parquet (pairs.parquet), xlsx (pairs.xlsx: pairs and unmatched "
+                          "sheets) or html (report.html)"),
+    ] = "json",
 ) -> Any:
     _owned(batches, job_id, key)
     audit.record("export", key_id=key.key_id, scope=key.scope, target=job_id, format=format)
-    if format == "csv":
-        return FileResponse(batches.result_file(job_id, "pairs.csv"), media_type="text/csv", filename="pairs.csv")
+    if format in FILES:
+        name, media = FILES[format]
+        return FileResponse(batches.result_file(job_id, name), media_type=media, filename=name)
     data = batches.result(job_id)
     return JSONResponse({k: data[k] for k in ("mode", "summary", "pairs", "unmatched")})
 

@@ -310,7 +310,7 @@ def test_batch_job_lifecycle_and_restart(fake_engine, keys, fake_services):
         countries = {p.id: p.country for p in fake_engine.store.profiles()}
         assert all(countries[p["applicant_id"]] != countries[p["partner_id"]] for p in result["pairs"])
         csv = c.get(f"/v1/batches/{job}/result", params={"format": "csv"})
-        assert csv.text.splitlines()[0] == "applicant_id,partner_id,score,rank,reason,strength,strength_label"
+        assert csv.text.splitlines()[0].startswith("applicant_id,partner_id,score,rank,reason,strength,strength_label,")
         assert c.get("/v1/batches/nope").status_code == 404
         assert c.post("/v1/batches", json={"mode": "bipartite"}).status_code == 422
         # erasure reaches kept batch outputs

@@ -143,7 +143,9 @@ def test_batch_acceptance_on_the_demo_pool(demo_engine, tmp_path):
         assert (tmp_path / "topk" / name).stat().st_size > 0
     with open(tmp_path / "topk" / "pairs.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["applicant_id", "partner_id", "score", "rank", "reason", "strength", "strength_label"]
+    assert list(rows[0])[:7] == ["applicant_id", "partner_id", "score", "rank", "reason", "strength", "strength_label"]
+    names = {p.id: p.name for p in demo_engine.store.profiles()}
+    assert all(r["applicant_name"] == names[r["applicant_id"]] and r["partner_country"] for r in rows)
     country = {p.id: p.country for p in demo_engine.store.profiles()}
     assert all(country[r["applicant_id"]] != country[r["partner_id"]] for r in rows)
     with open(tmp_path / "topk" / "unmatched.csv") as handle:
@@ -154,7 +156,7 @@ def test_batch_acceptance_on_the_demo_pool(demo_engine, tmp_path):
     for pid in country:
         assert per.get(pid, 0) == 5 or short.get(pid), pid
     page = (tmp_path / "topk" / "report.html").read_text()
-    assert "<svg" in page and "<script" not in page
+    assert "<svg" not in page and "id='pair-list'" in page and "id='run-details'" in page
 
     pairs = matcher(home, "batch", "--mode", "pairs", "--capacity", "2", "--out", str(tmp_path / "pairs"))
     assert pairs.returncode == 0, pairs.stderr

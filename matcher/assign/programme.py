@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
 from matcher.assign.pairing import Unmatched, bipartite_assignment, greedy_b_matching, unmatched_reasons
-from matcher.assign.rows import PairRow, pair_rows_from_edges, pair_rows_from_topk
+from matcher.assign.rows import PairRow, Person, named, pair_reason, pair_rows_from_edges, pair_rows_from_topk
 from matcher.assign.topk import score_pairs, topk_pairs
 from matcher.domain.countries import expand_countries
 from matcher.domain.errors import InvalidQuery
@@ -66,11 +68,38 @@ class BatchResult:
     unmatched: tuple[tuple[str, int, int, str], ...]  # (id, wanted, matched, reason)
     countries: dict[str, str] = field(default_factory=dict)
     capacity_use: dict[str, tuple[int, int]] = field(default_factory=dict)
+    people: dict[str, Person] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)  # what was asked and when (see `run_details`)
 
     def summary(self) -> str:
-        partners = len({(p.applicant_id, p.partner_id) for p in self.pairs})
-        return (f"{self.mode}: {len(self.applicants)} applicants, {partners} suggestions, "
+        """One line; pairs and bipartite count partnerships (each is two rows, one per side)."""
+        if self.mode == "topk":
+            found = f"{len({(p.applicant_id, p.partner_id) for p in self.pairs})} suggestions"
+        else:
+            found = f"{len({frozenset((p.applicant_id, p.partner_id)) for p in self.pairs})} partnerships"
+        return (f"{self.mode}: {len(self.applicants)} applicants, {found}, "
                 f"{len(self.unmatched)} applicants short of what was asked")
+
+
+def run_details(request: BatchRequest, pool_size: int) -> dict[str, Any]:
+    """The run as a report states it: mode, options, pool size and the time it ran (UTC)."""
+    details: dict[str, Any] = {
+        "mode": request.mode, "pool_size": pool_size,
+        "date": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "cross_border": request.cross_border, "exclude_conflicts": request.exclude_conflicts,
+    }
+    if request.mode == "topk":
+        details["k"] = request.k
+    else:
+        details["capacity"] = request.capacity or "each profile's own (else 3)"
+        details["min_score"] = request.min_score
+    if request.sides is not None:
+        details["sides"] = list(request.side_names)
+    if request.pool_countries is not None:
+        details["pool_countries"] = sorted(request.pool_countries)
+    if request.exclude_countries:
+        details["exclude_countries"] = sorted(request.exclude_countries)
+    return details
 
 
 def build_request(
@@ -146,7 +175,7 @@ def run_batch(corpus: Corpus, request: BatchRequest, progress: Callable[[int, in
     if request.mode == "topk":
         k = min(request.k, len(rows) - 1)
         indices, scores = topk_pairs(vectors, k, **common)
-        pairs = pair_rows_from_topk(ids, indices, scores, "top-k by profile similarity, cross-border")
+        pairs = pair_rows_from_topk(ids, indices, scores, "")
         owner = np.repeat(np.arange(len(rows)), indices.shape[1])
         flat = indices.reshape(-1)
         keep = flat >= 0
@@ -158,14 +187,50 @@ def run_batch(corpus: Corpus, request: BatchRequest, progress: Callable[[int, in
         pairs, short, used = _pairs(ids, vectors, capacity, common, request)
     else:
         pairs, short, used = _bipartite(ids, vectors, capacity, countries, common, request)
+    people = {
+        i: Person(str(corpus.names[r]), str(c), str(corpus.institution_names[r]))
+        for i, r, c in zip(ids, rows.tolist(), countries, strict=True)
+    }
+    row_of = dict(zip(ids, rows.tolist(), strict=True))
+    reasons: dict[tuple[str, str], str] = {}
+    for p in pairs:  # once per pair: the other direction of a partnership names the same works, swapped
+        if (p.applicant_id, p.partner_id) not in reasons:
+            terms, works = _evidence(corpus, row_of[p.applicant_id], row_of[p.partner_id])
+            reasons[p.applicant_id, p.partner_id] = pair_reason(terms, works, p.strength_label)
+            swapped = None if works is None else (works[1], works[0])
+            reasons[p.partner_id, p.applicant_id] = pair_reason(terms, swapped, p.strength_label)
     return BatchResult(
         mode=request.mode,
         applicants=tuple(ids),
-        pairs=tuple(pairs),
+        pairs=tuple(named(pairs, people, reasons)),
         unmatched=tuple((ids[u.row], u.wanted, u.matched, u.reason) for u in short),
         countries={i: str(c) for i, c in zip(ids, countries, strict=True)},
         capacity_use=used,
+        people=people,
+        run=run_details(request, len(ids)),
     )
+
+
+def _real_works(corpus: Corpus, row: int) -> tuple[int, int]:
+    """The row's works lo:hi without its keywords pseudo-work (last) when it has real works."""
+    lo, hi = corpus.work_range(row)
+    return lo, hi - 1 if corpus.has_keywords[row] and hi - lo > 1 else hi
+
+
+def _evidence(corpus: Corpus, a: int, b: int) -> tuple[list[str], tuple[str, str] | None]:
+    """What the pair of rows `a`, `b` rests on: their heaviest shared terms and their closest two
+    works (a's, b's)."""
+    cols_a, w_a = corpus.lexical.row(a)
+    cols_b, w_b = corpus.lexical.row(b)
+    common, ia, ib = np.intersect1d(cols_a, cols_b, assume_unique=True, return_indices=True)
+    order = np.argsort(-(np.asarray(w_a)[ia] * np.asarray(w_b)[ib]), kind="stable")[:3]
+    terms = [corpus.lexical.model.terms[int(common[i])] for i in order]
+    (lo_a, hi_a), (lo_b, hi_b) = _real_works(corpus, a), _real_works(corpus, b)
+    if hi_a <= lo_a or hi_b <= lo_b:
+        return terms, None
+    sims = corpus.work_sims(slice(lo_a, hi_a), corpus.work_matrix(slice(lo_b, hi_b)))
+    i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
+    return terms, (str(corpus.work_titles[lo_a + int(i)]), str(corpus.work_titles[lo_b + int(j)]))
 
 
 def _strong_enough(
@@ -184,7 +249,7 @@ def _pairs(ids, vectors, capacity, common, request):  # type: ignore[no-untyped-
     ei, ej, w = score_pairs(indices, scores)
     ei, ej, w, weak = _strong_enough(ei, ej, w, request.min_score)
     selected = greedy_b_matching(len(ids), ei, ej, w, capacity)
-    rows = pair_rows_from_edges(ids, ei, ej, w, selected, "global pairing (greedy 1/2-approximation + swaps)")
+    rows = pair_rows_from_edges(ids, ei, ej, w, selected, "")
     short: list[Unmatched] = unmatched_reasons(capacity, ei, ej, selected, capacity, common["countries"],
                                                exclude_same_country=request.cross_border,
                                                blocked_pairs=common["blocked_pairs"], weak=weak,
@@ -218,7 +283,7 @@ def _bipartite(ids, vectors, capacity, countries, common, request):  # type: ign
     rpos[rrows] = np.arange(len(rrows))
     selected = bipartite_assignment(len(lrows), len(rrows), lpos[left_of], rpos[right_of], w,
                                     capacity[lrows], capacity[rrows])
-    rows = pair_rows_from_edges(ids, ei, ej, w, selected, "two-sided assignment (exact min-cost flow)")
+    rows = pair_rows_from_edges(ids, ei, ej, w, selected, "")
     short = unmatched_reasons(capacity, ei, ej, selected, capacity, countries,
                               exclude_same_country=request.cross_border, blocked_pairs=common["blocked_pairs"],
                               weak=weak, min_score=request.min_score)

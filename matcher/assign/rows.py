@@ -1,22 +1,37 @@
 """The rows of a batch result: who is suggested to whom (with the score, rank and reason), and who
-was left short of what they asked for. Made from the solvers' arrays with external ids."""
+was left short of what they asked for. Made from the solvers' arrays with external ids; names,
+countries, institutions and the plain-words reason are filled in afterwards (`named`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from matcher.score.strength import label, strength
 
 __all__ = [
-    "PAIR_COLUMNS", "UNMATCHED_COLUMNS", "PairRow", "UnmatchedRow", "pair_rows_from_edges", "pair_rows_from_topk",
-    "unmatched_rows",
+    "PAIR_COLUMNS", "UNMATCHED_COLUMNS", "PairRow", "Person", "UnmatchedRow", "named", "pair_reason",
+    "pair_rows_from_edges", "pair_rows_from_topk", "unmatched_rows",
 ]
 
-PAIR_COLUMNS = ("applicant_id", "partner_id", "score", "rank", "reason", "strength", "strength_label")
-UNMATCHED_COLUMNS = ("applicant_id", "country", "wanted", "matched", "reason")
+# The first seven columns are the original public ones, in their order; the people's details follow.
+PAIR_COLUMNS = (
+    "applicant_id", "partner_id", "score", "rank", "reason", "strength", "strength_label",
+    "applicant_name", "applicant_country", "applicant_institution", "partner_name", "partner_country",
+    "partner_institution",
+)
+UNMATCHED_COLUMNS = ("applicant_id", "country", "wanted", "matched", "reason", "name", "institution")
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who a profile id is, as an office writes to them."""
+
+    name: str = ""
+    country: str = ""
+    institution: str = ""
 
 
 @dataclass(frozen=True)
@@ -28,6 +43,12 @@ class PairRow:
     reason: str
     strength: float | None = None  # matcher.score.strength of the score (None in results kept from before it)
     strength_label: str | None = None
+    applicant_name: str = ""
+    applicant_country: str = ""
+    applicant_institution: str = ""
+    partner_name: str = ""
+    partner_country: str = ""
+    partner_institution: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,3 +98,36 @@ def pair_rows_from_edges(
 def unmatched_rows(ids: Sequence[str], unmatched: Iterable) -> list[UnmatchedRow]:
     """Report rows from ``assignment.Unmatched`` records (row numbers to ids)."""
     return [UnmatchedRow(ids[u.row], u.wanted, u.matched, u.reason) for u in unmatched]
+
+
+def named(
+    rows: Iterable[PairRow], people: Mapping[str, Person], reasons: Mapping[tuple[str, str], str]
+) -> list[PairRow]:
+    """The rows with both sides' name, country and institution, and the reason of their pair (by
+    (applicant id, partner id)) where one is given."""
+    nobody = Person()
+    out = []
+    for r in rows:
+        a, b = people.get(r.applicant_id, nobody), people.get(r.partner_id, nobody)
+        out.append(replace(
+            r, reason=reasons.get((r.applicant_id, r.partner_id), r.reason),
+            applicant_name=a.name, applicant_country=a.country, applicant_institution=a.institution,
+            partner_name=b.name, partner_country=b.country, partner_institution=b.institution,
+        ))
+    return out
+
+
+def pair_reason(terms: Sequence[str], works: tuple[str, str] | None, label_: str | None) -> str:
+    """What a pair rests on, in words: the terms both profiles use and their closest two works."""
+    parts = []
+    if terms:
+        parts.append(f"both work on {', '.join(terms)}")
+    if works is not None:
+        mine, theirs = works
+        parts.append(f"closest works: '{mine}' (applicant) and '{theirs}' (partner)" if mine != theirs
+                     else f"closest work of both: '{mine}'")
+    if not parts:
+        parts.append("the two profiles are alike overall, with no single term or work in common")
+    if label_ == "weak":
+        parts.insert(0, "a weak match, the closest available")
+    return "; ".join(parts)

@@ -20,7 +20,7 @@ __all__ = ["batch"]
 
 def batch(
     out: Annotated[
-        Path, typer.Option("--out", help="Folder for pairs.csv, pairs.parquet, unmatched.csv, report.html.")
+        Path, typer.Option("--out", help="Folder for pairs.csv, pairs.parquet, pairs.xlsx, unmatched.csv, report.html.")
     ],
     mode: Annotated[str, typer.Option("--mode", help=f"One of {', '.join(MODES)}.")] = "topk",
     pool: Annotated[Optional[Path], typer.Option("--pool", help="A profile file (JSONL or CSV): ingested, then matched "
@@ -58,9 +58,11 @@ def batch(
     """Match a whole applicant pool at once: every applicant's k best partners abroad (topk), one global
     pairing within capacities (pairs: greedy 1/2-approximation plus improving swaps), or an exact
     two-sided assignment (bipartite: min-cost flow). All-pairs scores are computed in blocks within
-    --memory; the full N x N matrix never exists. Writes CSV, Parquet and an HTML report; applicants
-    left short are listed with the reason. Every pair carries its strength (0-1, the scale of
-    `matcher match`); --min-score leaves out partners below it ("no partner with strength >= 0.4").
+    --memory; the full N x N matrix never exists. Writes CSV, Parquet, XLSX (both sides' names,
+    countries, institutions, the score and what the pair rests on) and an HTML report (the run, who
+    meets whom, the figures); applicants left short are listed with the reason. Every pair carries
+    its strength (0-1, the scale of `matcher match`); --min-score leaves out partners below it ("no
+    partner with strength >= 0.4").
 
     Example: matcher batch --mode topk --k 5 --out out/
     """

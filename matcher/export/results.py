@@ -1,5 +1,5 @@
 """A batch result on disk: `result.json` (the source of truth) and the files rendered from it
-(pairs.csv, pairs.parquet, unmatched.csv, report.html), in one folder per result.
+(pairs.csv, pairs.parquet, pairs.xlsx, unmatched.csv, report.html), in one folder per result.
 
 An erasure rewrites only `result.json` without the profile and removes the rendered files, which
 are rendered again from it when next asked for (`rendered`): erasing one profile from many kept
@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from matcher.assign.programme import BatchResult
-from matcher.assign.rows import PairRow, UnmatchedRow
+from matcher.assign.rows import PairRow, Person, UnmatchedRow
 from matcher.export.report import write_outputs
 from matcher.store.atomic import write_bytes_atomic
 
@@ -29,7 +29,7 @@ __all__ = [
     "without_profiles", "write_data", "write_result",
 ]
 
-RENDERED = ("pairs.csv", "pairs.parquet", "unmatched.csv", "report.html")
+RENDERED = ("pairs.csv", "pairs.parquet", "pairs.xlsx", "unmatched.csv", "report.html")
 
 
 def result_data(result: BatchResult) -> dict[str, Any]:
@@ -40,6 +40,8 @@ def result_data(result: BatchResult) -> dict[str, Any]:
         "unmatched": [{"applicant_id": a, "wanted": w, "matched": m, "reason": r} for a, w, m, r in result.unmatched],
         "countries": result.countries,
         "capacity_use": {k: list(v) for k, v in result.capacity_use.items()},
+        "people": {k: asdict(v) for k, v in result.people.items()},
+        "run": result.run,
         "summary": result.summary(),
     }
 
@@ -62,7 +64,7 @@ def read_result(directory: Path) -> dict[str, Any]:
 
 def result_ids(data: dict[str, Any]) -> set[str]:
     """Every profile id a result names: applicants, partners, and applicants left short."""
-    ids = set(data["countries"]) | set(data["capacity_use"])
+    ids = set(data["countries"]) | set(data["capacity_use"]) | set(data.get("people", {}))
     ids.update(p["applicant_id"] for p in data["pairs"])
     ids.update(p["partner_id"] for p in data["pairs"])
     ids.update(u["applicant_id"] for u in data["unmatched"])
@@ -80,6 +82,7 @@ def without_profiles(data: dict[str, Any], profile_ids: Iterable[str]) -> dict[s
         "unmatched": [u for u in data["unmatched"] if u["applicant_id"] not in gone],
         "countries": {k: v for k, v in data["countries"].items() if k not in gone},
         "capacity_use": {k: v for k, v in data["capacity_use"].items() if k not in gone},
+        "people": {k: v for k, v in data.get("people", {}).items() if k not in gone},
     }
 
 
@@ -139,5 +142,7 @@ def _render(data: dict[str, Any], directory: Path) -> dict[str, Path]:
         data["countries"],
         {k: (v[0], v[1]) for k, v in data["capacity_use"].items()},
         directory,
+        people={k: Person(**v) for k, v in data.get("people", {}).items()},
+        run=data.get("run") or {"mode": data["mode"]},
     )
     return {**paths, "result.json": directory / "result.json"}
