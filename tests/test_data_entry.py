@@ -121,3 +121,54 @@ def test_keys_list_json(tmp_path):
     assert result.exit_code == 0, result.output
     (key,) = json.loads(result.stdout)
     assert (key["scope"], key["label"], key["owner"]) == ("read", "portal", None) and key["key_id"]
+
+
+ORCID = "0000-0002-1825-0097"
+
+
+def _person(pid: str, **extra: str) -> dict:
+    return {"id": pid, "name": "Ayşe Yılmaz", "country": "TR", "keywords": ["karst"], **extra}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "memory"])
+def test_store_finds_profiles_by_orcid_or_openalex_id(kind, tmp_path):
+    from matcher.store.sqlite import SqliteStore
+    from matcher.testing.memory import MemoryStore
+
+    store = {"sqlite": SqliteStore, "memory": MemoryStore}[kind](tmp_path)
+    store.upsert([parse_profile(_person("a", orcid=ORCID)), parse_profile(_person("b", openalex="A123")),
+                  parse_profile(_person("c"))])
+    assert store.with_identifiers({ORCID}, {"A123", "A999"}) == [("a", "orcid", ORCID), ("b", "openalex", "A123")]
+    assert store.with_identifiers(set(), set()) == [] and store.with_identifiers({"x"}, {"y"}) == []
+    store.close()
+
+
+def test_the_same_orcid_in_three_files_is_stored_once_and_reported_with_both_ids(fake_services, tmp_path):
+    files = []
+    for name, pid in (("first.jsonl", "tr-1"), ("second.jsonl", "orcid-1"), ("third.jsonl", "oa-1")):
+        files.append(tmp_path / name)
+        files[-1].write_text(json.dumps(_person(pid, orcid=ORCID)) + "\n")
+    assert profiles.ingest(fake_services, files[0]).added == 1
+    for path, pid in zip(files[1:], ("orcid-1", "oa-1"), strict=True):
+        report = profiles.ingest(fake_services, path)
+        assert (report.added, report.rejected) == (0, 1)
+        text = str(report.rejections[0])
+        assert "'tr-1'" in text and f"'{pid}'" in text and ORCID in text and path.name in text
+    assert fake_services.store.with_identifiers({ORCID}, set()) == [("tr-1", "orcid", ORCID)]
+    assert not fake_services.store.exists("orcid-1") and not fake_services.store.exists("oa-1")
+    again = profiles.ingest(fake_services, files[0])  # the same record again is no conflict
+    assert (again.unchanged, again.rejected) == (1, 0)
+    upload = profiles.import_upload(fake_services, files[1].read_bytes(), "jsonl", key_id=None, scope=None)
+    assert upload.rejected == 1 and "'tr-1'" in str(upload.rejections[0])
+
+
+def test_openalex_id_across_ingests_but_different_orcids_are_two_people(fake_services, tmp_path):
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text(json.dumps(_person("oa-1", openalex="A42")) + "\n")
+    other_orcid = "0000-0001-5109-3700"
+    second.write_text(json.dumps(_person("oa-2", openalex="A42")) + "\n"
+                      + json.dumps(_person("oa-3", openalex="A7", orcid=other_orcid)) + "\n")
+    profiles.ingest(fake_services, first)
+    report = profiles.ingest(fake_services, second)
+    assert report.rejected == 1 and "'oa-1'" in str(report.rejections[0]) and "A42" in str(report.rejections[0])
+    assert report.added == 1

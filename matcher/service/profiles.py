@@ -56,7 +56,8 @@ def ingest(
     """Read a file or folder in any supported format, store every valid record (embedding new
     texts), and fold the writes into the matching state's snapshot when they are many (at a low
     CPU priority when asked: a one-shot command beside a server that answers queries)."""
-    report = _store(services, read_source(path, fmt, mapping, limits=services.config.read_limits))
+    result = read_source(path, fmt, mapping, limits=services.config.read_limits)
+    report = _store(services, result, path.name)
     if report.added or report.updated or report.repaired:
         services.engine.settle(low_priority=low_priority_merge)
     return report
@@ -67,7 +68,7 @@ def ingest_stream(
     low_priority_merge: bool = False,
 ) -> IngestReport:
     """`ingest` for a file piped in (standard input): its format given or told from its first bytes."""
-    report = _store(services, read_stream(stream, fmt, mapping, limits=services.config.read_limits))
+    report = _store(services, read_stream(stream, fmt, mapping, limits=services.config.read_limits), "stdin")
     if report.added or report.updated or report.repaired:
         services.engine.settle(low_priority=low_priority_merge)
     return report
@@ -75,25 +76,57 @@ def ingest_stream(
 
 def import_upload(services: Services, body: bytes, fmt: str, *, key_id: str | None, scope: str | None) -> IngestReport:
     """The same as `ingest`, for a file uploaded as bytes (a CORDIS export as a zip of its CSVs)."""
-    report = _store(services, read_upload(body, fmt, services.config.read_limits))
+    report = _store(services, read_upload(body, fmt, services.config.read_limits), "upload")
     services.audit.record("import", key_id=key_id, scope=scope, format=fmt, accepted=report.added + report.updated
                           + report.unchanged, rejected=report.rejected)
     return report
 
 
-def _store(services: Services, result: ReadResult) -> IngestReport:
-    upserted = services.engine.add([p for _, p in result.profiles])
+def _store(services: Services, result: ReadResult, source: str) -> IngestReport:
+    stored_twice = _stored_under_other_ids(services, result, source)
+    upserted = services.engine.add([p for line, p in result.profiles if line not in stored_twice])
     merged = sum(n.startswith("merged") for n in result.notes)
     notes = list(result.notes)
+    rejected = [*result.rejected, *stored_twice.values()]
     if upserted.repaired:
         notes.append(f"embedded {upserted.repaired} texts of stored profiles that had no vectors yet "
                      "(left by an interrupted ingest)")
     return IngestReport(
         read=len(result.profiles) + len(result.rejected) + merged,
         added=upserted.added, updated=upserted.updated, unchanged=upserted.unchanged,
-        merged=merged, rejected=len(result.rejected), rejections=tuple(result.rejected), notes=tuple(notes),
+        merged=merged, rejected=len(rejected), rejections=tuple(rejected), notes=tuple(notes),
         repaired=upserted.repaired,
     )
+
+
+def _stored_under_other_ids(services: Services, result: ReadResult, source: str) -> dict[int | str, Rejection]:
+    """Records whose person is already stored under another id (an earlier ingest of another file
+    gave the same ORCID iD or OpenAlex id another profile id), by their location: each one is
+    rejected, naming both ids, rather than stored as a second profile of the same person. Two
+    profiles with different ORCID iDs are never the same person, whatever their OpenAlex ids."""
+    orcids = {p.orcid for _, p in result.profiles if p.orcid}
+    openalex = {p.openalex for _, p in result.profiles if p.openalex}
+    holders: dict[tuple[str, str], list[str]] = {}
+    for pid, key, value in services.store.with_identifiers(orcids, openalex):
+        holders.setdefault((key, value), []).append(pid)
+    if not holders:
+        return {}
+    found: dict[int | str, Rejection] = {}
+    for line, profile in result.profiles:
+        for key, label, found_value in (("orcid", "ORCID iD", profile.orcid),
+                                        ("openalex", "OpenAlex id", profile.openalex)):
+            value = found_value or ""
+            others = [pid for pid in holders.get((key, value), ()) if pid != profile.id]
+            if key == "openalex" and profile.orcid:
+                others = [pid for pid in others if services.store.get(pid).orcid in (None, profile.orcid)]
+            if others:
+                listed = ", ".join(f"'{pid}'" for pid in others)
+                found[line] = Rejection(
+                    line, f"the same person as stored profile {listed} (same {label} {value}); not stored as a "
+                    f"second profile: ingest the record with id {listed} to update it, or erase {listed} first",
+                    profile.id, key, source)
+                break
+    return found
 
 
 def create(services: Services, profile: Profile) -> Profile:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +103,11 @@ class Store(Protocol):
     def get(self, profile_id: str) -> Profile: ...
 
     def exists(self, profile_id: str) -> bool: ...
+
+    def with_identifiers(self, orcids: Collection[str], openalex: Collection[str]) -> list[tuple[str, str, str]]:
+        """Stored profiles whose ORCID iD is in `orcids` or whose OpenAlex id is in `openalex`:
+        ``(profile id, "orcid" or "openalex", the shared value)`` rows, ordered."""
+        ...
 
     def profiles(self) -> list[Profile]: ...
 

@@ -21,7 +21,7 @@ import shutil
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -220,6 +220,19 @@ class SqliteStore:
 
     def exists(self, profile_id: str) -> bool:
         return self._read().execute("SELECT 1 FROM profiles WHERE id=?", (profile_id,)).fetchone() is not None
+
+    def with_identifiers(self, orcids: Collection[str], openalex: Collection[str]) -> list[tuple[str, str, str]]:
+        """Stored profiles sharing an ORCID iD or OpenAlex id with those given (one pass over the rows)."""
+        if not orcids and not openalex:
+            return []
+        wanted = {"orcid": set(orcids), "openalex": set(openalex)}
+        rows = self._read().execute(
+            "SELECT id, json_extract(data, '$.orcid'), json_extract(data, '$.openalex') FROM profiles "
+            "WHERE json_extract(data, '$.orcid') IS NOT NULL OR json_extract(data, '$.openalex') IS NOT NULL"
+        )
+        found = [(pid, key, value) for pid, orcid, oa in rows
+                 for key, value in (("orcid", orcid), ("openalex", oa)) if value in wanted[key]]
+        return sorted(found)
 
     def profiles(self) -> list[Profile]:
         """Every profile, ordered by id."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -80,6 +80,12 @@ class MemoryStore:
 
     def exists(self, profile_id: str) -> bool:
         return profile_id in self._profiles
+
+    def with_identifiers(self, orcids: Collection[str], openalex: Collection[str]) -> list[tuple[str, str, str]]:
+        found = [(p.id, key, value) for _, p in self._profiles.values()
+                 for key, value, wanted in (("orcid", p.orcid, orcids), ("openalex", p.openalex, openalex))
+                 if value is not None and value in wanted]
+        return sorted(found)
 
     def profiles(self) -> list[Profile]:
         return [self._profiles[pid][1] for pid in sorted(self._profiles)]
