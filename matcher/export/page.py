@@ -73,7 +73,7 @@ def report_page(
         *(f"<div class='card'>{escape(k)}<b>{escape(str(v))}</b></div>" for k, v in cards),
         "</div>",
         f"<h2 id='pairings'>Who meets whom ({len(pairings)} {noun})</h2>",
-        _pair_list(pairings, mode),
+        _pair_list(pairings),
         f"<h2>{noun.capitalize()} by country (applicant's country by row, partner's by column)</h2>",
         _matrix(pairings, countries),
         "<h2>Score distribution</h2>", _histogram(scores, noun),
@@ -131,11 +131,10 @@ def _who(name: str, pid: str, country: str, institution: str) -> str:
             + "</small>")
 
 
-def _pair_list(pairings: Sequence[PairRow], mode: str) -> str:
+def _pair_list(pairings: Sequence[PairRow]) -> str:
     if not pairings:
         return "<p>No pairings.</p>"
-    first, second = ("applicant", "partner") if mode == "topk" else ("one side", "the other")
-    head = "".join(f"<th scope='col'>{h}</th>" for h in (first, second, "strength", "score", "why"))
+    head = "".join(f"<th scope='col'>{h}</th>" for h in ("applicant", "partner", "strength", "score", "why"))
     body = "".join(
         f"<tr><td data-v='{escape(r.applicant_name or r.applicant_id)}'>"
         f"{_who(r.applicant_name, r.applicant_id, r.applicant_country, r.applicant_institution)}</td>"
