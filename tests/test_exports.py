@@ -108,6 +108,14 @@ def test_report_figures_fit_and_are_labelled(tmp_path):
     assert "<svg" not in page and "#b2182b" not in page  # plain HTML bars, no alarm red for full capacity
 
 
+def test_a_name_that_looks_like_a_formula_stays_text_in_the_workbook(tmp_path):
+    rows = [PairRow("a", "b", 0.7, 1, "why", 0.8, "strong", applicant_name="=HYPERLINK(\"x\")",
+                    partner_institution="-1 Institute")]
+    book = load_workbook(write_outputs(rows, [], {}, {}, tmp_path)["pairs.xlsx"])
+    cells = {c.value: c.data_type for c in book["pairs"][2]}
+    assert cells['=HYPERLINK("x")'] == "s" and cells["-1 Institute"] == "s"
+
+
 def test_old_results_without_names_still_render(tmp_path):
     rows = [PairRow("a", "b", 0.7, 1, "global pairing (greedy 1/2-approximation + swaps)", 0.8, "strong")]
     page = write_outputs(rows, [], {"a": "TR", "b": "DE"}, {}, tmp_path)["report.html"].read_text()

@@ -84,22 +84,20 @@ def _write_parquet(path: Path, rows: list[PairRow]) -> None:
 
 
 def _write_xlsx(path: Path, pairs: list[tuple], missing: list[tuple]) -> None:
-    """Two sheets, pairs and unmatched, with the CSVs' columns; cells that look like formulas stay text."""
+    """Two sheets, pairs and unmatched, with the CSVs' columns; text that looks like a formula stays text."""
     from openpyxl import Workbook
 
     book = Workbook()
-    for sheet, header, records in ((book.active, PAIR_COLUMNS, pairs), (book.create_sheet(), UNMATCHED_COLUMNS,
-                                                                         missing)):
-        assert sheet is not None
-        sheet.title = "pairs" if header is PAIR_COLUMNS else "unmatched"
+    first = book.active
+    assert first is not None
+    for sheet, title, header, records in ((first, "pairs", PAIR_COLUMNS, pairs),
+                                          (book.create_sheet(), "unmatched", UNMATCHED_COLUMNS, missing)):
+        sheet.title = title
         sheet.append(list(header))
         for record in records:
-            sheet.append([_cell(v) for v in record])
+            sheet.append(record)
+            for cell in sheet[sheet.max_row]:
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    cell.data_type = "s"
         sheet.freeze_panes = "A2"
     book.save(path)
-
-
-def _cell(value: object) -> object:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
