@@ -139,7 +139,7 @@ def test_batch_acceptance_on_the_demo_pool(demo_engine, tmp_path):
     home = demo_engine.store.home
     result = matcher(home, "batch", "--mode", "topk", "--k", "5", "--out", str(tmp_path / "topk"))
     assert result.returncode == 0, result.stderr
-    for name in ("pairs.csv", "pairs.parquet", "report.html", "unmatched.csv"):
+    for name in ("pairs.csv", "pairs.parquet", "pairs.xlsx", "report.html", "unmatched.csv"):
         assert (tmp_path / "topk" / name).stat().st_size > 0
     with open(tmp_path / "topk" / "pairs.csv") as handle:
         rows = list(csv.DictReader(handle))
