@@ -161,11 +161,11 @@ def main() -> int:
     figures["date"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     OUT.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     print(json.dumps(figures, indent=2))
-    clean = figures["crash_lost"] == 0 and figures["crash_erasure_leftovers"] == 0
+    clean = figures.get("crash_lost", 0) == 0 and figures.get("crash_erasure_leftovers", 0) == 0
     clean = clean and figures.get("erasure_residue_files", 0) == 0
     bounded = float(figures.get("oversize_inputs_peak_rss_gib", 0)) < 1  # type: ignore[arg-type]
     fair = float(figures.get("abuse_match_p99_ratio", 0)) <= 3  # type: ignore[arg-type]
-    ok = clean and bounded and fair and figures["fuzz_server_errors"] == 0 and figures["load_errors"] == 0
+    ok = clean and bounded and fair and figures.get("fuzz_server_errors", 0) == 0 and figures.get("load_errors", 0) == 0
     return 0 if ok else 1
 
 
