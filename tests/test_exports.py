@@ -92,6 +92,17 @@ def test_report_states_the_run_and_lists_every_partnership(pairs_result, tmp_pat
     assert all(r.applicant_name in page and r.partner_name in page for r in pairs_result.pairs)
 
 
+def test_bipartite_report_lists_each_partnership_once_first_side_left(fake_engine: Engine, tmp_path):
+    result = run_batch(fake_engine.corpus(), build_request("bipartite", capacity=1, sides=("TR", "DE,FR")))
+    page = write_result(result, tmp_path)["report.html"].read_text(encoding="utf-8")
+    body = page.split("id='pair-list'")[1].split("</table>")[0]
+    assert "<th scope='col'>TR</th><th scope='col'>DE,FR</th>" in body
+    assert body.count("<tr>") == len(result.pairs) // 2 + 1
+    lefts = [row.split("<small>")[1][:2] for row in body.split("<tr>")[2:]]
+    assert lefts and set(lefts) == {"TR"}
+    assert "<dt>sides</dt><dd>TR and DE,FR</dd>" in page
+
+
 def test_report_figures_fit_and_are_labelled(tmp_path):
     codes = [f"{chr(65 + i // 26)}{chr(65 + i % 26)}" for i in range(57)]  # 57 countries
     rows = [PairRow(f"{a}-1", f"{b}-1", 0.5 + i / 200, 1, "shared terms", 0.6, "good")

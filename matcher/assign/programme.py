@@ -95,6 +95,7 @@ def run_details(request: BatchRequest, pool_size: int) -> dict[str, Any]:
         details["min_score"] = request.min_score
     if request.sides is not None:
         details["sides"] = list(request.side_names)
+        details["side_countries"] = [sorted(request.sides[0]), sorted(request.sides[1])]
     if request.pool_countries is not None:
         details["pool_countries"] = sorted(request.pool_countries)
     if request.exclude_countries:

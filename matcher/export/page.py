@@ -48,7 +48,9 @@ def report_page(
     capacity_use: Mapping[str, tuple[int, int]], run: Mapping[str, Any],
 ) -> str:
     mode = str(run.get("mode", ""))
-    pairings = _pairings(rows, mode)
+    first_side = set(run.get("side_countries", [[]])[0])
+    pairings = _pairings(sorted(rows, key=lambda r: r.applicant_country not in first_side) if first_side else rows,
+                         mode)
     noun = "suggestions" if mode == "topk" else "partnerships"
     scores = np.array([r.score for r in pairings], dtype=np.float64)
     used = sum(u for u, _ in capacity_use.values())
@@ -73,7 +75,7 @@ def report_page(
         *(f"<div class='card'>{escape(k)}<b>{escape(str(v))}</b></div>" for k, v in cards),
         "</div>",
         f"<h2 id='pairings'>Who meets whom ({len(pairings)} {noun})</h2>",
-        _pair_list(pairings),
+        _pair_list(pairings, run.get("sides") or ("applicant", "partner")),
         f"<h2>{noun.capitalize()} by country (applicant's country by row, partner's by column)</h2>",
         _matrix(pairings, countries),
         "<h2>Score distribution</h2>", _histogram(scores, noun),
@@ -131,10 +133,11 @@ def _who(name: str, pid: str, country: str, institution: str) -> str:
             + "</small>")
 
 
-def _pair_list(pairings: Sequence[PairRow]) -> str:
+def _pair_list(pairings: Sequence[PairRow], sides: Sequence[str]) -> str:
+    """Every pairing; in bipartite mode the first side's member on the left, headed by the sides."""
     if not pairings:
         return "<p>No pairings.</p>"
-    head = "".join(f"<th scope='col'>{h}</th>" for h in ("applicant", "partner", "strength", "score", "why"))
+    head = "".join(f"<th scope='col'>{escape(h)}</th>" for h in (*sides[:2], "strength", "score", "why"))
     body = "".join(
         f"<tr><td data-v='{escape(r.applicant_name or r.applicant_id)}'>"
         f"{_who(r.applicant_name, r.applicant_id, r.applicant_country, r.applicant_institution)}</td>"
