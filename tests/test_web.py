@@ -420,3 +420,20 @@ def test_pages_share_the_api_rate_limit_and_queues(fake_services, keys):
         answers = [client.get("/find") for _ in range(4)]
         assert answers[-1].status_code == 429 and "Try again in" in answers[-1].text
         assert client.get("/v1/countries/groups", headers={"X-API-Key": keys["agency"]}).status_code == 429
+
+
+def test_an_uploaded_record_refused_when_stored_stays_out_of_the_pool(fake_services):
+    """A person already stored under another id (same ORCID) is rejected by the ingest: the pool of
+    the batch is what was stored, and the rejection is listed with the others."""
+    from api.web.pool import Upload, store_upload
+    from matcher.domain.profiles import parse_profile
+
+    fake_services.engine.add([parse_profile({"id": "kept-1", "name": "Stored", "country": "DE",
+                                             "orcid": "0000-0002-1825-0097", "works": [{"title": "karst"}]})])
+    same_person = {"id": "again-1", "name": "Stored", "country": "DE", "orcid": "0000-0002-1825-0097",
+                   "works": [{"title": "karst aquifer"}]}
+    body = pool_file(4) + b"\n" + json.dumps(same_person).encode()
+    result = store_upload(fake_services, Upload("pool.jsonl", body, "jsonl"), key_id="k", scope="admin")
+    assert "again-1" not in result.ids and {"up-0", "up-1", "up-2", "up-3"} <= set(result.ids)
+    assert any(r.record_id == "again-1" and "kept-1" in r.reason for r in result.rejected)
+    assert any(r.record_id == "bad" for r in result.rejected)  # the reader's own rejections are kept

@@ -108,8 +108,11 @@ def store_upload(services: Services, upload: Upload, *, key_id: str, scope: str)
                             + ".") from None
     services.audit.record("import", key_id=key_id, scope=scope, format=upload.fmt,
                           accepted=report.added + report.updated + report.unchanged, rejected=report.rejected)
-    return UploadResult(tuple(p.id for _, p in read.profiles), tuple(read.rejected), report.added, report.updated,
-                        report.unchanged)
+    stored = [p.id for _, p in read.profiles]
+    refused = {r.record_id for r in report.rejections} - {r.record_id for r in read.rejected}
+    if refused:  # refused when stored (e.g. a person already stored under another id): not in the pool
+        stored = [i for i in stored if i not in refused]
+    return UploadResult(tuple(stored), tuple(report.rejections), report.added, report.updated, report.unchanged)
 
 
 def _nothing(name: str, rejected: list[Rejection]) -> str:
