@@ -341,7 +341,7 @@ def test_office_upload_progress_report_and_downloads(browser, keys, fake_service
     assert "Between countries" in report and "Everyone got what they asked for" in report
     pairs = browser.get(job + "/files/pairs.csv")
     assert pairs.status_code == 200 and len(pairs.text.strip().splitlines()) == 37
-    for name in ("unmatched.csv", "report.html", "pairs.parquet"):
+    for name in ("unmatched.csv", "report.html", "pairs.parquet", "pairs.xlsx"):
         assert browser.get(f"{job}/files/{name}").status_code == 200
     assert browser.get(job + "/files/result.json").status_code == 404
     assert job.rsplit("/", 1)[1] in browser.get("/office").text  # among my recent jobs

@@ -34,7 +34,8 @@ router = APIRouter(include_in_schema=False)
 
 DEFAULTS = {"source": "stored", "pool_format": "auto", "mode": "topk", "k": "5", "cross_border": "on", "apart": "on"}
 FILES = {"pairs.csv": "text/csv", "unmatched.csv": "text/csv", "report.html": "text/html",
-         "pairs.parquet": "application/vnd.apache.parquet"}
+         "pairs.parquet": "application/vnd.apache.parquet",
+         "pairs.xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 STATUS = {"queued": "Waiting to start", "running": "Matching", "done": "Done", "failed": "Stopped",
           "expired": "Expired"}
 
@@ -149,8 +150,7 @@ def job_file(request: Request, job_id: str, name: str, caller: AgencyCaller) -> 
     _job(request, caller, job_id)
     services: Services = request.app.state.services
     if name not in FILES:
-        raise WebError(404, "No such file", "The files of a job are pairs.csv, unmatched.csv, report.html and "
-                                            "pairs.parquet.")
+        raise WebError(404, "No such file", "The files of a job are " + ", ".join(FILES) + ".")
     try:
         path = services.batches.result_file(job_id, name)
     except MatcherError as err:
