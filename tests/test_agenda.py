@@ -91,3 +91,31 @@ def test_suggestions_fill_free_slots_and_reasons_name_the_cause():
     reasons = {(u.requester_id, u.target_id): u.reason.split(":")[0] for u in agenda.unscheduled}
     assert reasons == {("a", "d"): "same country", ("a", "zz"): "unknown participant",
                        ("b", "c"): "conflict of interest"}
+
+
+@settings(max_examples=25, deadline=None)
+@given(events())
+def test_every_calendar_parses_with_one_event_per_meeting(tmp_path_factory, case):
+    import csv as csv_module
+
+    from icalendar import Calendar
+
+    from matcher.assign.rows import Person
+    from matcher.export.agenda import file_stem, write_agenda
+
+    event, countries, requests, suggestions, conflicts = case
+    agenda = plan_agenda(event, countries, requests, suggestions, conflicts, exact=False)
+    people = {p: Person(name=f"Name {p}", country=c) for p, c in countries.items()}
+    out = tmp_path_factory.mktemp("agenda")
+    write_agenda(agenda, event, people, out)
+    with (out / "agenda.csv").open() as f:
+        assert len(list(csv_module.DictReader(f))) == len(agenda.meetings)
+    for person in countries:
+        mine = [m for m in agenda.meetings if person in (m.a, m.b)]
+        ics = out / "calendars" / f"{file_stem(person)}.ics"
+        assert ics.exists() == bool(mine)
+        if mine:
+            cal = Calendar.from_ical(ics.read_bytes())
+            assert len(cal.walk("VEVENT")) == len(mine)
+            assert (out / "agendas" / f"{file_stem(person)}.html").exists()
+    assert "Table" in (out / "grid.html").read_text() or not agenda.meetings
