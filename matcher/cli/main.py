@@ -322,6 +322,7 @@ def demo(
 
 
 def _register_subcommands() -> None:
+    from matcher.cli.agenda import EPILOG, agenda
     from matcher.cli.batch import batch
     from matcher.cli.consortium import consortium
     from matcher.cli.eval import eval_app
@@ -330,6 +331,7 @@ def _register_subcommands() -> None:
 
     app.command()(consortium)
     app.command()(batch)
+    app.command(epilog=EPILOG)(agenda)
     app.add_typer(eval_app, name="eval")
     app.add_typer(keys_app, name="keys")
     app.add_typer(state_app, name="state")

@@ -1,0 +1,78 @@
+"""Acceptance on the demo pool: a day of 120 participants, 8 slots, 30 tables and 300 random
+requests, planned from the command line (and over HTTP), every request met or listed with a reason."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+
+import pytest
+
+from matcher.service.agendas import EVENT_EXAMPLE
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def _day(demo_engine, tmp_path):
+    ids = sorted(p.id for p in demo_engine.store.profiles())
+    rng = random.Random(22)
+    people = rng.sample(ids, 120)
+    requests = []
+    while len(requests) < 300:
+        a, b = rng.sample(people, 2)
+        requests.append({"requester_id": a, "target_id": b, "priority": rng.choice([1, 1, 2])})
+    requests.append({"requester_id": people[0], "target_id": "nobody-0000", "priority": 1})
+    event = {**EVENT_EXAMPLE, "tables": 30, "max_meetings": 6,
+             "availability": {people[1]: [1, 2], people[2]: [7, 8]}}
+    event["day"] = {**EVENT_EXAMPLE["day"], "count": 8}
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    with open(tmp_path / "requests.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["requester_id", "target_id", "priority"])
+        writer.writeheader()
+        writer.writerows(requests)
+    with open(tmp_path / "people.csv", "w", newline="") as f:
+        f.write("id\n" + "\n".join(people) + "\n")
+    return event, requests, people
+
+
+def _check(data, event, requests, people):
+    meetings, unscheduled = data["meetings"], data["unscheduled"]
+    booked = set()
+    per_slot: dict[int, int] = {}
+    for m in meetings:
+        for p in (m["participant_a"], m["participant_b"]):
+            assert (p, m["slot"]) not in booked
+            booked.add((p, m["slot"]))
+        per_slot[m["slot"]] = per_slot.get(m["slot"], 0) + 1
+        assert m["participant_a"] in people and m["participant_b"] in people
+    assert max(per_slot.values()) <= event["tables"]
+    assert all(slot in (1, 2) for p, slot in booked if p == people[1])
+    met = {frozenset((m["participant_a"], m["participant_b"])) for m in meetings if m["kind"] != "suggested"}
+    left = {(u["requester_id"], u["target_id"]) for u in unscheduled}
+    for r in requests:
+        assert frozenset((r["requester_id"], r["target_id"])) in met or (r["requester_id"], r["target_id"]) in left
+    assert any(u["reason"].startswith("unknown participant") for u in unscheduled)
+    assert data["summary"]["requested_meetings"] > 150
+    assert len(meetings) == 8 * event["tables"] or any(m["kind"] == "suggested" for m in meetings)
+
+
+def test_agenda_from_the_cli_on_the_demo_pool(demo_engine, tmp_path):
+    from icalendar import Calendar
+
+    from .test_cli import matcher
+
+    event, requests, people = _day(demo_engine, tmp_path)
+    out = tmp_path / "day"
+    result = matcher(demo_engine.store.home, "agenda", "--event", str(tmp_path / "event.json"), "--requests",
+                     str(tmp_path / "requests.csv"), "--participants", str(tmp_path / "people.csv"),
+                     "--out", str(out), "--json", "--time-limit", "10")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    _check(data, event, requests, people)
+    with open(out / "agenda.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(data["meetings"]) and all(r["name_a"] and r["country_b"] for r in rows)
+    calendars = list((out / "calendars").glob("*.ics"))
+    assert calendars and all(Calendar.from_ical(c.read_bytes()).walk("VEVENT") for c in calendars)
+    assert "Table 1" in (out / "grid.html").read_text()
