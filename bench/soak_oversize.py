@@ -2,9 +2,11 @@
 ``.csv`` (zero bytes and no line break, as ``truncate -s 2G`` makes them), each ingested by
 ``python -m matcher ingest`` into a fresh store in its own process.
 
-`oversize()` gives the largest peak RSS of those processes (from `os.wait4`, which covers the
-process and every child it waited for) and whether each ended with one clear error: exit code 1,
-a message naming the bound, no traceback.
+`oversize()` gives the largest peak RSS of those processes and whether each ended with one clear
+error: exit code 1, a message naming the bound, no traceback. The peak is the high-water mark
+(VmHWM) of the process and its children, sampled every 20 ms while it runs: `wait4`'s ru_maxrss
+would also count the memory of the process that started it (Linux carries the parent's resident
+set over fork and exec into the child's figure).
 """
 
 from __future__ import annotations
@@ -35,16 +37,18 @@ class IngestRun:
 
 
 def ingest_run(*args: str, home: Path, timeout: float = 120.0) -> IngestRun:
-    """Run ``python -m matcher ingest ARGS`` on the store at `home`; its peak RSS is read from
-    `os.wait4`. A run past `timeout` is killed and reported with return code -9."""
+    """Run ``python -m matcher ingest ARGS`` on the store at `home`, sampling its peak RSS (see the
+    module). A run past `timeout` is killed and reported with return code -9."""
     env = {**os.environ, "MATCHER_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.monotonic()
         process = subprocess.Popen(
             [sys.executable, "-m", "matcher", "ingest", *args], cwd=ROOT, env=env, stdout=out, stderr=err
         )
+        peak = 0
         while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            peak = max(peak, _tree_hwm_kib(process.pid))
+            pid, status, _ = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
             if time.monotonic() - started > timeout:
@@ -54,7 +58,19 @@ def ingest_run(*args: str, home: Path, timeout: float = 120.0) -> IngestRun:
         seconds = time.monotonic() - started
         out.seek(0)
         err.seek(0)
-        return IngestRun(process.returncode, out.read(), err.read(), usage.ru_maxrss / 2**20, seconds)
+        return IngestRun(process.returncode, out.read(), err.read(), peak / 2**20, seconds)
+
+
+def _tree_hwm_kib(pid: int) -> int:
+    """VmHWM of `pid` plus its descendants' (KiB); 0 for a process that is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        children = [int(c) for t in Path(f"/proc/{pid}/task").iterdir()
+                    for c in (t / "children").read_text().split()]
+    except (OSError, ValueError):
+        return 0
+    own = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+    return own + sum(_tree_hwm_kib(c) for c in children)
 
 
 def clear_error(run: IngestRun, *words: str) -> bool:

@@ -127,7 +127,10 @@ def test_mmr_zero_diversity_is_ranking_and_diversity_avoids_copies():
     vectors = normalise_rows(np.array([[1, 0], [1, 0.01], [0, 1]], dtype=np.float32))
     scores = np.array([0.9, 0.89, 0.5], dtype=np.float32)
     assert mmr(scores, vectors, 2, 0.0).tolist() == [0, 1]
-    assert mmr(scores, vectors, 2, 0.5).tolist() == [0, 2]
+    assert mmr(scores, vectors, 2, 0.5, window=1.0).tolist() == [0, 2]  # a wide window: the copy gives way
+    assert mmr(scores, vectors, 2, 0.5).tolist() == [0, 1]  # the default window: 0.5 is no near-tie of 0.89
+    near = np.array([0.9, 0.89, 0.85], dtype=np.float32)
+    assert mmr(near, vectors, 2, 0.5).tolist() == [0, 2]  # a near-tie: diversity reorders it
     assert mmr(scores, vectors, 10, 0.3).shape == (3,)
 
 
