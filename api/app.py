@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from api.fairness import RateLimiter, WorkQueue
 from api.middleware import AccessLog, BodyLimit, ServerErrors
 from api.routes import router
+from api.routes_agendas import router as agendas_router
 from api.routes_batches import router as batches_router
 from api.routes_import import router as import_router
 from api.schemas import HealthOut
@@ -155,6 +156,7 @@ def create_app(
     app.include_router(import_router)  # before the router, so /import is not taken for a profile id
     app.include_router(router)
     app.include_router(batches_router)
+    app.include_router(agendas_router)
     from api.web import install as install_web  # the pages for people, beside /v1 (api/web)
     install_web(app, api)
     if api.cors_origins:

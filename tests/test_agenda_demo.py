@@ -76,3 +76,34 @@ def test_agenda_from_the_cli_on_the_demo_pool(demo_engine, tmp_path):
     calendars = list((out / "calendars").glob("*.ics"))
     assert calendars and all(Calendar.from_ical(c.read_bytes()).walk("VEVENT") for c in calendars)
     assert "Table 1" in (out / "grid.html").read_text()
+
+
+def test_agenda_over_http_on_the_demo_pool(demo_engine, demo_services, tmp_path):
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from matcher.store.keys import KeyStore
+
+    event, requests, people = _day(demo_engine, tmp_path)
+    keys = KeyStore(demo_engine.store)
+    agency, other = keys.create("agency")[1], keys.create("agency")[1]
+    with TestClient(create_app(demo_engine.config, services=demo_services), headers={"X-API-Key": agency}) as client:
+        started = client.post("/v1/agendas", json={"event": event, "requests": requests, "participant_ids": people})
+        assert started.status_code == 202, started.text
+        job_id = started.json()["id"]
+        for _ in range(600):
+            status = client.get(f"/v1/agendas/{job_id}").json()
+            if status["status"] in ("done", "failed"):
+                break
+            time.sleep(0.2)
+        assert status["status"] == "done", status
+        result = client.get(f"/v1/agendas/{job_id}/result")
+        assert result.status_code == 200
+        _check(result.json(), event, requests, people)
+        assert client.get(f"/v1/agendas/{job_id}/result?format=csv").text.startswith("slot_start,slot_end,table")
+        assert "Table 1" in client.get(f"/v1/agendas/{job_id}/result?format=html").text
+        assert client.get(f"/v1/agendas/{job_id}", headers={"X-API-Key": other}).status_code == 404
+        bad = client.post("/v1/agendas", json={"event": {"tables": 0}, "requests": requests})
+        assert bad.status_code == 422

@@ -134,6 +134,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {  # a valid body for every oper
         "exclude_countries": ["PL"], "sides": ["DE", "FR"],
     },
     ("POST", "/v1/keys"): {"scope": "owner", "owner": "p001", "label": SECRET_TEXT},
+    ("POST", "/v1/agendas"): {
+        "event": {"name": SECRET_TEXT, "tables": 2, "max_meetings": 2, "availability": {"p001": [1]},
+                  "slots": [{"start": "2026-03-10T09:00", "end": "2026-03-10T09:25"}]},
+        "requests": [{"requester_id": "p001", "target_id": "p002", "priority": 2.0}], "participant_ids": ["p001"],
+    },
 }
 
 

@@ -75,20 +75,20 @@ def parse_event(data: Mapping[str, Any]) -> Event:
         raise InvalidQuery("the event must be an object")
     try:
         slots = _day(data["day"]) if "day" in data else tuple(
-            Slot(_time(s["start"]), _time(s["end"])) for s in data["slots"])
+            Slot(_time(s["start"]), _time(s["end"])) for s in data["slots"][:MAX_SLOTS + 1])
         tables, most = int(data["tables"]), int(data.get("max_meetings", len(slots)))
-    except (KeyError, TypeError, ValueError) as err:
-        raise InvalidQuery(f"event: {err.__class__.__name__} {err}; it needs tables and slots or day") from err
+        availability = {str(person): frozenset(int(n) - 1 for n in numbers)
+                        for person, numbers in dict(data.get("availability") or {}).items()}
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as err:
+        what = f"missing {err}" if isinstance(err, KeyError) else "a value has the wrong type or form"
+        raise InvalidQuery(f"event: {what}; it needs tables, and slots or day (see the example)") from err
     if not 1 <= len(slots) <= MAX_SLOTS or not 1 <= tables <= MAX_TABLES or most < 1:
         raise InvalidQuery(f"event: 1-{MAX_SLOTS} slots, 1-{MAX_TABLES} tables and max_meetings >= 1")
     if any(s.end <= s.start for s in slots) or any(b.start < a.end for a, b in zip(slots, slots[1:], strict=False)):
         raise InvalidQuery("event: every slot ends after it starts, and slots follow each other without overlap")
-    availability = {}
-    for person, numbers in dict(data.get("availability") or {}).items():
-        chosen = frozenset(int(n) - 1 for n in numbers)
+    for person, chosen in availability.items():
         if any(not 0 <= n < len(slots) for n in chosen):
             raise InvalidQuery(f"event: availability of {person} names a slot outside 1-{len(slots)}")
-        availability[str(person)] = chosen
     return Event(slots, tables, most, bool(data.get("cross_border_only", False)), availability,
                  str(data.get("name") or "Matchmaking day"))
 
@@ -165,7 +165,7 @@ def _day(day: Mapping[str, Any]) -> tuple[Slot, ...]:
     gap = timedelta(minutes=float(day.get("gap_minutes", 0)))
     breaks = {int(b["after"]): timedelta(minutes=float(b["minutes"])) for b in day.get("breaks", [])}
     slots = []
-    for n in range(int(day["count"])):
+    for n in range(min(int(day["count"]), MAX_SLOTS + 1)):
         slots.append(Slot(start, start + length))
         start = start + length + gap + breaks.get(n + 1, timedelta())
     return tuple(slots)
