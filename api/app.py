@@ -162,7 +162,8 @@ def create_app(
     if api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(api.cors_origins), allow_methods=["*"],
                            allow_headers=["X-API-Key", "Content-Type"])
-    uploads = {"/v1/profiles/import": api.max_upload_bytes, "/office": api.max_upload_bytes}  # pool files
+    uploads = {"/v1/profiles/import": api.max_upload_bytes, "/office": api.max_upload_bytes,
+               "/office/agenda": api.max_upload_bytes}  # pool files
     app.add_middleware(BodyLimit, limit=api.max_body_bytes, limits=uploads)
     app.add_middleware(AccessLog)
     app.add_middleware(ServerErrors)  # outermost: unexpected errors end here, as a plain 500

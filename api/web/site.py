@@ -10,7 +10,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from api.settings import ApiConfig
-from api.web import routes_auth, routes_consortia, routes_find, routes_office, routes_people, routes_profile
+from api.web import (
+    routes_agenda,
+    routes_auth,
+    routes_consortia,
+    routes_find,
+    routes_office,
+    routes_people,
+    routes_profile,
+)
 from api.web.access import WebError
 from api.web.pages import error_page
 
@@ -23,7 +31,8 @@ def install(app: FastAPI, api: ApiConfig) -> None:
     """The pages at `/` and beside it, static files at `/static`; `/v1` is left as it is."""
     app.state.web_lock = threading.Lock()
     app.state.web_upload_limit = api.max_body_bytes
-    for module in (routes_auth, routes_find, routes_people, routes_profile, routes_consortia, routes_office):
+    for module in (routes_auth, routes_find, routes_people, routes_profile, routes_consortia, routes_office,
+                   routes_agenda):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
