@@ -44,3 +44,25 @@ def test_agenda_upload_grid_and_downloads(browser, keys, fake_services):  # noqa
     other = fake_services.keys.create("agency")[1]
     sign_in(browser, other)
     assert browser.get(job).status_code == 404
+
+
+def test_erasing_a_profile_removes_the_agendas_that_name_it(browser, keys, fake_services):  # noqa: F811
+    from matcher.service.profiles import erase
+
+    sign_in(browser, keys["agency"])
+    token = csrf_of(browser.get("/office/agenda").text)
+    started = browser.post("/office/agenda", data={"csrf": token},
+                           files={"event_file": ("event.json", json.dumps(EVENT).encode(), "application/json"),
+                                  "requests_file": ("r.csv", REQUESTS, "text/csv")}, follow_redirects=False)
+    job = started.headers["location"]
+    for _ in range(200):
+        if "Table 1" in browser.get(job).text:
+            break
+        time.sleep(0.05)
+    assert browser.get(job + "/files/agenda.csv").status_code == 200
+    erase(fake_services, "p003")
+    folder = fake_services.store.home / "agendas" / job.rsplit("/", 1)[1]
+    assert [p.name for p in folder.iterdir()] == ["request.json"]
+    assert browser.get(job + "/files/agenda.csv").status_code == 404
+    gone = browser.get(job)
+    assert gone.status_code == 200 and "has since been erased" in gone.text

@@ -82,7 +82,12 @@ def agenda_job_page(request: Request, job_id: str, caller: AgencyCaller) -> Resp
     context: dict[str, Any] = {"title": f"Agenda {job['id']}", "job": job,
                                "status": STATUS.get(job["status"], job["status"])}
     if job["status"] == "done":
-        data = get_agendas(request).result(job_id)
+        try:
+            data = get_agendas(request).result(job_id)
+        except MatcherError as err:
+            job["status"], job["error"] = "removed", str(err)
+            context["status"] = "Removed"
+            return page(request, "agenda_job.html", context, caller=caller)
         slots = sorted({(m["slot"], m["slot_start"], m["slot_end"]) for m in data["meetings"]})
         tables = max((m["table"] for m in data["meetings"]), default=0)
         cells = {(m["slot"], m["table"]): m for m in data["meetings"]}

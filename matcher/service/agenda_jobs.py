@@ -5,6 +5,7 @@ files of `matcher.export.agenda`). A folder marks the job as an agenda job."""
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,9 +22,36 @@ from matcher.service.agendas import agenda_data, run_agenda
 from matcher.store.atomic import write_bytes_atomic
 from matcher.store.jobs import JobStore
 
-__all__ = ["AgendaJobs"]
+__all__ = ["ERASED", "AgendaJobs", "forget_in_agendas"]
 
 log = logging.getLogger("matcher.agendas")
+ERASED = "this agenda was removed: it named a profile that has since been erased"
+
+
+def forget_in_agendas(root: Path, profile_id: str) -> int:
+    """Erasure: every kept agenda that names the profile loses its files (the job stays, without a
+    result); how many were removed."""
+    removed = 0
+    for data in sorted(root.glob("*/agenda.json")) if root.exists() else []:
+        try:
+            result = orjson.loads(data.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            result = None
+        rows = [] if result is None else [*result.get("meetings", []), *result.get("unscheduled", [])]
+        if result is None or any(profile_id in (r.get("participant_a"), r.get("participant_b"), r.get("requester_id"),
+                                                r.get("target_id")) for r in rows):
+            _clear(data.parent)
+            removed += 1
+    return removed
+
+
+def _clear(folder: Path) -> None:
+    """Every file of an agenda but its marker."""
+    for path in sorted(folder.rglob("*"), reverse=True):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.name != "request.json":
+            path.unlink(missing_ok=True)
 
 
 class AgendaJobs:
@@ -63,12 +91,17 @@ class AgendaJobs:
     def get(self, job_id: str) -> dict[str, Any]:
         if not (self.root / job_id / "request.json").exists():
             raise JobNotFound(job_id)
-        return self.jobs.get(job_id)
+        job = self.jobs.get(job_id)
+        if job["status"] == "expired":  # past the retention period of kept results
+            _clear(self.root / job_id)
+        return job
 
     def result(self, job_id: str) -> dict[str, Any]:
         job = self.get(job_id)
         if job["status"] != "done":
             raise MatcherError(f"agenda job '{job_id}' is {job['status']}, it has no result")
+        if not (self.root / job_id / "agenda.json").exists():
+            raise MatcherError(ERASED)
         return orjson.loads((self.root / job_id / "agenda.json").read_bytes())  # type: ignore[no-any-return]
 
     def result_file(self, job_id: str, name: str) -> Path:

@@ -14,6 +14,7 @@ from matcher.domain.profiles import Profile
 from matcher.ingest.detect import read_source
 from matcher.ingest.readers import ReadResult, Rejection
 from matcher.ingest.uploads import read_stream, read_upload
+from matcher.service.agenda_jobs import forget_in_agendas
 from matcher.service.bootstrap import Services
 
 __all__ = ["IngestReport", "create", "erase", "import_upload", "ingest", "ingest_stream", "replace"]
@@ -153,7 +154,7 @@ def erase(services: Services, profile_id: str, *, key_id: str | None = None, sco
     - its rows, works and the cached vectors no one else uses go, and its rows leave the matching
       state at once and the state's files before this returns (`Engine.delete`);
     - its owner keys are revoked, its rows leave kept batch results, its id the jobs' records and
-      the audit trail;
+      the audit trail; kept agendas that name it lose their files;
     - last, the write-ahead log is emptied into the database, where `secure_delete` has zeroed
       everything deleted, so no file keeps an older copy of its rows.
     """
@@ -164,6 +165,7 @@ def erase(services: Services, profile_id: str, *, key_id: str | None = None, sco
     services.engine.delete(profile_id)
     services.keys.revoke_owned_by(profile_id)
     services.batches.forget_profile(profile_id)
+    forget_in_agendas(services.store.home / "agendas", profile_id)
     services.audit.forget(profile_id)
     services.audit.record("erasure", key_id=key_id, scope=scope)
     if not services.store.checkpoint():
