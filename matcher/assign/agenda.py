@@ -200,15 +200,21 @@ def _refusal(event: Event, countries: Mapping[str, str], r: MeetingRequest, bloc
     return ""
 
 
-def _greedy(event: Event, pairs: Sequence[_Pair]) -> list[tuple[int, int]]:
-    """Heaviest pair first, into its least used slot both can still attend."""
+def _greedy(event: Event, pairs: Sequence[_Pair], start: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    """Heaviest pair first, into its least used slot both can still attend; on top of `start`."""
     busy: set[tuple[str, int]] = set()
     count: dict[str, int] = {}
     used = [0] * len(event.slots)
-    chosen = []
+    chosen = list(start)
+    for i, s in chosen:
+        used[s] += 1
+        busy.update({(pairs[i].a, s), (pairs[i].b, s)})
+        count[pairs[i].a] = count.get(pairs[i].a, 0) + 1
+        count[pairs[i].b] = count.get(pairs[i].b, 0) + 1
+    taken = {i for i, _ in chosen}
     for i in sorted(range(len(pairs)), key=lambda i: (-pairs[i].weight, pairs[i].a, pairs[i].b)):
         p = pairs[i]
-        if count.get(p.a, 0) >= event.max_meetings or count.get(p.b, 0) >= event.max_meetings:
+        if i in taken or count.get(p.a, 0) >= event.max_meetings or count.get(p.b, 0) >= event.max_meetings:
             continue
         free = [s for s in p.slots if used[s] < event.tables and (p.a, s) not in busy and (p.b, s) not in busy]
         if not free:
@@ -259,7 +265,10 @@ def _exact(event: Event, pairs: Sequence[_Pair], hint: list[tuple[int, int]], ti
         return hint, greedy_value, max(bound, greedy_value), "greedy"
     chosen = [key for key, var in x.items() if solver.boolean_value(var)]
     status = "optimal" if code == cp_model.OPTIMAL else "feasible"
-    return chosen, solver.objective_value, max(solver.best_objective_bound, solver.objective_value), status
+    if status == "feasible":  # stopped by the time limit: whatever still fits goes in
+        chosen = _greedy(event, pairs, chosen)
+    value = float(sum(pairs[i].weight for i, _ in chosen))
+    return chosen, value, max(solver.best_objective_bound, value), status
 
 
 def _tables(pairs: Sequence[_Pair], chosen: Iterable[tuple[int, int]]) -> list[Meeting]:
