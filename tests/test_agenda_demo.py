@@ -107,3 +107,25 @@ def test_agenda_over_http_on_the_demo_pool(demo_engine, demo_services, tmp_path)
         assert client.get(f"/v1/agendas/{job_id}", headers={"X-API-Key": other}).status_code == 404
         bad = client.post("/v1/agendas", json={"event": {"tables": 0}, "requests": requests})
         assert bad.status_code == 422
+
+
+def test_an_agenda_job_is_no_batch(fake_services):
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import ApiConfig
+
+    app = create_app(fake_services.config, services=fake_services, api=ApiConfig(rate_limit_per_minute=10_000))
+    key = fake_services.keys.create("agency")[1]
+    with TestClient(app, headers={"X-API-Key": key}) as client:
+        event = {"tables": 2, "max_meetings": 2, "slots": [{"start": "2026-03-10T09:00", "end": "2026-03-10T09:25"}]}
+        job = client.post("/v1/agendas", json={"event": event, "requests": [
+            {"requester_id": "p001", "target_id": "p002"}]}).json()["id"]
+        for _ in range(100):
+            if client.get(f"/v1/agendas/{job}").json()["status"] == "done":
+                break
+            time.sleep(0.05)
+        assert client.get(f"/v1/agendas/{job}/result").json()["summary"]["meetings"] == 1
+        assert client.get(f"/v1/batches/{job}/result").status_code == 404

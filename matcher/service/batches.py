@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from matcher.assign.programme import BatchRequest, BatchResult, run_batch
-from matcher.domain.errors import JobExpired, MatcherError
+from matcher.domain.errors import JobExpired, JobNotFound, MatcherError
 from matcher.export.results import (
     folder_lock,
     read_result,
@@ -102,6 +102,8 @@ class BatchJobs:
             raise JobExpired(job_id, self.retention_days)
         if job["status"] != "done":
             raise MatcherError(f"batch job '{job_id}' is {job['status']}, it has no result")
+        if not (self.root / job_id / "result.json").exists():  # another kind of job (an agenda)
+            raise JobNotFound(job_id)
         return read_result(self.root / job_id)
 
     def result_file(self, job_id: str, name: str) -> Path:
