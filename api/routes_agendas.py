@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from api.deps import ERRORS, AuditDep, EngineDep, get_services
 from api.schemas import BatchJobOut
 from api.security import AgencyKey
-from matcher.domain.errors import JobNotFound
+from matcher.domain.errors import InvalidQuery, JobNotFound
+from matcher.export.agenda import file_stem
 from matcher.service.agenda_jobs import AgendaJobs
 from matcher.service.agendas import EVENT_EXAMPLE, parse_event, parse_requests
 from matcher.store.jobs import JobStore
@@ -117,12 +118,20 @@ def agenda_status(job_id: str, agendas: AgendasDep, key: AgencyKey) -> dict[str,
 @router.get("/{job_id}/result", response_model=None)
 def agenda_result(
     job_id: str, agendas: AgendasDep, audit: AuditDep, key: AgencyKey,
-    format: Annotated[Literal["json", "csv", "unscheduled", "html"],
-                      Query(description="json, csv (agenda.csv), unscheduled (unscheduled.csv) or html (grid.html)")]
+    format: Annotated[Literal["json", "csv", "unscheduled", "html", "ics"],
+                      Query(description="json, csv (agenda.csv), unscheduled (unscheduled.csv), html (grid.html) "
+                                        "or ics (one participant's calendar; give participant)")]
     = "json",
+    participant: Annotated[str | None, Query(max_length=200, description="ics: whose calendar")] = None,
 ) -> Any:
     _owned(agendas, job_id, key)
     audit.record("export", key_id=key.key_id, scope=key.scope, target=job_id, format=format)
+    if format == "ics":
+        if not participant:
+            raise InvalidQuery("format=ics needs participant, the id whose calendar to return")
+        name = f"{file_stem(participant)}.ics"
+        return FileResponse(agendas.result_file(job_id, f"calendars/{name}"), media_type="text/calendar",
+                            filename=name)
     if format in FILES:
         name, media = FILES[format]
         return FileResponse(agendas.result_file(job_id, name), media_type=media, filename=name)

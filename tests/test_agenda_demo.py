@@ -104,6 +104,11 @@ def test_agenda_over_http_on_the_demo_pool(demo_engine, demo_services, tmp_path)
         _check(result.json(), event, requests, people)
         assert client.get(f"/v1/agendas/{job_id}/result?format=csv").text.startswith("slot_start,slot_end,table")
         assert "Table 1" in client.get(f"/v1/agendas/{job_id}/result?format=html").text
+        someone = result.json()["meetings"][0]["participant_a"]
+        ics = client.get(f"/v1/agendas/{job_id}/result", params={"format": "ics", "participant": someone})
+        assert ics.status_code == 200 and ics.text.startswith("BEGIN:VCALENDAR")
+        assert client.get(f"/v1/agendas/{job_id}/result?format=ics").status_code == 422
+        assert client.get(f"/v1/agendas/{job_id}/result?format=ics&participant=../agenda").status_code == 404
         assert client.get(f"/v1/agendas/{job_id}", headers={"X-API-Key": other}).status_code == 404
         bad = client.post("/v1/agendas", json={"event": {"tables": 0}, "requests": requests})
         assert bad.status_code == 422
