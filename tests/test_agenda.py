@@ -119,3 +119,13 @@ def test_every_calendar_parses_with_one_event_per_meeting(tmp_path_factory, case
             assert len(cal.walk("VEVENT")) == len(mine)
             assert (out / "agendas" / f"{file_stem(person)}.html").exists()
     assert "Table" in (out / "grid.html").read_text() or not agenda.meetings
+
+
+def test_agenda_help_documents_the_event_file(tmp_path):
+    from .test_cli import matcher
+
+    result = matcher(tmp_path, "agenda", "--help")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    for words in ("Examples", "max_meetings", "cross_border_only", "slot_minutes", "availability", "--participants"):
+        assert words in text, words
