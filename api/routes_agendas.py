@@ -13,13 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import ERRORS, AuditDep, EngineDep, get_services
 from api.schemas import BatchJobOut
-from api.security import AgencyKey
-from matcher.domain.errors import InvalidQuery, JobNotFound
+from api.security import AgencyKey, own_job
+from matcher.domain.errors import InvalidQuery
 from matcher.export.agenda import file_stem
 from matcher.service.agenda_jobs import AgendaJobs
 from matcher.service.agendas import EVENT_EXAMPLE, parse_event, parse_requests
 from matcher.store.jobs import JobStore
-from matcher.store.keys import ApiKey
 
 __all__ = ["router"]
 
@@ -101,18 +100,10 @@ def start_agenda(body: AgendaIn, engine: EngineDep, agendas: AgendasDep, audit: 
     return job
 
 
-def _owned(agendas: AgendaJobs, job_id: str, key: ApiKey) -> dict[str, Any]:
-    """The job, if this key started it (or is an admin key); otherwise it does not exist for this key."""
-    job = agendas.get(job_id)
-    if not key.allows("admin") and job.get("key_id") != key.key_id:
-        raise JobNotFound(job_id)
-    return job
-
-
 @router.get("/{job_id}", response_model=BatchJobOut)
 def agenda_status(job_id: str, agendas: AgendasDep, key: AgencyKey) -> dict[str, Any]:
     """Readable only by the key that started the job, and by admin keys."""
-    return _owned(agendas, job_id, key)
+    return own_job(agendas.get(job_id), key)
 
 
 @router.get("/{job_id}/result", response_model=None)
@@ -124,7 +115,7 @@ def agenda_result(
     = "json",
     participant: Annotated[str | None, Query(max_length=200, description="ics: whose calendar")] = None,
 ) -> Any:
-    _owned(agendas, job_id, key)
+    own_job(agendas.get(job_id), key)
     audit.record("export", key_id=key.key_id, scope=key.scope, target=job_id, format=format)
     if format == "ics":
         if not participant:

@@ -10,11 +10,8 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from api.deps import ERRORS, AuditDep, BatchesDep, EngineDep
 from api.schemas import BatchIn, BatchJobOut
-from api.security import AgencyKey
+from api.security import AgencyKey, own_job
 from matcher.assign.programme import build_request
-from matcher.domain.errors import JobNotFound
-from matcher.service.batches import BatchJobs
-from matcher.store.keys import ApiKey
 
 __all__ = ["router"]
 
@@ -44,18 +41,10 @@ def start_batch(body: BatchIn, engine: EngineDep, batches: BatchesDep, audit: Au
     return job
 
 
-def _owned(batches: BatchJobs, job_id: str, key: ApiKey) -> dict[str, Any]:
-    """The job, if this key started it (or is an admin key); otherwise it does not exist for this key."""
-    job = batches.get(job_id)
-    if not key.allows("admin") and job.get("key_id") != key.key_id:
-        raise JobNotFound(job_id)
-    return job
-
-
 @router.get("/{job_id}", response_model=BatchJobOut)
 def batch_status(job_id: str, batches: BatchesDep, key: AgencyKey) -> dict[str, Any]:
     """Readable only by the key that started the job, and by admin keys."""
-    return _owned(batches, job_id, key)
+    return own_job(batches.get(job_id), key)
 
 
 @router.get("/{job_id}/result", response_model=None)
@@ -67,7 +56,7 @@ def batch_result(
                           "sheets) or html (report.html)"),
     ] = "json",
 ) -> Any:
-    _owned(batches, job_id, key)
+    own_job(batches.get(job_id), key)
     audit.record("export", key_id=key.key_id, scope=key.scope, target=job_id, format=format)
     if format in FILES:
         name, media = FILES[format]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader
 
+from matcher.domain.errors import JobNotFound
 from matcher.store.keys import ApiKey, KeyStore
 
 __all__ = [
-    "AdminKey", "AdminOrOwnerKey", "AgencyKey", "AnyKey", "ReadKey", "caller", "require",
+    "AdminKey", "AdminOrOwnerKey", "AgencyKey", "AnyKey", "ReadKey", "caller", "own_job", "require",
     "require_admin_or_owner",
 ]
 
@@ -41,6 +42,13 @@ def require(scope: str) -> Callable[[ApiKey], ApiKey]:
         return key
 
     return check
+
+
+def own_job(job: dict[str, Any], key: ApiKey) -> dict[str, Any]:
+    """The job, if this key may see it (`ApiKey.sees_job`); otherwise it does not exist for this key."""
+    if not key.sees_job(job):
+        raise JobNotFound(str(job["id"]))
+    return job
 
 
 def require_admin_or_owner(profile_id: str, key: Annotated[ApiKey, Depends(caller)]) -> ApiKey:

@@ -114,7 +114,7 @@ def _job(request: Request, caller: Caller, job_id: str) -> dict[str, Any]:
         job = services.batches.get(job_id)
     except JobNotFound:
         job = None
-    if job is None or not (caller.key.allows("admin") or job.get("key_id") == caller.key.key_id):
+    if job is None or not caller.key.sees_job(job):
         raise WebError(404, "No such job", "There is no matching job with this address for your key. Jobs are "
                                            "visible only to the key that started them.")
     return job

@@ -45,6 +45,10 @@ class ApiKey:
     def owns(self, profile_id: str) -> bool:
         return self.scope == "owner" and self.owner == profile_id
 
+    def sees_job(self, job: dict[str, object]) -> bool:
+        """A job (its row, with the `key_id` that started it) is visible to that key and admin keys."""
+        return self.allows("admin") or job.get("key_id") == self.key_id
+
 
 def grants(key: ApiKey | None, needed: str) -> bool:
     return key is not None and key.allows(needed)
