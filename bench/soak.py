@@ -31,7 +31,7 @@ import numpy as np
 from bench.soak_abuse import abuse
 from bench.soak_erasure import erasure
 from bench.soak_oversize import oversize
-from matcher.testing import free_port
+from matcher.testing import served
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -125,21 +125,9 @@ def load(seconds: float, users: int) -> dict[str, object]:
         run("demo")
         key = run("keys", "create", "--scope", "read").strip().splitlines()[-1]
         ids = [json.loads(x)["id"] for x in (ROOT / "data/demo/profiles.jsonl").read_text().splitlines()]
-        port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "matcher", "serve", "--port", str(port)], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(600):
-                try:
-                    httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+        with served(env, ROOT) as (port, server):
             figures = asyncio.run(_load(port, key, ids, seconds, users))
             figures["peak_rss_gib"] = round(_rss_gib(server.pid), 3)
-        finally:
-            server.terminate()
-            server.wait(30)
     return figures
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from matcher.testing import free_port
+from matcher.testing import served
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,26 +109,10 @@ def abuse(seconds: float = 60.0, users: int = 8, rate: float = 4.0) -> dict[str,
         agency = run("keys", "create", "--scope", "agency")
         owner_profile = profiles[0]
         owner = run("keys", "create", "--scope", "owner", "--owner", owner_profile["id"])
-        port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "matcher", "serve", "--port", str(port)], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(600):
-                try:
-                    httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+        with served(env, ROOT) as (port, _):
             asyncio.run(_phase(port, read_keys, ids, 5, rate, None, None, words))  # warm-up
             idle = asyncio.run(_phase(port, read_keys, ids, seconds, rate, None, None, words))
             pushed = asyncio.run(_phase(port, read_keys, ids, seconds, rate, agency, (owner, owner_profile), words))
-        finally:
-            server.terminate()
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:  # heavy requests still in flight
-                server.kill()
-                server.wait(30)
     return {
         "abuse_match_p99_ratio": round(pushed["p99_ms"] / idle["p99_ms"], 2),  # type: ignore[operator]
         "abuse_idle_match_p50_ms": idle["p50_ms"], "abuse_idle_match_p99_ms": idle["p99_ms"],

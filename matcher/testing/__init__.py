@@ -1,17 +1,24 @@
-"""Test doubles: a deterministic embedder that needs no model, for fast unit tests."""
+"""Test doubles: a deterministic embedder that needs no model, for fast unit tests; a real server
+on loopback for soak runs."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import socket
-from collections.abc import Sequence
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 
 from matcher.embed.base import normalise_rows
 
-__all__ = ["FakeEmbedder", "free_port"]
+__all__ = ["FakeEmbedder", "free_port", "served"]
 
 _WORD = re.compile(r"[a-z0-9]{3,}")
 
@@ -50,3 +57,28 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def served(env: dict[str, str], cwd: Path, *, wait_s: float = 120.0) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """`python -m matcher serve` on 127.0.0.1 with `env`, once `/health` answers: (port, process).
+    Stopped on exit (killed if requests are still running after 30 s)."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "matcher", "serve", "--port", str(port)], env=env, cwd=cwd,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield port, server
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(30)
