@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from api.deps import ERRORS, AuditDep, BatchesDep, EngineDep
 from api.schemas import BatchIn, BatchJobOut
 from api.security import AgencyKey, own_job
+from matcher.assign.exposure import exposure_summary
 from matcher.assign.programme import build_request
 
 __all__ = ["router"]
@@ -33,7 +34,8 @@ def start_batch(body: BatchIn, engine: EngineDep, batches: BatchesDep, audit: Au
         body.mode, k=body.k, capacity=body.capacity, pool=tuple(body.pool_ids),
         pool_countries=tuple(body.pool_countries), exclude_countries=tuple(body.exclude_countries),
         sides=tuple(body.sides), cross_border=body.cross_border, exclude_conflicts=body.exclude_conflicts,
-        min_score=body.min_score,
+        min_score=body.min_score, fair=body.fair, exposure_cap=body.exposure_cap,
+        prefer_countries=tuple(body.prefer_countries), prefer_weight=body.prefer_weight,
     )
     job = batches.start(engine.corpus, batch, body.model_dump(), key.key_id)
     audit.record("batch", key_id=key.key_id, scope=key.scope, target=job["id"], mode=body.mode,
@@ -62,6 +64,9 @@ def batch_result(
         name, media = FILES[format]
         return FileResponse(batches.result_file(job_id, name), media_type=media, filename=name)
     data = batches.result(job_id)
-    return JSONResponse({k: data[k] for k in ("mode", "summary", "pairs", "unmatched")})
+    out = {k: data[k] for k in ("mode", "summary", "pairs", "unmatched")}
+    out["run"] = data.get("run", {})
+    out["exposure"] = exposure_summary((p["partner_id"] for p in data["pairs"]), data.get("countries", {}))
+    return JSONResponse(out)
 
 

@@ -297,10 +297,22 @@ class BatchIn(_In):
                                     "at least this strength (0-1; strong from 0.75, good from 0.5); the others are "
                                     "listed as unmatched with the reason")
 
+    fair: bool = Field(False, description="topk: spread exposure: nobody is suggested more than exposure_cap times "
+                       "(default 1.5 x the average) unless a list cannot be filled otherwise; each list is filled "
+                       "from the applicant's 4k best candidates")
+    exposure_cap: int | None = Field(None, ge=1, le=100_000, description="topk: suggestions per person at most "
+                                     "(implies fair)")
+    prefer_countries: list[Country] = Field(default_factory=list, max_length=300, description="topk: prefer partners "
+                                            "from these countries or groups, e.g. widening, low-income (implies fair)")
+    prefer_weight: float = Field(0.05, ge=0.0, le=1.0, description="the score bonus of preferred countries when "
+                                 "lists are filled (reported scores stay the plain similarities)")
+
     @model_validator(mode="after")
     def _min_score_mode(self) -> BatchIn:
         if self.min_score is not None and self.mode == "topk":
             raise ValueError("min_score applies to the pairs and bipartite modes")
+        if (self.fair or self.exposure_cap is not None or self.prefer_countries) and self.mode != "topk":
+            raise ValueError("the fairness option (fair, exposure_cap, prefer_countries) applies to the topk mode")
         return self
 
 

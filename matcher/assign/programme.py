@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from matcher.assign.exposure import CANDIDATES_FACTOR, FairTopk, exposure_cap, fair_topk
 from matcher.assign.pairing import Unmatched, bipartite_assignment, greedy_b_matching, unmatched_reasons
 from matcher.assign.rows import PairRow, Person, named, pair_reason, pair_rows_from_edges, pair_rows_from_topk
 from matcher.assign.topk import score_pairs, topk_pairs
@@ -58,6 +59,7 @@ class BatchRequest:
     side_names: tuple[str, str] = ("A", "B")
     memory_bytes: int = DEFAULT_MEMORY
     min_score: float | None = None  # pairs/bipartite: only partners of at least this strength (0-1)
+    fair: FairTopk | None = None  # topk: cap how often one person is suggested (matcher.assign.exposure)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,10 @@ def run_details(request: BatchRequest, pool_size: int) -> dict[str, Any]:
     }
     if request.mode == "topk":
         details["k"] = request.k
+        if request.fair is not None:
+            details["fair"] = {"cap": request.fair.cap or exposure_cap(pool_size, pool_size, request.k),
+                               "prefer_countries": list(request.fair.prefer_names),
+                               "prefer_weight": request.fair.prefer_weight}
     else:
         details["capacity"] = request.capacity or "each profile's own (else 3)"
         details["min_score"] = request.min_score
@@ -107,7 +113,8 @@ def build_request(
     mode: str, *, k: int = 5, capacity: int | None = None, pool: tuple[str, ...] = (),
     pool_countries: tuple[str, ...] = (), exclude_countries: tuple[str, ...] = (), sides: tuple[str, ...] = (),
     cross_border: bool = True, exclude_conflicts: bool = True, memory_bytes: int = DEFAULT_MEMORY,
-    min_score: float | None = None,
+    min_score: float | None = None, fair: bool = False, exposure_cap: int | None = None,
+    prefer_countries: tuple[str, ...] = (), prefer_weight: float = 0.05,
 ) -> BatchRequest:
     """A `BatchRequest` from what a user types: country names and groups are expanded here."""
     if sides and len(sides) != 2:
@@ -116,6 +123,16 @@ def build_request(
         raise InvalidQuery("bipartite mode needs two sides (e.g. --sides TR --sides DE,FR)")
     if min_score is not None and (mode == "topk" or not 0 <= min_score <= 1):
         raise InvalidQuery("min_score is a strength between 0 and 1, for the pairs and bipartite modes")
+    fair = fair or exposure_cap is not None or bool(prefer_countries)
+    if fair and mode != "topk":
+        raise InvalidQuery("the fairness option (exposure cap, preferred countries) applies to the topk mode")
+    if exposure_cap is not None and exposure_cap < 1:
+        raise InvalidQuery("the exposure cap is at least 1 suggestion per person")
+    if not 0 <= prefer_weight <= 1:
+        raise InvalidQuery("prefer_weight is a score bonus between 0 and 1")
+    preferred = expand_countries(prefer_countries) if prefer_countries else frozenset()
+    if prefer_countries and not preferred:
+        raise InvalidQuery("prefer_countries names no country (give countries or a group such as widening)")
     return BatchRequest(
         mode=mode, k=k, capacity=capacity, pool=pool,
         pool_countries=expand_countries(pool_countries) if pool_countries else None,
@@ -123,6 +140,8 @@ def build_request(
         exclude_conflicts=exclude_conflicts,
         sides=_sides(sides) if sides else None,
         side_names=(sides[0], sides[1]) if sides else ("A", "B"), memory_bytes=memory_bytes, min_score=min_score,
+        fair=FairTopk(cap=exposure_cap, prefer_countries=preferred, prefer_weight=prefer_weight,
+                      prefer_names=tuple(prefer_countries)) if fair else None,
     )
 
 
@@ -175,7 +194,10 @@ def run_batch(corpus: Corpus, request: BatchRequest, progress: Callable[[int, in
                   memory_bytes=request.memory_bytes, progress=progress)
     if request.mode == "topk":
         k = min(request.k, len(rows) - 1)
-        indices, scores = topk_pairs(vectors, k, **common)
+        if request.fair is None:
+            indices, scores = topk_pairs(vectors, k, **common)
+        else:
+            indices, scores = _fair_topk(vectors, k, countries, request.fair, common)
         pairs = pair_rows_from_topk(ids, indices, scores, "")
         owner = np.repeat(np.arange(len(rows)), indices.shape[1])
         flat = indices.reshape(-1)
@@ -210,6 +232,17 @@ def run_batch(corpus: Corpus, request: BatchRequest, progress: Callable[[int, in
         people=people,
         run=run_details(request, len(ids)),
     )
+
+
+def _fair_topk(vectors, k, countries, fair, common):  # type: ignore[no-untyped-def]
+    """Top-k under an exposure cap: wider candidate lists, then the capped allocation."""
+    n = len(vectors)
+    candidates, scores = topk_pairs(vectors, min(n - 1, CANDIDATES_FACTOR * k), **common)
+    cap = fair.cap or exposure_cap(n, n, k)
+    bonus = None
+    if fair.prefer_countries:
+        bonus = np.where(np.isin(countries, list(fair.prefer_countries)), fair.prefer_weight, 0.0)
+    return fair_topk(candidates, scores, k, cap=cap, bonus=bonus)
 
 
 def _real_works(corpus: Corpus, row: int) -> tuple[int, int]:

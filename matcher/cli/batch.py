@@ -45,6 +45,24 @@ def batch(
                                       "at least this strength (0-1; strong from 0.75, good from 0.5); the others are "
                                       "listed as unmatched with the reason.")
     ] = None,
+    fair: Annotated[
+        bool, typer.Option("--fair", help="topk: spread exposure: nobody is suggested more than 1.5 x as often as the "
+                           "average person (unless a list cannot be filled otherwise); lists are filled from each "
+                           "applicant's 4k best candidates instead. The "
+                           "report shows exposure per country either way.")
+    ] = False,
+    exposure_cap: Annotated[
+        Optional[int], typer.Option("--exposure-cap", min=1, help="topk: suggestions per person at most (implies "
+                                    "--fair).")
+    ] = None,
+    prefer_countries: Annotated[
+        Optional[list[str]], typer.Option("--prefer-countries", help="topk: prefer partners from these countries or "
+                                          "groups, e.g. widening, low-income (implies --fair).")
+    ] = None,
+    prefer_weight: Annotated[
+        float, typer.Option("--prefer-weight", min=0.0, max=1.0, help="The score bonus of preferred countries when "
+                            "lists are filled (reported scores stay the plain similarities).")
+    ] = 0.05,
     same_country: Annotated[bool, typer.Option("--same-country", help="Allow pairs within one country.")] = False,
     allow_conflicts: Annotated[
         bool, typer.Option("--allow-conflicts", help="Allow co-authors and colleagues to be paired.")
@@ -64,7 +82,13 @@ def batch(
     its strength (0-1, the scale of `matcher match`); --min-score leaves out partners below it ("no
     partner with strength >= 0.4").
 
-    Example: matcher batch --mode topk --k 5 --out out/
+    Fair exposure (topk): plain top-k hands most suggestions to a few central "stars"; --fair caps how
+    often one person is suggested, and --prefer-countries lifts partners from under-connected
+    countries. The report shows the Gini of exposure and each country's share of the pool against
+    its share of the suggestions.
+
+    Examples: matcher batch --mode topk --k 5 --out out/
+              matcher batch --mode topk --k 5 --fair --prefer-countries widening,low-income --out out/
     """
     rejected = 0
     try:
@@ -83,7 +107,8 @@ def batch(
             mode, k=k, capacity=capacity, pool=ids, pool_countries=tuple(pool_countries or ()),
             exclude_countries=tuple(exclude_countries or ()), sides=tuple(sides or ()),
             cross_border=not same_country, exclude_conflicts=not allow_conflicts, memory_bytes=parse_memory(memory),
-            min_score=min_score,
+            min_score=min_score, fair=fair, exposure_cap=exposure_cap,
+            prefer_countries=tuple(prefer_countries or ()), prefer_weight=prefer_weight,
         )
         corpus = engine.corpus()
         with tqdm(desc=f"batch {mode}", unit="block", file=sys.stderr, leave=False) as bar:

@@ -112,6 +112,18 @@ _GROUP_LIST = (
         "still listed", "2025-12-31",
     ),
     CountryGroup(
+        "low-income", "Low- and lower-middle-income economies",
+        _codes(
+            "AF BF BI CF TD CD ER ET GM GW KP LR MG MW ML MZ NE RW SL SO SS SD SY TG UG YE "
+            "AO BD BJ BT BO KH CM KM CG CI DJ EG SZ GH GN HT HN IN JO KE KI KG LA LB LS MR FM MN "
+            "MA MM NA NP NI NG PK PG PH ST SN SB LK TJ TZ TL TN UZ VU VN ZM ZW PS"
+        ),
+        "World Bank country classifications by income level, FY2026 (July 2025): the low-income "
+        "and lower-middle-income groups (GNI per capita, Atlas method, up to USD 4,495 in 2024); "
+        "West Bank and Gaza listed as PS. UNESCO's inclusion goal in science cooperation reads "
+        "these groups as under-connected", "2025-12-31",
+    ),
+    CountryGroup(
         "eea", "European Economic Area", _EU | _codes("IS LI NO"),
         "Agreement on the European Economic Area: EU member states plus Iceland, "
         "Liechtenstein and Norway", "2025-12-31",
@@ -126,6 +138,8 @@ _GROUP_LIST = (
 GROUPS: Mapping[str, CountryGroup] = MappingProxyType({g.name: g for g in _GROUP_LIST})
 
 GROUP_ALIASES: Mapping[str, str] = MappingProxyType({
+    "lmic": "low-income",
+    "low-and-lower-middle-income": "low-income",
     "turkic": "ots",
     "au-members": "african-union",
     "eu27": "eu",

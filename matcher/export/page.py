@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from matcher.assign.exposure import exposure_summary
 from matcher.assign.rows import UNMATCHED_COLUMNS, PairRow
 
 __all__ = ["TOP_COUNTRIES", "report_page"]
@@ -78,6 +79,7 @@ def report_page(
         _pair_list(pairings, run.get("sides") or ("applicant", "partner")),
         f"<h2>{noun.capitalize()} by country (applicant's country by row, partner's by column)</h2>",
         _matrix(pairings, countries),
+        "<h2 id='exposure'>Exposure: how often each person is suggested</h2>", _exposure(rows, countries, run),
         "<h2>Score distribution</h2>", _histogram(scores, noun),
         "<h2>Capacity use</h2>", _capacity(capacity_use, countries),
         f"<h2 id='unmatched'>Unmatched applicants ({len(missing)})</h2>", _unmatched(missing),
@@ -195,6 +197,38 @@ def _histogram(scores: np.ndarray, noun: str, bins: int = 10) -> str:
     return (f"<table id='score-histogram'><caption>Number of {noun} by score</caption><thead><tr>"
             f"<th scope='col'>score (cosine of the two profiles)</th><th scope='col'>{noun}</th>"
             f"<th scope='col'>bar (0 to {peak})</th></tr></thead><tbody>{lines}</tbody></table>")
+
+
+def _exposure(rows: Sequence[PairRow], countries: Mapping[str, str], run: Mapping[str, Any]) -> str:
+    if not countries:
+        return "<p>No pool data.</p>"
+    ex = exposure_summary((r.partner_id for r in rows), countries)
+    fair = run.get("fair")
+    how = (f"Fairness option on: at most {escape(str(fair['cap']))} suggestions per person"
+           + (f", partners from {escape(', '.join(fair['prefer_countries']))} preferred (+{fair['prefer_weight']})"
+              if fair.get("prefer_countries") else "") + "."
+           if isinstance(fair, Mapping) else "Fairness option off (matcher batch --fair spreads exposure).")
+    groups = "".join(
+        f"<tr><th scope='row'>{label}</th><td class='n'>{100 * ex[key]['pool_share']:.1f}%</td>"
+        f"<td class='n'>{100 * ex[key]['suggestion_share']:.1f}%</td></tr>"
+        for label, key in (("widening countries", "widening"), ("low- and lower-middle-income countries", "low_income"))
+    )
+    lines = "".join(
+        f"<tr><th scope='row'>{escape(c['country'])}</th><td class='n'>{c['applicants']}</td>"
+        f"<td class='n'>{100 * c['pool_share']:.1f}%</td><td class='n'>{c['suggestions']}</td>"
+        f"<td class='n'>{100 * c['suggestion_share']:.1f}%</td></tr>"
+        for c in ex["countries"]
+    )
+    return (
+        f"<p>{how} Gini of exposure <b id='exposure-gini'>{ex['gini']:.3f}</b> (0: everyone suggested "
+        f"equally often; towards 1: a few take all); the most suggested person appears {ex['most_suggested']} "
+        f"times; {ex['never_suggested']} people are never suggested.</p>"
+        "<table id='exposure-groups'><thead><tr><th scope='col'>countries</th><th scope='col'>share of the pool</th>"
+        f"<th scope='col'>share of the {escape('suggestions')}</th></tr></thead><tbody>{groups}</tbody></table>"
+        "<div class='scroll'><table id='exposure-countries'><thead><tr><th scope='col'>country</th>"
+        "<th scope='col'>applicants</th><th scope='col'>share of the pool</th><th scope='col'>times suggested</th>"
+        f"<th scope='col'>share of the suggestions</th></tr></thead><tbody>{lines}</tbody></table></div>"
+    )
 
 
 def _capacity(capacity_use: Mapping[str, tuple[int, int]], countries: Mapping[str, str]) -> str:
