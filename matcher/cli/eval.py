@@ -67,6 +67,7 @@ def _date(value: str, flag: str) -> date:
 @eval_app.command(epilog=examples(
     "matcher eval consortia --projects projects-2014-2017.csv --cut 2017-01-01 --until 2018-01-01",
     "matcher eval consortia --projects projects.csv --sweep --out consortia.json",
+    "matcher eval consortia --projects projects.csv --cut 2017-01-01 --until 2018-01-01 --tune",
 ))
 def consortia(
     projects: Annotated[Path, typer.Option("--projects", help="CORDIS-style project CSV (id, title, objective, "
@@ -76,19 +77,26 @@ def consortia(
     ] = "2017-01-01",
     until: Annotated[Optional[str], typer.Option("--until", help="Queries start before this date.")] = None,
     sweep: Sweep = False,
+    tune: Annotated[bool, typer.Option("--tune", help="Also tune the model on the history before the cut (as "
+                                       "`matcher tune` does) and score every variant with it, and with it and the "
+                                       "shipped model averaged (the quality mode). The tuned model is kept under "
+                                       "models/eval-tuned-* and reused.")] = False,
+    tune_pairs: Annotated[int, typer.Option("--tune-pairs", min=64, help="With --tune: training pairs at most.")
+                          ] = 20_000,
     as_json: AsJson = False,
     out: Out = None,
     home: Home = None,
 ) -> None:
     """Recall@10/50, MRR and nDCG@10 of real consortia, for 'idea' and 'coordinator + idea' queries.
     """
+    from matcher.embed.tuning import TuneConfig
     from matcher.evaluation.runner import consortia_report
 
     try:
         engine = services(home).engine
         report = consortia_report(
             engine, projects, _date(cut, "--cut"), _date(until, "--until") if until else None,
-            _variants(engine, sweep),
+            _variants(engine, sweep), tune=TuneConfig(max_pairs=tune_pairs) if tune else None,
         )
     except MatcherError as err:
         fail(err)

@@ -328,6 +328,7 @@ def _register_subcommands() -> None:
     from matcher.cli.eval import eval_app
     from matcher.cli.keys import keys_app
     from matcher.cli.state import state_app
+    from matcher.cli.tune import TUNE_EPILOG, tune
 
     app.command()(consortium)
     app.command()(batch)
@@ -335,6 +336,7 @@ def _register_subcommands() -> None:
     app.add_typer(eval_app, name="eval")
     app.add_typer(keys_app, name="keys")
     app.add_typer(state_app, name="state")
+    app.command(epilog=TUNE_EPILOG)(tune)
 
 
 _register_subcommands()

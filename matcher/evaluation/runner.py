@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
+import json
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from matcher.domain.errors import MatcherError
+from matcher.embed.backends import default_models_dir, usable_cpus
+from matcher.embed.sentence import packaged_model_path
+from matcher.embed.tuning import TuneConfig, training_pairs, tune_model
 from matcher.evaluation.calibration import PERCENTILES, partner_relevance, percentiles
-from matcher.evaluation.consortia import evaluate, read_projects, temporal_split, tqdm_progress
+from matcher.evaluation.consortia import Split, evaluate, read_projects, temporal_split, tqdm_progress
 from matcher.evaluation.metrics import ordering_loss
 from matcher.index.corpus import build_corpus, corpus_texts
 from matcher.ingest.readers import read_profiles
 from matcher.rank.matching import score_rows
 from matcher.score.query import PreparedQuery
 from matcher.score.scoring import AGGREGATES, ScoringConfig
+from matcher.service.bootstrap import configure_threads, model_embedder
 from matcher.service.engine import Engine
 
 __all__ = ["consortia_report", "expertise_report", "sweep_variants"]
@@ -46,19 +53,59 @@ def sweep_variants(default: ScoringConfig) -> dict[str, ScoringConfig]:
     return variants
 
 
+def tuned_for_split(engine: Engine, split: Split, tune: TuneConfig) -> tuple[Path, dict[str, Any]]:
+    """A model tuned on the split's history only (profiles built from projects before the cut), kept
+    under models/ by what it was trained on, so a re-run reuses it."""
+    pairs = training_pairs(split.profiles, max_pairs=tune.max_pairs, seed=tune.seed)
+    base = engine.config.model_path or packaged_model_path()
+    digest = hashlib.sha256(json.dumps([str(base), dataclasses.asdict(tune), pairs]).encode()).hexdigest()[:12]
+    folder = default_models_dir() / f"eval-tuned-{digest}"
+    if (folder / "tune.json").exists():
+        return folder, json.loads((folder / "tune.json").read_text())
+    torch.set_num_threads(engine.config.threads or usable_cpus())
+    try:
+        report = tune_model(base, pairs, folder, tune)
+    finally:
+        configure_threads(engine.config)
+    return folder, dataclasses.asdict(report)
+
+
 def consortia_report(
-    engine: Engine, projects: Path, cut: date, until: date | None, variants: dict[str, ScoringConfig]
+    engine: Engine, projects: Path, cut: date, until: date | None, variants: dict[str, ScoringConfig],
+    *, tune: TuneConfig | None = None,
 ) -> dict[str, Any]:
+    """Every variant on the shipped model; with `tune`, also on a model tuned on the history before the
+    cut, and on the two averaged (the quality mode)."""
     split = temporal_split(read_projects(projects), cut, until)
     if not split.profiles or not split.queries:
         raise MatcherError(f"the split at {cut} leaves {len(split.profiles)} profiles and {len(split.queries)} queries")
-    vectors = engine.embedder.embed(corpus_texts(split.profiles), desc="embedding organisations' projects")
+    texts = corpus_texts(split.profiles)
+    queries = [q.project.text for q in split.queries]
+    vectors = engine.embedder.embed(texts, desc="embedding organisations' projects")
     corpus = build_corpus(split.profiles, vectors)
-    query_vectors = engine.embedder.embed([q.project.text for q in split.queries], desc="embedding queries")
+    query_vectors = engine.embedder.embed(queries, desc="embedding queries")
     results = {
         name: evaluate(corpus, split.queries, query_vectors, config, progress=tqdm_progress(name))
         for name, config in variants.items()
     }
+    tuned: dict[str, Any] | None = None
+    if tune is not None:
+        folder, training = tuned_for_split(engine, split, tune)
+        other = model_embedder(engine.config, engine.store, folder, progress=True)
+        t_vectors = other.embed(texts, desc="embedding with the tuned model")
+        t_queries = other.embed(queries, desc="embedding queries with the tuned model")
+        half = 1 / np.sqrt(2)
+        both = {
+            "tuned": (t_vectors, t_queries),
+            "mean(shipped, tuned)": (np.hstack([vectors, t_vectors]) * half,
+                                     np.hstack([query_vectors, t_queries]) * half),
+        }
+        for label, (docs, asked) in both.items():
+            tuned_corpus = build_corpus(split.profiles, docs.astype(np.float32))
+            for name, config in variants.items():
+                results[f"{label}: {name}"] = evaluate(tuned_corpus, split.queries, asked.astype(np.float32), config,
+                                                       progress=tqdm_progress(f"{label}: {name}"))
+        tuned = {"model": str(folder), "training": training}
     partners = partner_relevance(corpus, split.queries, query_vectors, engine.config.scoring)
     return {
         "split": {
@@ -68,6 +115,7 @@ def consortia_report(
             "queries": len(split.queries),
         },
         "variants": results,
+        **({"tuned": tuned} if tuned is not None else {}),
         "calibration": {  # the tables of matcher.score.strength (see matcher.evaluation.calibration)
             "percentiles": list(PERCENTILES),
             **{kind: list(percentiles(values)) for kind, values in partners.items()},

@@ -9,11 +9,13 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from matcher.domain.errors import MatcherError, StoreFull
 from matcher.embed.backends import backend_model_id, kernel_tag, usable_cpus
 from matcher.embed.base import Embedder
 from matcher.embed.cache import CachedEmbedder
+from matcher.embed.combined import CombinedEmbedder, combined_model_id
 from matcher.embed.sentence import DEFAULT_MODEL_ID, SentenceTransformerEmbedder
 from matcher.index import half
 from matcher.index.state import MatchingState, StatePolicy, merge
@@ -21,12 +23,16 @@ from matcher.service.batches import BatchJobs
 from matcher.service.config import Config
 from matcher.service.engine import Engine
 from matcher.store.audit import AuditLog
+from matcher.store.base import Store
 from matcher.store.jobs import JobStore
 from matcher.store.keys import KeyStore
 from matcher.store.space import DiskSpace, is_disk_full
 from matcher.store.sqlite import SqliteStore
 
-__all__ = ["PRIVATE_UMASK", "Services", "bootstrap", "configure_threads", "model_id_for", "restrict_permissions"]
+__all__ = [
+    "PRIVATE_UMASK", "Services", "bootstrap", "configure_threads", "model_embedder", "model_id_for",
+    "restrict_permissions",
+]
 
 PRIVATE_UMASK = 0o077  # files 0600, folders 0700
 _DISK_FULL_EXIT = 28  # the merge process's exit code when the disk is full (ENOSPC's number)
@@ -52,9 +58,26 @@ class Services:
 
 
 def model_id_for(config: Config) -> str:
-    """The embedding cache key: the model's id, marked with its numeric family when that differs (int8)."""
-    local = None if config.model_path is None else f"local:{config.model_path.resolve()}"
-    return backend_model_id(config.model_id or local or DEFAULT_MODEL_ID, config.backend)
+    """The embedding cache key: the model's id, marked with its numeric family when that differs (int8);
+    in the quality mode (MATCHER_MODELS), its models' keys together."""
+    if config.models:
+        return combined_model_id([_single_model_id(path, None, config.backend) for path in config.models])
+    return _single_model_id(config.model_path, config.model_id, config.backend)
+
+
+def model_embedder(config: Config, store: Store, path: Path | None, *, progress: bool = False) -> CachedEmbedder:
+    """Another model (a folder; None: the packaged one) on the configured backend, through the store's cache."""
+    return CachedEmbedder(
+        store, _single_model_id(path, None, config.backend),
+        lambda: SentenceTransformerEmbedder(path, batch_size=config.batch_size, threads=config.threads,
+                                            backend=config.backend),
+        progress=progress, kernel=kernel_tag(config.backend),
+    )
+
+
+def _single_model_id(path: Path | None, model_id: str | None, backend: str) -> str:
+    local = None if path is None else f"local:{path.resolve()}"
+    return backend_model_id(model_id or local or DEFAULT_MODEL_ID, backend)
 
 
 def bootstrap(
@@ -99,11 +122,15 @@ def configure_threads(config: Config) -> None:
 
 
 def _model_factory(config: Config) -> Callable[[], Embedder]:
-    def make() -> Embedder:
+    def one(path: Path | None, model_id: str | None) -> Embedder:
         return SentenceTransformerEmbedder(
-            config.model_path, model_id=config.model_id, batch_size=config.batch_size, threads=config.threads,
-            backend=config.backend,
+            path, model_id=model_id, batch_size=config.batch_size, threads=config.threads, backend=config.backend,
         )
+
+    def make() -> Embedder:
+        if config.models:
+            return CombinedEmbedder([one(path, None) for path in config.models])
+        return one(config.model_path, config.model_id)
 
     return make
 

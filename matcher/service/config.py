@@ -8,11 +8,12 @@ from pathlib import Path
 from pydantic import PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from matcher.domain.errors import MatcherError
 from matcher.embed.backends import DEFAULT_BACKEND, Backend
 from matcher.ingest.bounds import ReadLimits
 from matcher.score.scoring import ScoringConfig
 
-__all__ = ["Config", "Settings", "load_config"]
+__all__ = ["Config", "Settings", "load_config", "parse_models"]
 
 
 class Settings(BaseSettings):
@@ -23,6 +24,8 @@ class Settings(BaseSettings):
     home: Path = Path("data/store")
     model_path: Path | None = None
     model_id: str | None = None
+    # MATCHER_MODELS: the quality mode, several models averaged, e.g. "packaged,models/tuned-20261207-0800"
+    models: str | None = None
     batch_size: int = 32
     threads: int | None = None
     backend: Backend = DEFAULT_BACKEND  # MATCHER_BACKEND=torch|onnx|onnx-int8, see matcher/backends.py
@@ -46,6 +49,7 @@ class Config:
     home: Path
     model_path: Path | None = None
     model_id: str | None = None
+    models: tuple[Path | None, ...] = ()  # two or more: the quality mode (None: the packaged model)
     batch_size: int = 32
     threads: int | None = None
     backend: Backend = DEFAULT_BACKEND
@@ -56,6 +60,24 @@ class Config:
     result_retention_days: float = 30.0
 
 
+PACKAGED = ("packaged", "default", "all-minilm-l6-v2")
+
+
+def parse_models(text: str | None) -> tuple[Path | None, ...]:
+    """MATCHER_MODELS: comma-separated model folders; `packaged` names the shipped all-MiniLM-L6-v2."""
+    if not text or not text.strip():
+        return ()
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    models = tuple(None if part.lower() in PACKAGED else Path(part).expanduser() for part in parts)
+    if len(models) < 2:
+        raise MatcherError(f"MATCHER_MODELS='{text}': the quality mode averages two or more models "
+                           "(e.g. packaged,models/tuned-20261207-0800); for one model use MATCHER_MODEL_PATH")
+    for model in models:
+        if model is not None and not (model / "modules.json").exists() and not (model / "config.json").exists():
+            raise MatcherError(f"MATCHER_MODELS: no sentence-transformers model at {model}")
+    return models
+
+
 def load_config(**overrides: object) -> Config:
     """Read the environment once; keyword overrides (from CLI flags) win over it."""
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
@@ -63,6 +85,7 @@ def load_config(**overrides: object) -> Config:
         home=settings.home.expanduser(),
         model_path=settings.model_path,
         model_id=settings.model_id,
+        models=parse_models(settings.models),
         batch_size=settings.batch_size,
         threads=settings.threads,
         backend=settings.backend,
