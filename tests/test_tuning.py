@@ -86,6 +86,20 @@ def test_tune_on_the_demo_pool(demo_services, tmp_path, monkeypatch):
     assert report["loss_last"] < report["loss_first"] * 1.5
     assert (tmp_path / "tuned" / "tune.json").exists()
     _check_model(tmp_path / "tuned")
+    # the quality mode: the shipped model and the tuned one averaged, through the real bootstrap
+    from matcher.service.bootstrap import bootstrap
+    from matcher.service.config import Config, load_config
+
+    monkeypatch.setenv("MATCHER_MODELS", f"packaged,{tmp_path / 'tuned'}")
+    config = load_config(home=tmp_path / "quality")
+    assert config.models == (None, tmp_path / "tuned")
+    services = bootstrap(Config(home=config.home, models=config.models, backend="torch"))
+    try:
+        vectors = services.engine.embedder.embed(["offshore wind turbine blades"])
+        assert vectors.shape == (1, 768) and np.isclose(np.linalg.norm(vectors), 1, atol=1e-5)
+        assert services.engine.embedder.model_id.startswith("mean(sentence-transformers/all-MiniLM-L6-v2 | local:")
+    finally:
+        services.close()
 
 
 @pytest.mark.integration
@@ -102,7 +116,18 @@ def test_tune_on_a_cordis_store(tmp_path, monkeypatch):
     _check_model(tmp_path / "tuned")
 
 
-def test_tune_refuses_an_empty_store_and_a_used_folder(tmp_path, monkeypatch):
+def test_the_quality_mode_setting_is_checked(tmp_path):
+    from matcher.domain.errors import MatcherError
+    from matcher.service.config import parse_models
+
+    assert parse_models(None) == () and parse_models("packaged, default") == (None, None)
+    with pytest.raises(MatcherError, match="two or more"):
+        parse_models("packaged")
+    with pytest.raises(MatcherError, match="no sentence-transformers model at"):
+        parse_models(f"packaged,{tmp_path}")
+
+
+def test_tune_refuses_an_empty_store(tmp_path, monkeypatch):
     from matcher.cli import app
 
     monkeypatch.setenv("MATCHER_HOME", str(tmp_path / "empty"))
