@@ -78,7 +78,7 @@ def bootstrap(
         progress=progress,
         kernel=kernel_tag(config.backend) if own_model else "custom",
     )
-    state = MatchingState(store, embedder, index=config.index, policy=policy)
+    state = MatchingState(store, embedder, index=config.index, index_url=config.index_url, policy=policy)
     background = _merge_in_a_process(config, store.space) if own_model else _merge_in_a_thread(store.space)
     engine = Engine(config, store, embedder, state, background_merge=background)
     batches = BatchJobs(JobStore(store), store.home / "batches", retention_days=config.result_retention_days)
@@ -134,7 +134,7 @@ def _merge_in_a_thread(space: DiskSpace) -> Callable[[MatchingState, bool], None
 
     def run(state: MatchingState, refit: bool) -> None:
         with space.writing():
-            merge(state.store, state.embedder, index=state.index_kind, refit=refit)
+            merge(state.store, state.embedder, index=state.index_kind, index_url=state.index_url, refit=refit)
 
     return run
 
@@ -144,7 +144,7 @@ def _merge_main(config: Config, refit: bool) -> None:
     os.nice(10)
     services = bootstrap(config)
     try:
-        merge(services.store, services.engine.embedder, index=config.index, refit=refit)
+        merge(services.store, services.engine.embedder, index=config.index, index_url=config.index_url, refit=refit)
     except Exception as err:
         if is_disk_full(err):
             raise SystemExit(_DISK_FULL_EXIT) from err

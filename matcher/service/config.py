@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     max_document_bytes: PositiveInt = ReadLimits.document_bytes  # a JSON document read whole
     max_zip_ratio: PositiveInt = ReadLimits.zip_ratio  # how much a zip member may expand
     max_unpacked_bytes: PositiveInt = ReadLimits.unpacked_bytes  # a zip's members together
-    index: str = "exact"  # MATCHER_INDEX=exact|exact-single|sklearn, see matcher/index.py
+    index: str = "exact"  # MATCHER_INDEX=exact|exact-single|sklearn|pgvector, see matcher/index/vectors.py
+    index_url: str | None = None  # MATCHER_INDEX_URL=postgresql://...: the database of MATCHER_INDEX=pgvector
     result_retention_days: float = 30.0  # MATCHER_RESULT_RETENTION_DAYS: days a batch result is kept (0: for ever)
 
 
@@ -51,6 +52,7 @@ class Config:
     backend: Backend = DEFAULT_BACKEND
     diversity: float = 0.1
     index: str = "exact"
+    index_url: str | None = None
     read_limits: ReadLimits = field(default_factory=ReadLimits)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     result_retention_days: float = 30.0
@@ -68,6 +70,7 @@ def load_config(**overrides: object) -> Config:
         backend=settings.backend,
         diversity=settings.diversity,
         index=settings.index,
+        index_url=settings.index_url,
         read_limits=ReadLimits(
             line_bytes=settings.max_line_bytes, field_bytes=settings.max_field_bytes,
             document_bytes=settings.max_document_bytes, zip_ratio=settings.max_zip_ratio,

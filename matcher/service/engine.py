@@ -158,12 +158,12 @@ class Engine:
         info = self.state.snapshots.current()
         policy = self.state.policy
         if info is None:
-            merge(self.store, self.embedder, index=self.config.index)
+            merge(self.store, self.embedder, index=self.config.index, index_url=self.config.index_url)
             return
         changed = self.store.count_changed_since(info.generation)
         if changed > policy.fold_threshold(info.rows):
             refit = info.changed_since_fit + changed > policy.refit_share * max(info.fit_rows, 1)
-            merge(self.store, self.embedder, index=self.config.index, refit=refit)
+            merge(self.store, self.embedder, index=self.config.index, index_url=self.config.index_url, refit=refit)
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -222,7 +222,7 @@ class Engine:
             if idle:
                 break
         try:
-            merge(self.store, self.embedder, index=self.config.index)
+            merge(self.store, self.embedder, index=self.config.index, index_url=self.config.index_url)
             self.state.refresh()
         except Exception as err:
             log.warning("the erasure's merge failed (%s); removing the snapshot that still holds the profile", err)
