@@ -143,3 +143,16 @@ def test_the_matching_state_uses_the_graph_for_its_base_and_memory_for_the_rest(
     finally:
         for services in both.values():
             services.close()
+
+
+def test_a_dropped_connection_is_replaced(postgres_url):
+    import psycopg
+
+    vectors, countries = _pool(300)
+    index = PgVectorIndex(postgres_url).fit(vectors, groups=countries)
+    before = index.search(vectors[:2], 7, countries != "FR")
+    pid = index._connection().info.backend_pid
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    np.testing.assert_array_equal(index.search(vectors[:2], 7, countries != "FR")[0], before[0])
+    assert index._connection().info.backend_pid != pid

@@ -254,7 +254,11 @@ class PgVectorIndex:
         import psycopg
 
         try:
-            return connection.execute(sql, {**params, "q": vector, "k": k}).fetchall()
+            try:
+                return connection.execute(sql, {**params, "q": vector, "k": k}).fetchall()
+            except psycopg.OperationalError:  # the server restarted, or a proxy dropped the connection: once more
+                connection = self._local.connection = self._connect()
+                return connection.execute(sql, {**params, "q": vector, "k": k}).fetchall()
         except psycopg.Error as err:
             raise MatcherError(f"the pgvector index failed to search {self.table}: "
                                f"{str(err).strip().splitlines()[0]}") from err
