@@ -103,7 +103,7 @@ class PgVectorIndex:
         iterative_scan: str = "relaxed_order",
         max_scan_tuples: int = 20_000,
         tuple_cost: float = 8.0,
-        build_memory: str = "1GB",
+        build_memory: str | None = None,
         build_workers: int = 1,
         keep_unused: float = 86_400.0,
     ):
@@ -184,7 +184,7 @@ class PgVectorIndex:
                 copy.write(_binary_rows(half[lo: lo + 20_000], self.codes[lo: lo + 20_000], lo))
             copy.write(b"\xff\xff")
         connection.execute(f"CREATE INDEX ON {table} (grp)")
-        connection.execute("SELECT set_config('maintenance_work_mem', %s, false)", (self.build_memory,))
+        connection.execute("SELECT set_config('maintenance_work_mem', %s, false)", (self._build_memory(),))
         connection.execute("SELECT set_config('max_parallel_maintenance_workers', %s, false)",
                            (str(self.build_workers),))
         connection.execute(f"CREATE INDEX ON {table} USING hnsw (embedding halfvec_cosine_ops) "
@@ -194,6 +194,14 @@ class PgVectorIndex:
             f"INSERT INTO {CATALOG} VALUES (%s, %s, %s, %s, %s, now(), now())",
             (table, self.n_rows, self.dim, self.labels,
              json.dumps({"m": self.m, "ef_construction": self.ef_construction})))
+
+    def _build_memory(self) -> str:
+        """`maintenance_work_mem` for the build: the graph must fit in it, or the build slows many
+        times over; about a vector, 2m neighbours and the bookkeeping per row, with a margin."""
+        if self.build_memory:
+            return self.build_memory
+        per_row = 2 * self.dim + 16 * 2 * self.m + 200
+        return f"{max(64, int(1.5 * self.n_rows * per_row / 2**20))}MB"
 
     def _drop_unused(self, connection: Any) -> None:
         stale = connection.execute(
