@@ -65,13 +65,35 @@ def test_country_rules_become_groups_not_row_lists():
     assert everyone.where() == ("TRUE", {})
 
 
+def test_few_allowed_rows_are_scanned_and_many_found_by_the_graph():
+    """At 100,000 rows and 300 wanted: abroad, a big country or three walk the graph; a country of
+    10% or one small country are read whole (faster, and exact)."""
+    index = PgVectorIndex("postgresql://unused")
+    index.n_rows = 100_000
+    assert not index.scans(300, 93_000) and not index.scans(300, 30_000) and not index.scans(300, 18_000)
+    assert index.scans(300, 10_000) and index.scans(300, 1_850) and index.scans(300, 300)
+    index.n_rows = 10_000_000  # past half of max_scan_tuples the graph would give up: scan
+    assert index.scans(300, 100_000) and not index.scans(300, 1_000_000)
+
+
 @pytest.mark.parametrize("mode", ["relaxed_order", "strict_order"])
 def test_the_graph_finds_the_exact_neighbours_under_country_rules(postgres_url, mode):
+    import psycopg
+
     vectors, countries = _pool()
     graph = PgVectorIndex(postgres_url, tuple_cost=0, iterative_scan=mode).fit(vectors, groups=countries)
     scanned = PgVectorIndex(postgres_url, tuple_cost=10**9).fit(vectors, groups=countries)
     exact = ExactIndex(precision="single").fit(vectors)
     queries = vectors[:20]
+    plans = {}
+    for scan in (False, True):  # the graph is walked indeed, and the scan never walks it
+        where, params = row_filter(countries != "DE", graph.codes, len(graph.labels)).where()
+        with psycopg.connect(postgres_url) as connection:
+            plan = connection.execute("EXPLAIN " + graph.statement(where, exact=scan),
+                                      {**params, "q": str(queries[0].tolist()), "k": 50}).fetchall()
+        plans[scan] = "\n".join(line for (line,) in plan)
+    assert f"Index Scan using {graph.table}_embedding_idx" in plans[False]
+    assert "_embedding_idx" not in plans[True] and "Sort Key" in plans[True]
     for allowed in (countries != "DE", np.isin(countries, ["FR", "KE"]), countries == "AZ"):
         want = exact.search(queries, 50, allowed)[0]
         for index, least in ((graph, 0.97), (scanned, 0.99)):

@@ -250,15 +250,19 @@ class PgVectorIndex:
         walked = k * len(self) / max(count, 1)
         return k >= count or walked * self.tuple_cost >= count or 2 * walked > self.max_scan_tuples
 
+    def statement(self, where: str, *, exact: bool) -> str:
+        """The SQL of one query (parameters q, k and the filter's): the k nearest rows and their
+        cosine distances, by a scan of the filter's rows, or else by the graph (where the planner
+        finds it cheaper than a scan, as it does past a few thousand rows)."""
+        if exact:  # OFFSET 0 fences the subquery: the planner cannot walk the graph for the outer ORDER BY
+            return (f"SELECT id, d FROM (SELECT id, embedding <=> %(q)s::halfvec AS d FROM {self.table} "
+                    f"WHERE {where} OFFSET 0) AS candidate ORDER BY d LIMIT %(k)s")
+        return f"SELECT id, embedding <=> %(q)s::halfvec AS d FROM {self.table} WHERE {where} ORDER BY d LIMIT %(k)s"
+
     def _query(self, connection: Any, query: np.ndarray, k: int, where: str, params: dict[str, list[int]],
                *, exact: bool) -> list[tuple[int, float]]:
         vector = "[" + ",".join(f"{x:.6g}" for x in query.tolist()) + "]"
-        if exact:  # OFFSET 0 fences the subquery: the planner cannot walk the graph for the outer ORDER BY
-            sql = (f"SELECT id, d FROM (SELECT id, embedding <=> %(q)s::halfvec AS d FROM {self.table} "
-                   f"WHERE {where} OFFSET 0) AS candidate ORDER BY d LIMIT %(k)s")
-        else:
-            sql = (f"SELECT id, embedding <=> %(q)s::halfvec AS d FROM {self.table} WHERE {where} "
-                   "ORDER BY d LIMIT %(k)s")
+        sql = self.statement(where, exact=exact)
         import psycopg
 
         try:
