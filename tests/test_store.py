@@ -28,7 +28,8 @@ def store(request, tmp_path) -> Store:
     if request.param == "postgresql":  # a fresh database on the session's server (skipped without the package)
         from matcher.store.postgres import PostgresStore
 
-        made: Store = PostgresStore(request.getfixturevalue("postgres_url"), tmp_path)
+        # changes are pruned at once here, as in the other stores (in production they are kept a day)
+        made: Store = PostgresStore(request.getfixturevalue("postgres_url"), tmp_path, change_retention_s=0)
     else:
         made = STORES[request.param](tmp_path)
     yield made

@@ -111,3 +111,31 @@ def test_a_database_that_is_down_is_one_error_line(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 1 and run.stderr.startswith("error: cannot reach the PostgreSQL store")
     assert len(run.stderr.strip().splitlines()) == 1 and "secret" not in run.stderr
+
+
+def test_a_write_elsewhere_is_notified_and_recent_changes_outlive_pruning(tmp_path, postgres_url):
+    import threading
+    import time
+
+    from matcher.store.postgres import PostgresStore
+
+    listening, writing = PostgresStore(postgres_url, tmp_path / "a"), PostgresStore(postgres_url, tmp_path / "b")
+    heard: list[int] = []
+    stop = threading.Event()
+    thread = threading.Thread(target=listening.listen, args=(stop, heard.append), kwargs={"timeout": 0.2})
+    try:
+        thread.start()
+        time.sleep(0.5)  # LISTEN is in place
+        version = writing.upsert(small_pool(3)).versions["p002"]
+        deadline = time.monotonic() + 2
+        while not heard and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert heard == [version] == [listening.generation()]
+        writing.prune_changes(version)  # another process's state may still need them: kept a day
+        with listening.reader() as view:
+            assert view.pruned_through() == 0 and len(view.changed_since(0)) == 3
+    finally:
+        stop.set()
+        thread.join(5)
+        listening.close()
+        writing.close()

@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,9 @@ __all__ = ["CHANNEL", "PostgresReader", "PostgresStore", "is_postgres_url", "red
 log = logging.getLogger("matcher.store.postgres")
 
 CHANNEL = "matcher_changes"
+# Changes are kept at least this long, whatever one process's snapshots need: every other process
+# (an API replica, a worker) catches up from the log instead of rebuilding its state from the rows.
+CHANGE_RETENTION_S = 86_400.0
 _SCHEMES = ("postgresql://", "postgres://")
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)", re.IGNORECASE)
 
@@ -70,8 +73,9 @@ class PostgresStore:
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, home: Path):
+    def __init__(self, url: str, home: Path, *, change_retention_s: float = CHANGE_RETENTION_S):
         self.url = url
+        self.change_retention_s = change_retention_s
         self.home = Path(home)
         self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.space = DiskSpace()
@@ -265,11 +269,33 @@ class PostgresStore:
         return int(row.fetchone()[0])
 
     def prune_changes(self, through: int) -> None:
+        """Forget changes up to `through` that are older than `change_retention_s` (other
+        processes, whose snapshots this one does not see, may still need the younger ones)."""
         with self._changing() as db:
             done = int(db.execute("SELECT pruned_through FROM generation FOR UPDATE").fetchone()[0])
+            if self.change_retention_s > 0:
+                row = db.execute("SELECT min(seq) - 1 FROM changes WHERE at > now() - make_interval(secs => %s)",
+                                 (self.change_retention_s,)).fetchone()
+                if row[0] is not None:
+                    through = min(through, int(row[0]))
             if through > done:
                 db.execute("DELETE FROM changes WHERE seq <= %s", (through,))
                 db.execute("UPDATE generation SET pruned_through = %s", (through,))
+
+    def listen(self, stop: threading.Event, changed: Callable[[int], None], *, timeout: float = 1.0) -> None:
+        """Call `changed(generation)` for every commit that changed profiles, from any process
+        (LISTEN on `CHANNEL`), until `stop` is set. Runs in the caller's thread, on a connection
+        of its own; a lost connection is opened again."""
+        while not stop.is_set():
+            try:
+                with connect(self.url) as db:
+                    db.execute(f"LISTEN {CHANNEL}")
+                    while not stop.is_set():
+                        for note in db.notifies(timeout=timeout):
+                            changed(int(note.payload))
+            except Exception as err:  # the server restarted, the network dropped: listen again
+                log.warning("listening for changes failed (%s); again in %.0f s", err, timeout)
+                stop.wait(timeout)
 
     # -- embedding cache ------------------------------------------------------------------------
 

@@ -57,7 +57,7 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (model_id, text_hash)
     );
     CREATE INDEX embeddings_by_hash ON embeddings(text_hash);
-    CREATE TABLE changes (seq bigint PRIMARY KEY, profile_id text NOT NULL);
+    CREATE TABLE changes (seq bigint PRIMARY KEY, profile_id text NOT NULL, at timestamptz NOT NULL DEFAULT now());
     CREATE INDEX changes_by_profile ON changes(profile_id);
     CREATE TABLE api_keys (
         key_id text PRIMARY KEY,
