@@ -2,6 +2,12 @@
 survives restarts) and its result under MATCHER_HOME/batches/<id>/. A job that was running when
 the service stopped is reported as failed with that reason, never lost silently.
 
+On a shared store (PostgreSQL, with a `JobQueue`) a job is only enqueued here, with its plan (the
+request, serialised); a `matcher worker` process claims and runs it (`matcher.service.worker`) and
+keeps its `result.json` in the database. Every replica then serves the result from a local copy
+it refreshes whenever the database holds a newer version (an erasure rewrote it), so the rendered
+files are made again from it.
+
 Results are kept for a retention period (`Config.result_retention_days`, 30 days by default) and
 then removed; the job answers that it has expired. Erasure removes a profile from every kept
 result that names it: the store records which profiles each result names (`JobStore.hold`), so an
@@ -10,6 +16,8 @@ erasure rewrites only those results, and only their `result.json` (`matcher.expo
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import shutil
 import threading
@@ -18,11 +26,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matcher.assign.programme import BatchRequest, BatchResult, run_batch
 from matcher.domain.errors import JobExpired, JobNotFound, MatcherError
 from matcher.export.results import (
+    RENDERED,
     folder_lock,
     read_result,
     rendered,
@@ -33,13 +42,18 @@ from matcher.export.results import (
     write_data,
 )
 from matcher.index.corpus import Corpus
+from matcher.store.atomic import write_bytes_atomic, write_text_atomic
 from matcher.store.jobs import JobStore
 
-__all__ = ["DEFAULT_RETENTION_DAYS", "INTERRUPTED", "BatchJobs"]
+if TYPE_CHECKING:
+    from matcher.store.queue import JobQueue
+
+__all__ = ["ABANDONED", "DEFAULT_RETENTION_DAYS", "INTERRUPTED", "BatchJobs", "plan_from_json", "plan_to_json"]
 
 log = logging.getLogger("matcher.batches")
 
 INTERRUPTED = "the service stopped while this job was running; start it again"
+ABANDONED = "the worker running this job stopped; start it again"
 DEFAULT_RETENTION_DAYS = 30.0
 _KEPT = ("queued", "running", "done")  # statuses whose folder may hold a result
 
@@ -47,10 +61,12 @@ _KEPT = ("queued", "running", "done")  # statuses whose folder may hold a result
 class BatchJobs:
     """`retention_days` <= 0 keeps results for ever."""
 
-    def __init__(self, jobs: JobStore, root: Path, *, retention_days: float = DEFAULT_RETENTION_DAYS):
+    def __init__(self, jobs: JobStore, root: Path, *, retention_days: float = DEFAULT_RETENTION_DAYS,
+                 queue: JobQueue | None = None):
         self.jobs = jobs
         self.root = root
         self.retention_days = retention_days
+        self.queue = queue
         self._workers: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -60,20 +76,27 @@ class BatchJobs:
         """Queue a batch over the matching state `corpus()` gives when it runs; its status now."""
         self.sweep()
         job_id = self.jobs.create(described, key_id)
+        if self.queue is not None:  # a worker process runs it
+            self.queue.enqueue(job_id, plan_to_json(request))
+            return self.jobs.get(job_id)
 
         def work() -> None:
-            try:
-                result = run_batch(corpus(), request, lambda done, total: self.jobs.progress(job_id, done, total))
-                self.finish(job_id, result)
-            except Exception as err:  # the job fails with a message; the service goes on
-                log.error("batch job %s failed: %s", job_id, type(err).__name__)
-                self.jobs.fail(job_id, str(err) or type(err).__name__)
+            self.run(job_id, corpus, request)
 
         with self._lock:
             if self._workers is None:
                 self._workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
             self._workers.submit(work)
         return self.jobs.get(job_id)
+
+    def run(self, job_id: str, corpus: Callable[[], Corpus], request: BatchRequest) -> None:
+        """Run a job to its end: done with its result kept, or failed with the reason."""
+        try:
+            result = run_batch(corpus(), request, lambda done, total: self.jobs.progress(job_id, done, total))
+            self.finish(job_id, result)
+        except Exception as err:  # the job fails with a message; the service goes on
+            log.error("batch job %s failed: %s", job_id, type(err).__name__)
+            self.jobs.fail(job_id, str(err) or type(err).__name__)
 
     def finish(self, job_id: str, result: BatchResult) -> None:
         """Keep the result: its holders first, then its files without any profile erased meanwhile
@@ -87,7 +110,35 @@ class BatchJobs:
             with folder_lock(folder):
                 gone = set(ids) - set(self.jobs.store.content_hashes(ids))
                 write_data(without_profiles(data, gone), folder)
+                if self.queue is not None:
+                    self._publish(job_id, folder)
         self.jobs.finish(job_id, result.summary())
+
+    def _publish(self, job_id: str, folder: Path) -> None:
+        """Keep the local result.json in the database (under the folder's lock), noting its version."""
+        version = self.queue.put_result(job_id, (folder / "result.json").read_bytes()) if self.queue else 0
+        write_text_atomic(folder / ".version", str(version))
+
+    def _local(self, job_id: str) -> Path:
+        """The job's result folder, brought up to the database's version first on a shared store."""
+        folder = self.root / job_id
+        if self.queue is None:
+            return folder
+        version = self.queue.result_version(job_id)
+        if version is None:
+            return folder
+        mark = folder / ".version"
+        if mark.exists() and mark.read_text() == str(version):
+            return folder
+        folder.mkdir(parents=True, exist_ok=True)
+        with folder_lock(folder):
+            found = self.queue.get_result(job_id)
+            if found is not None:
+                for name in RENDERED:  # made again from the newer result
+                    (folder / name).unlink(missing_ok=True)
+                write_bytes_atomic(folder / "result.json", found[1])
+                write_text_atomic(mark, str(found[0]))
+        return folder
 
     def get(self, job_id: str) -> dict[str, Any]:
         job = self.jobs.get(job_id)
@@ -102,9 +153,10 @@ class BatchJobs:
             raise JobExpired(job_id, self.retention_days)
         if job["status"] != "done":
             raise MatcherError(f"batch job '{job_id}' is {job['status']}, it has no result")
-        if not (self.root / job_id / "result.json").exists():  # another kind of job (an agenda)
+        folder = self._local(job_id)
+        if not (folder / "result.json").exists():  # another kind of job (an agenda)
             raise JobNotFound(job_id)
-        return read_result(self.root / job_id)
+        return read_result(folder)
 
     def result_file(self, job_id: str, name: str) -> Path:
         self.result(job_id)
@@ -112,12 +164,23 @@ class BatchJobs:
 
     def fail_interrupted(self) -> int:
         """At start-up: jobs left queued or running by a stopped service are failed, with the
-        reason; then the kept results are swept (`sweep`)."""
+        reason; then the kept results are swept (`sweep`). On a shared store only jobs whose
+        worker is gone are (queued ones wait for a worker; running ones may be another's)."""
+        if self.queue is not None:
+            return self.fail_abandoned()
         unfinished = self.jobs.unfinished()
         for job_id in unfinished:
             self.jobs.fail(job_id, INTERRUPTED)
         self.sweep()
         return len(unfinished)
+
+    def fail_abandoned(self) -> int:
+        """Shared store: jobs marked running whose worker stopped are failed, with the reason."""
+        gone = self.queue.abandoned() if self.queue is not None else []
+        for job_id in gone:
+            self.jobs.fail(job_id, ABANDONED)
+        self.sweep()
+        return len(gone)
 
     def sweep(self) -> None:
         """Remove results past the retention period, folders no kept job owns (failed or expired
@@ -135,7 +198,7 @@ class BatchJobs:
                     with folder_lock(folder):  # every writer of a result holds it: no write is under way
                         for stray in folder.glob(".*.tmp"):
                             stray.unlink(missing_ok=True)
-        for job_id in self.jobs.unindexed():
+        for job_id in [] if self.queue is not None else self.jobs.unindexed():  # a worker records them first
             try:
                 self.jobs.hold(job_id, result_ids(read_result(self.root / job_id)))
             except (OSError, ValueError, KeyError) as err:
@@ -145,7 +208,14 @@ class BatchJobs:
         """Erasure: drop a profile's rows from every kept result naming it, and its id from the
         jobs' records; how many results were rewritten."""
         self.sweep()
-        scrubbed = sum(scrub_profile(self.root / job_id, profile_id) for job_id in self.jobs.holding(profile_id))
+        scrubbed = 0
+        for job_id in self.jobs.holding(profile_id):
+            folder = self._local(job_id)
+            if scrub_profile(folder, profile_id):
+                scrubbed += 1
+                if self.queue is not None:
+                    with folder_lock(folder):
+                        self._publish(job_id, folder)
         self.jobs.forget(profile_id)
         return scrubbed
 
@@ -158,6 +228,8 @@ class BatchJobs:
             if self._workers is not None:
                 self._workers.shutdown(wait=False, cancel_futures=True)
                 self._workers = None
+        if self.queue is not None:
+            self.queue.close()
 
     def _past_retention(self, job: dict[str, Any]) -> bool:
         finished = job.get("finished_at")
@@ -168,4 +240,32 @@ class BatchJobs:
 
     def _expire(self, job_id: str) -> None:
         self.jobs.expire(job_id, f"expired: results are kept for {self.retention_days:g} days after they finish")
+        if self.queue is not None:
+            self.queue.drop_result(job_id)
         shutil.rmtree(self.root / job_id, ignore_errors=True)
+
+
+def plan_to_json(request: BatchRequest) -> str:
+    """A batch request as JSON (sets as sorted lists), for a worker to run."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, frozenset | set):
+            return sorted(value)
+        if isinstance(value, tuple | list):
+            return [plain(v) for v in value]
+        return value
+
+    return json.dumps({f.name: plain(getattr(request, f.name)) for f in dataclasses.fields(request)}, sort_keys=True)
+
+
+def plan_from_json(text: str) -> BatchRequest:
+    data = json.loads(text)
+    sides = data.get("sides")
+    return BatchRequest(
+        mode=data["mode"], k=data["k"], capacity=data["capacity"], pool=tuple(data["pool"]),
+        pool_countries=None if data["pool_countries"] is None else frozenset(data["pool_countries"]),
+        exclude_countries=frozenset(data["exclude_countries"]), cross_border=data["cross_border"],
+        exclude_conflicts=data["exclude_conflicts"],
+        sides=None if sides is None else (frozenset(sides[0]), frozenset(sides[1])),
+        side_names=(data["side_names"][0], data["side_names"][1]), memory_bytes=data["memory_bytes"],
+        min_score=data["min_score"],
+    )

@@ -25,6 +25,7 @@ from matcher.store.base import ServiceStore
 from matcher.store.jobs import JobStore
 from matcher.store.keys import KeyStore
 from matcher.store.postgres import is_postgres_url, redact
+from matcher.store.queue import JobQueue
 from matcher.store.space import DiskSpace, is_disk_full
 from matcher.store.sqlite import SqliteStore
 
@@ -98,8 +99,16 @@ def bootstrap(
     state = MatchingState(store, embedder, index=config.index, policy=policy)
     background = _merge_in_a_process(config, store.space) if own_model else _merge_in_a_thread(store.space)
     engine = Engine(config, store, embedder, state, background_merge=background)
-    batches = BatchJobs(JobStore(store), store.home / "batches", retention_days=config.result_retention_days)
+    batches = BatchJobs(JobStore(store), store.home / "batches", retention_days=config.result_retention_days,
+                        queue=_queue(store))
     return Services(config, store, engine, KeyStore(store), AuditLog(store), batches)
+
+
+def _queue(store: ServiceStore) -> JobQueue | None:
+    """On a shared store batch jobs go through a queue that `matcher worker` processes run."""
+    from matcher.store.postgres import PostgresStore
+
+    return JobQueue(store) if isinstance(store, PostgresStore) else None
 
 
 def restrict_permissions() -> None:

@@ -2,9 +2,10 @@
 
 `Store` holds profiles and their works, numbers every change (a change log: the store's generation
 is the last change's number), reads a consistent view of itself (`reader`), and keeps the embedding
-cache. `SqliteStore` (`matcher.store.sqlite`) is the embedded default; an in-memory fake
-(`matcher.testing.memory`) passes the same contract suite (`tests/test_store.py`), and another
-backend plugs in by offering these methods.
+cache. `SqliteStore` (`matcher.store.sqlite`) is the embedded default; `PostgresStore`
+(`matcher.store.postgres`, MATCHER_STORE=postgresql://...) is shared by many processes; an
+in-memory fake (`matcher.testing.memory`) passes the same contract suite (`tests/test_store.py`),
+and another backend plugs in by offering these methods.
 """
 
 from __future__ import annotations

@@ -347,6 +347,11 @@ class PostgresStore:
             raise MatcherError(f"the PostgreSQL store lacks the tables {', '.join(missing)}: "
                                "they need a migration step in matcher/store/postgres_schema.py")
 
+    def connection(self) -> Any:
+        """This thread's own connection, in autocommit mode: each statement is its own transaction
+        (for one-statement updates that must not wait for the writing connection)."""
+        return self._read()
+
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         """The writing connection in one transaction (for the store's own modules: rate buckets,

@@ -22,7 +22,8 @@ LOCK_KEY = 0x6D61746368  # "match": the advisory lock taken while migrating
 NOW = """to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
 
 MIGRATIONS: list[str] = [
-    # 1: profiles, works, the change log and the embedding cache; keys, jobs and the audit trail
+    # 1: profiles, works, the change log and the embedding cache; keys, jobs (what each asks, its
+    # result, the worker running it) and the audit trail; the API's rate-limit buckets
     f"""
     CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);
     CREATE TABLE generation (
@@ -78,8 +79,20 @@ MIGRATIONS: list[str] = [
         error text,
         key_id text,
         created_at text NOT NULL DEFAULT {NOW},
-        finished_at text
+        finished_at text,
+        worker text
     );
+    CREATE TABLE batch_plans (
+        job_id text PRIMARY KEY REFERENCES batch_jobs(id) ON DELETE CASCADE,
+        plan text NOT NULL
+    );
+    CREATE TABLE batch_results (
+        job_id text PRIMARY KEY REFERENCES batch_jobs(id) ON DELETE CASCADE,
+        version bigint NOT NULL,
+        data bytea NOT NULL
+    );
+    CREATE TABLE rate_buckets (key_id text PRIMARY KEY, tokens double precision NOT NULL,
+                               at timestamptz NOT NULL, granted boolean NOT NULL);
     CREATE TABLE batch_holders (
         profile_id text NOT NULL,
         job_id text NOT NULL,
