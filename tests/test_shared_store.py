@@ -84,3 +84,21 @@ def test_a_job_whose_worker_died_is_failed_with_the_reason(replicas, postgres_ur
     dying.close()  # the worker's connection ends, as when its process is killed
     assert b.batches.fail_abandoned() == 1
     assert b.batches.get(job["id"])["status"] == "failed" and b.batches.get(job["id"])["error"] == ABANDONED
+
+
+def test_a_web_session_made_on_one_replica_is_good_on_another(replicas):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import ApiConfig
+
+    from .test_web import sign_in
+
+    a, b, _ = replicas
+    secret = a.keys.create("read", label="reader")[1]
+    apps = [create_app(s.config, services=s, api=ApiConfig(rate_limit_per_minute=10_000), warm=False) for s in (a, b)]
+    with TestClient(apps[0]) as on_a, TestClient(apps[1]) as on_b:
+        sign_in(on_a, secret)
+        on_b.cookies = on_a.cookies
+        page = on_b.get("/find", follow_redirects=False)
+        assert page.status_code == 200 and 'name="csrf"' in page.text

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -346,6 +347,13 @@ class PostgresStore:
         if missing:
             raise MatcherError(f"the PostgreSQL store lacks the tables {', '.join(missing)}: "
                                "they need a migration step in matcher/store/postgres_schema.py")
+
+    def shared_secret(self, name: str) -> bytes:
+        """A random 32-byte secret every process on this database shares (the web session
+        signing key), made by whichever asks first."""
+        db, key = self._read(), f"secret:{name}"
+        db.execute("INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO NOTHING", (key, secrets.token_hex(32)))
+        return bytes.fromhex(str(db.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()[0]))
 
     def connection(self) -> Any:
         """This thread's own connection, in autocommit mode: each statement is its own transaction
