@@ -81,9 +81,12 @@ def test_a_job_whose_worker_died_is_failed_with_the_reason(replicas, postgres_ur
     dying = JobQueue(worker.store)
     assert dying.claim("w-dies") == (job["id"], plan_to_json(build_request("topk")))
     assert b.batches.fail_abandoned() == 0  # its worker still holds it
+    planned_here = a.batches.jobs.create({"kind": "agenda"}, "key-1")  # a replica's own job, no worker's
+    a.batches.jobs.progress(planned_here, 0, 1)
     dying.close()  # the worker's connection ends, as when its process is killed
     assert b.batches.fail_abandoned() == 1
     assert b.batches.get(job["id"])["status"] == "failed" and b.batches.get(job["id"])["error"] == ABANDONED
+    assert b.batches.get(planned_here)["status"] == "running"
 
 
 def test_a_web_session_made_on_one_replica_is_good_on_another(replicas):

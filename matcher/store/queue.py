@@ -49,10 +49,12 @@ class JobQueue:
             self._claims.execute(_LOCK.format(fn="pg_advisory_unlock"), (job_id,))
 
     def abandoned(self) -> list[str]:
-        """Jobs marked running whose worker is gone (no connection holds their lock)."""
+        """Jobs a worker claimed, marked running, whose worker is gone (no connection holds their
+        lock). Jobs no worker claimed (agendas, planned by a replica itself) are not looked at."""
         found = []
         db = self.store.connection()
-        for (job_id,) in db.execute("SELECT id FROM batch_jobs WHERE status = 'running'").fetchall():
+        rows = db.execute("SELECT id FROM batch_jobs WHERE status = 'running' AND worker IS NOT NULL").fetchall()
+        for (job_id,) in rows:
             if db.execute(_LOCK.format(fn="pg_try_advisory_lock"), (job_id,)).fetchone()[0]:
                 db.execute(_LOCK.format(fn="pg_advisory_unlock"), (job_id,))
                 found.append(str(job_id))
