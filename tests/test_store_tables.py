@@ -139,3 +139,28 @@ def test_a_write_elsewhere_is_notified_and_recent_changes_outlive_pruning(tmp_pa
         thread.join(5)
         listening.close()
         writing.close()
+
+
+def test_connections_the_server_dropped_are_opened_again(tmp_path, postgres_url):
+    import psycopg
+
+    from matcher.store.postgres import PostgresStore
+
+    def once_more(call):
+        """The first call on a dropped connection fails (the caller sees the error); the next reconnects."""
+        try:
+            return call()
+        except psycopg.OperationalError:
+            return call()
+
+    store = PostgresStore(postgres_url, tmp_path)
+    try:
+        store.upsert(small_pool(2))
+        assert store.count() == 2
+        with psycopg.connect(postgres_url, autocommit=True) as admin:  # as a server restart would
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        once_more(lambda: store.upsert(small_pool(3)[2:]))
+        assert once_more(lambda: store.exists("p002")) and store.count() == 3
+    finally:
+        store.close()

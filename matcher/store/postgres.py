@@ -371,9 +371,14 @@ class PostgresStore:
 
     @contextmanager
     def _changing(self) -> Iterator[Any]:
-        """The writing connection in one transaction; a full disk reported as `StoreFull`."""
-        with self._lock, self.space.writing(), self._db.transaction():
-            yield self._db
+        """The writing connection in one transaction; a full disk reported as `StoreFull`. A
+        connection the server dropped (a restart, a failover) is opened again for the next write."""
+        with self._lock:
+            if self._db.closed:
+                self._db = connect(self.url)
+                self._connections.append(self._db)
+            with self.space.writing(), self._db.transaction():
+                yield self._db
 
 
 def _lock_generation(db: Any) -> int:
