@@ -65,12 +65,21 @@ def test_a_job_enqueued_on_one_replica_is_run_by_a_worker_and_read_on_another(re
     assert done["status"] == "done" and done["progress"]["done"] == done["progress"]["total"] > 0
     result = b.batches.result(job["id"])
     assert {row["applicant_id"] for row in result["pairs"]} >= {"p000", "p001"}
-    assert b.batches.result_file(job["id"], "pairs.csv").read_bytes().count(b"p001") > 0
+    csv = b.batches.result_file(job["id"], "pairs.csv")
+    assert csv.read_bytes().count(b"p001") > 0
+    b.batches.release_file(csv)  # sent: the download's copy goes
+    assert not csv.parent.exists()
     assert a.batches.result(job["id"]) == result
 
     profiles.erase(a, "p001")  # on replica A: the kept result loses the profile everywhere
-    assert b"p001" not in b.batches.result_file(job["id"], "pairs.csv").read_bytes()
+    csv = b.batches.result_file(job["id"], "pairs.csv")
+    assert b"p001" not in csv.read_bytes()
+    b.batches.release_file(csv)
     assert "p001" not in str(b.batches.result(job["id"])) and "p001" not in str(worker.batches.result(job["id"]))
+    for services in replicas:  # once each process caught up (a server's background thread does,
+        services.engine.state.refresh()  # woken by NOTIFY), no file of any process holds the profile
+        kept = [p for p in services.config.home.rglob("*") if p.is_file() and b"p001" in p.read_bytes()]
+        assert kept == [], kept
 
 
 def test_a_job_whose_worker_died_is_failed_with_the_reason(replicas, postgres_url):

@@ -4,9 +4,10 @@ the service stopped is reported as failed with that reason, never lost silently.
 
 On a shared store (PostgreSQL, with a `JobQueue`) a job is only enqueued here, with its plan (the
 request, serialised); a `matcher worker` process claims and runs it (`matcher.service.worker`) and
-keeps its `result.json` in the database. Every replica then serves the result from a local copy
-it refreshes whenever the database holds a newer version (an erasure rewrote it), so the rendered
-files are made again from it.
+keeps its `result.json` in the database, not on its disk. Every replica reads the result from
+there; a rendered file is made for one download in a folder of its own (`result_file`) and
+removed once sent (`release_file`). An erasure rewrites the kept result in the database under a
+row lock, so no copy anywhere keeps the profile.
 
 Results are kept for a retention period (`Config.result_retention_days`, 30 days by default) and
 then removed; the job answers that it has expired. Erasure removes a profile from every kept
@@ -20,6 +21,7 @@ import dataclasses
 import json
 import logging
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -28,10 +30,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from matcher.assign.programme import BatchRequest, BatchResult, run_batch
 from matcher.domain.errors import JobExpired, JobNotFound, MatcherError
 from matcher.export.results import (
-    RENDERED,
     folder_lock,
     read_result,
     rendered,
@@ -42,7 +45,7 @@ from matcher.export.results import (
     write_data,
 )
 from matcher.index.corpus import Corpus
-from matcher.store.atomic import write_bytes_atomic, write_text_atomic
+from matcher.store.atomic import write_bytes_atomic
 from matcher.store.jobs import JobStore
 
 if TYPE_CHECKING:
@@ -111,33 +114,28 @@ class BatchJobs:
                 gone = set(ids) - set(self.jobs.store.content_hashes(ids))
                 write_data(without_profiles(data, gone), folder)
                 if self.queue is not None:
-                    self._publish(job_id, folder)
+                    self.queue.put_result(job_id, (folder / "result.json").read_bytes())
+        if self.queue is not None:
+            shutil.rmtree(folder, ignore_errors=True)  # the database keeps it
+            # a profile erased after `gone` was read: its erasure may have looked before the result
+            # was there, so look again now that it is (one of the two sees the other)
+            for late in set(ids) - gone - set(self.jobs.store.content_hashes(ids)):
+                self._scrub_shared(job_id, late)
         self.jobs.finish(job_id, result.summary())
 
-    def _publish(self, job_id: str, folder: Path) -> None:
-        """Keep the local result.json in the database (under the folder's lock), noting its version."""
-        version = self.queue.put_result(job_id, (folder / "result.json").read_bytes()) if self.queue else 0
-        write_text_atomic(folder / ".version", str(version))
+    def _scrub_shared(self, job_id: str, profile_id: str) -> bool:
+        """Rewrite a result kept in the database without a profile (under its row lock)."""
+        def without(raw: bytes) -> bytes | None:
+            with tempfile.TemporaryDirectory(dir=self._serving()) as tmp:
+                write_bytes_atomic(Path(tmp) / "result.json", raw)
+                return (Path(tmp) / "result.json").read_bytes() if scrub_profile(Path(tmp), profile_id) else None
 
-    def _local(self, job_id: str) -> Path:
-        """The job's result folder, brought up to the database's version first on a shared store."""
-        folder = self.root / job_id
-        if self.queue is None:
-            return folder
-        version = self.queue.result_version(job_id)
-        if version is None:
-            return folder
-        mark = folder / ".version"
-        if mark.exists() and mark.read_text() == str(version):
-            return folder
+        return self.queue.rewrite_result(job_id, without) if self.queue is not None else False
+
+    def _serving(self) -> Path:
+        """Where a shared store's results are rendered for one download (beside `root`, not in it)."""
+        folder = self.root.with_name(self.root.name + "-serving")
         folder.mkdir(parents=True, exist_ok=True)
-        with folder_lock(folder):
-            found = self.queue.get_result(job_id)
-            if found is not None:
-                for name in RENDERED:  # made again from the newer result
-                    (folder / name).unlink(missing_ok=True)
-                write_bytes_atomic(folder / "result.json", found[1])
-                write_text_atomic(mark, str(found[0]))
         return folder
 
     def get(self, job_id: str) -> dict[str, Any]:
@@ -153,20 +151,36 @@ class BatchJobs:
             raise JobExpired(job_id, self.retention_days)
         if job["status"] != "done":
             raise MatcherError(f"batch job '{job_id}' is {job['status']}, it has no result")
-        folder = self._local(job_id)
-        if not (folder / "result.json").exists():  # another kind of job (an agenda)
+        if self.queue is not None:
+            found = self.queue.get_result(job_id)
+            if found is None:  # another kind of job (an agenda)
+                raise JobNotFound(job_id)
+            return orjson.loads(found[1])  # type: ignore[no-any-return]
+        if not (self.root / job_id / "result.json").exists():  # another kind of job (an agenda)
             raise JobNotFound(job_id)
-        return read_result(folder)
+        return read_result(self.root / job_id)
 
     def result_file(self, job_id: str, name: str) -> Path:
-        self.result(job_id)
-        return rendered(self.root / job_id, name)
+        """A rendered file of the result. On a shared store it is made in a folder of its own for
+        this one download: pass the path to `release_file` once it is sent."""
+        data = self.result(job_id)
+        if self.queue is None:
+            return rendered(self.root / job_id, name)
+        folder = Path(tempfile.mkdtemp(prefix=f"{job_id}-", dir=self._serving()))
+        write_bytes_atomic(folder / "result.json", orjson.dumps(data))
+        return rendered(folder, name)
+
+    def release_file(self, path: Path) -> None:
+        """A download from `result_file` was sent: its folder goes (a shared store's only)."""
+        if self.queue is not None and path.parent.parent == self._serving():
+            shutil.rmtree(path.parent, ignore_errors=True)
 
     def fail_interrupted(self) -> int:
         """At start-up: jobs left queued or running by a stopped service are failed, with the
         reason; then the kept results are swept (`sweep`). On a shared store only jobs whose
         worker is gone are (queued ones wait for a worker; running ones may be another's)."""
         if self.queue is not None:
+            shutil.rmtree(self._serving(), ignore_errors=True)  # downloads a stopped process left
             return self.fail_abandoned()
         unfinished = self.jobs.unfinished()
         for job_id in unfinished:
@@ -208,14 +222,11 @@ class BatchJobs:
         """Erasure: drop a profile's rows from every kept result naming it, and its id from the
         jobs' records; how many results were rewritten."""
         self.sweep()
-        scrubbed = 0
-        for job_id in self.jobs.holding(profile_id):
-            folder = self._local(job_id)
-            if scrub_profile(folder, profile_id):
-                scrubbed += 1
-                if self.queue is not None:
-                    with folder_lock(folder):
-                        self._publish(job_id, folder)
+        holding = self.jobs.holding(profile_id)
+        if self.queue is not None:
+            scrubbed = sum(self._scrub_shared(job_id, profile_id) for job_id in holding)
+        else:
+            scrubbed = sum(scrub_profile(self.root / job_id, profile_id) for job_id in holding)
         self.jobs.forget(profile_id)
         return scrubbed
 

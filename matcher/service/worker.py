@@ -1,7 +1,8 @@
 """`matcher worker`: runs the batch jobs API replicas enqueue on a shared (PostgreSQL) store.
 
 Each worker claims one queued job at a time (`JobQueue.claim`: SKIP LOCKED, so any number of
-workers share the queue), runs it over its own matching state (caught up with the store first),
+workers share the queue), runs it over its own matching state (caught up with the store first;
+between jobs it follows the store like a replica, so an erasure leaves its snapshot too),
 and keeps the result in the database for every replica. Now and then, and at start, it fails the
 jobs whose worker stopped mid-way, with the reason.
 """
@@ -45,6 +46,8 @@ def run_worker(
         raise MatcherError("a worker runs the jobs of a shared store: set MATCHER_STORE=postgresql://...")
     name = name or default_name()
     ran = 0
+    if not once:  # follow the store while idle too: an erasure reaches this process's snapshot at once
+        services.engine.start_background()
     failed = services.batches.fail_abandoned()
     if failed:
         say(f"{failed} job(s) whose worker stopped were marked failed")
@@ -62,6 +65,7 @@ def run_worker(
         job_id, plan = claimed
         began = time.perf_counter()
         try:
+            services.engine.state.refresh()  # every write committed before the job was claimed
             services.batches.run(job_id, services.engine.corpus, plan_from_json(plan))
         finally:
             queue.release(job_id)

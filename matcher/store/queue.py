@@ -5,11 +5,12 @@ claims the oldest queued job with `SELECT ... FOR UPDATE SKIP LOCKED` (two worke
 same one), marks it running under its name, and holds a session advisory lock on it while it
 runs: the lock ends with the worker's connection, so a job whose worker died is told apart from
 one still running (`abandoned`) and failed with the reason. The result (`result.json`) is kept in
-the database, numbered by version, so every replica serves it (and an erasure rewrites it once).
+the database, so every replica serves it, and an erasure rewrites it under its row lock.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from matcher.store.postgres import PostgresStore, connect
@@ -67,9 +68,15 @@ class JobQueue:
             "SET version = batch_results.version + 1, data = EXCLUDED.data RETURNING version", (job_id, data))
         return int(str(rows[0][0]))
 
-    def result_version(self, job_id: str) -> int | None:
-        rows = self.store.query("SELECT version FROM batch_results WHERE job_id = ?", (job_id,))
-        return int(str(rows[0][0])) if rows else None
+    def rewrite_result(self, job_id: str, change: Callable[[bytes], bytes | None]) -> bool:
+        """Replace a kept result by `change(result)` under its row lock (None: leave it); whether it did."""
+        with self.store.transaction() as db:
+            row = db.execute("SELECT data FROM batch_results WHERE job_id = %s FOR UPDATE", (job_id,)).fetchone()
+            new = None if row is None else change(bytes(row[0]))
+            if new is None:
+                return False
+            db.execute("UPDATE batch_results SET data = %s, version = version + 1 WHERE job_id = %s", (new, job_id))
+        return True
 
     def get_result(self, job_id: str) -> tuple[int, bytes] | None:
         rows = self.store.query("SELECT version, data FROM batch_results WHERE job_id = ?", (job_id,))
