@@ -35,6 +35,8 @@ def test_replicas_share_writes_and_jobs_and_a_worker_runs_them(tmp_path, postgre
         status, result = cluster.call(b, "GET", f"/v1/batches/{job['id']}/result", key=one)
         assert status == 200 and result["pairs"] and result["mode"] == "topk"
         assert cluster.call(a, "GET", f"/v1/batches/{job['id']}/result", key=one) == (status, result)
+        csv = cluster.raw(b, f"/v1/batches/{job['id']}/result?format=csv", key=one)
+        assert csv.startswith(b"applicant_id") and csv.count(b"\n") == len(result["pairs"]) + 1
         for port in (a, b):  # another key does not see it, on either replica
             assert cluster.call(port, "GET", f"/v1/batches/{job['id']}", key=two)[0] == 404
             assert cluster.call(port, "GET", f"/v1/batches/{job['id']}/result", key=two)[0] == 404

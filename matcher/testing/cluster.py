@@ -52,6 +52,12 @@ class Cluster:
             except ValueError:
                 return err.code, None
 
+    def raw(self, port: int, path: str, *, key: str) -> bytes:
+        """The body of a GET that must succeed (a file download)."""
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"X-API-Key": key})
+        with urllib.request.urlopen(request, timeout=120) as answer:
+            return bytes(answer.read())
+
     def match_ids(self, port: int, text: str, key: str) -> set[str]:
         status, body = self.call(port, "POST", "/v1/match", {"text": text, "k": 10}, key=key)
         if status != 200:
