@@ -164,3 +164,18 @@ def test_connections_the_server_dropped_are_opened_again(tmp_path, postgres_url)
         assert once_more(lambda: store.exists("p002")) and store.count() == 3
     finally:
         store.close()
+
+
+def test_a_database_the_role_may_not_change_is_one_error_line(tmp_path, postgres_url):
+    import psycopg
+
+    from matcher.store.postgres import PostgresStore
+
+    role = f"visitor_{tmp_path.name[-8:].lower().replace('-', '_')}"  # roles are the server's, not the database's
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    visitor = postgres_url.replace("postgresql://postgres@", f"postgresql://{role}@")
+    with pytest.raises(MatcherError, match="cannot prepare the PostgreSQL store at .*permission denied") as caught:
+        PostgresStore(visitor, tmp_path)
+    assert "\n" not in str(caught.value)

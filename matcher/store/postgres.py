@@ -65,8 +65,13 @@ def connect(url: str, *, autocommit: bool = True) -> Any:
     try:
         return psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
     except psycopg.Error as err:
-        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        raise MatcherError(f"cannot reach the PostgreSQL store at {redact(url)}: {reason}") from None
+        raise MatcherError(f"cannot reach the PostgreSQL store at {redact(url)}: {_reason(err)}") from None
+
+
+def _reason(err: BaseException) -> str:
+    """The first line of a driver error (the server's own words), or its class."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 class PostgresStore:
@@ -88,8 +93,10 @@ class PostgresStore:
         self._connections.append(self._db)
         try:
             migrate(self._db)
-        except Exception:
+        except Exception as err:
             self.close()
+            if type(err).__module__.startswith("psycopg"):  # e.g. no right to create the tables
+                raise MatcherError(f"cannot prepare the PostgreSQL store at {redact(url)}: {_reason(err)}") from None
             raise
 
     @property
@@ -259,8 +266,11 @@ class PostgresStore:
             yield PostgresReader(db)
             db.execute("COMMIT")
         finally:
-            if db.info.transaction_status != 0:  # not idle: a failure inside the view
-                db.execute("ROLLBACK")
+            if not db.closed and db.info.transaction_status != 0:  # not idle: a failure inside the view
+                try:
+                    db.execute("ROLLBACK")
+                except Exception:  # the connection broke: it is not kept
+                    db.close()
             with self._lock:
                 if not db.closed:
                     self._idle_readers.append(db)
