@@ -21,12 +21,17 @@ from matcher.service.batches import BatchJobs
 from matcher.service.config import Config
 from matcher.service.engine import Engine
 from matcher.store.audit import AuditLog
+from matcher.store.base import ServiceStore
 from matcher.store.jobs import JobStore
 from matcher.store.keys import KeyStore
+from matcher.store.postgres import is_postgres_url, redact
+from matcher.store.queue import JobQueue
 from matcher.store.space import DiskSpace, is_disk_full
 from matcher.store.sqlite import SqliteStore
 
-__all__ = ["PRIVATE_UMASK", "Services", "bootstrap", "configure_threads", "model_id_for", "restrict_permissions"]
+__all__ = [
+    "PRIVATE_UMASK", "Services", "bootstrap", "configure_threads", "model_id_for", "open_store", "restrict_permissions",
+]
 
 PRIVATE_UMASK = 0o077  # files 0600, folders 0700
 _DISK_FULL_EXIT = 28  # the merge process's exit code when the disk is full (ENOSPC's number)
@@ -37,7 +42,7 @@ class Services:
     """Everything the use cases need (`matcher.service.profiles`, the engine's queries, batches)."""
 
     config: Config
-    store: SqliteStore
+    store: ServiceStore
     engine: Engine
     keys: KeyStore
     audit: AuditLog
@@ -57,6 +62,19 @@ def model_id_for(config: Config) -> str:
     return backend_model_id(config.model_id or local or DEFAULT_MODEL_ID, config.backend)
 
 
+def open_store(config: Config) -> ServiceStore:
+    """The store `config.store` names by its scheme (postgresql://), else SQLite in `config.home`.
+    A database that cannot be reached is one `MatcherError` line."""
+    if config.store is None:
+        return SqliteStore(config.home)
+    if is_postgres_url(config.store):
+        from matcher.store.postgres import PostgresStore
+
+        return PostgresStore(config.store, config.home)
+    raise MatcherError(f"MATCHER_STORE '{redact(config.store)}' is not a postgresql:// URL "
+                       "(unset it for the SQLite store in MATCHER_HOME)")
+
+
 def bootstrap(
     config: Config,
     *,
@@ -69,7 +87,7 @@ def bootstrap(
     model (a fake in tests: merges then run in a thread instead of a separate process)."""
     restrict_permissions()
     configure_threads(config)
-    store = SqliteStore(config.home)
+    store = open_store(config)
     own_model = embedder_factory is None
     embedder = CachedEmbedder(
         store,
@@ -81,8 +99,16 @@ def bootstrap(
     state = MatchingState(store, embedder, index=config.index, index_url=config.index_url, policy=policy)
     background = _merge_in_a_process(config, store.space) if own_model else _merge_in_a_thread(store.space)
     engine = Engine(config, store, embedder, state, background_merge=background)
-    batches = BatchJobs(JobStore(store), store.home / "batches", retention_days=config.result_retention_days)
+    batches = BatchJobs(JobStore(store), store.home / "batches", retention_days=config.result_retention_days,
+                        queue=_queue(store))
     return Services(config, store, engine, KeyStore(store), AuditLog(store), batches)
+
+
+def _queue(store: ServiceStore) -> JobQueue | None:
+    """On a shared store batch jobs go through a queue that `matcher worker` processes run."""
+    from matcher.store.postgres import PostgresStore
+
+    return JobQueue(store) if isinstance(store, PostgresStore) else None
 
 
 def restrict_permissions() -> None:

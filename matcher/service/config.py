@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MATCHER_", extra="ignore")
 
     home: Path = Path("data/store")
+    # MATCHER_STORE=postgresql://user:pass@host/db: profiles, keys, jobs and audit rows in PostgreSQL
+    # (shared by every process); unset, they stay in SQLite under MATCHER_HOME
+    store: str | None = None
     model_path: Path | None = None
     model_id: str | None = None
     batch_size: int = 32
@@ -45,6 +48,7 @@ class Settings(BaseSettings):
 @dataclass(frozen=True)
 class Config:
     home: Path
+    store: str | None = None  # a postgresql:// URL, or None for the SQLite store in `home`
     model_path: Path | None = None
     model_id: str | None = None
     batch_size: int = 32
@@ -63,6 +67,7 @@ def load_config(**overrides: object) -> Config:
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
     return Config(
         home=settings.home.expanduser(),
+        store=settings.store or None,
         model_path=settings.model_path,
         model_id=settings.model_id,
         batch_size=settings.batch_size,
