@@ -178,3 +178,28 @@ def test_a_dropped_connection_is_replaced(postgres_url):
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
     np.testing.assert_array_equal(index.search(vectors[:2], 7, countries != "FR")[0], before[0])
     assert index._connection().info.backend_pid != pid
+
+
+def test_the_index_database_defaults_to_a_postgresql_store(monkeypatch):
+    from matcher.service.config import load_config
+
+    for name in ("MATCHER_STORE", "MATCHER_INDEX_URL", "MATCHER_INDEX"):
+        monkeypatch.delenv(name, raising=False)
+    assert load_config(store="postgresql://matcher@db/matcher", index="pgvector").index_url == \
+        "postgresql://matcher@db/matcher"
+    assert load_config(store="postgresql://a@db/a", index_url="postgresql://b@db/b").index_url == "postgresql://b@db/b"
+    assert load_config(index="pgvector").index_url is None
+
+
+def test_one_database_holds_the_store_and_the_graph(postgres_url, tmp_path: Path):
+    fake = FakeEmbedder()
+    services = bootstrap(Config(home=tmp_path / "home", store=postgres_url, index="pgvector", index_url=postgres_url),
+                         embedder_factory=lambda: fake, model_id=fake.model_id)
+    try:
+        services.engine.add(small_pool())
+        corpus = services.engine.corpus()
+        assert isinstance(corpus.index, PgVectorIndex) and _sets(postgres_url) == [corpus.index.table]
+        found = services.engine.match(MatchRequest(profile_id="p001", k=5))
+        assert len(found) == 5 and all(s.country != "FR" for s in found)  # p001 lives in FR
+    finally:
+        services.close()

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from matcher.embed.backends import DEFAULT_BACKEND, Backend
 from matcher.ingest.bounds import ReadLimits
 from matcher.score.scoring import ScoringConfig
+from matcher.store.postgres import is_postgres_url
 
 __all__ = ["Config", "Settings", "load_config"]
 
@@ -41,7 +42,8 @@ class Settings(BaseSettings):
     max_zip_ratio: PositiveInt = ReadLimits.zip_ratio  # how much a zip member may expand
     max_unpacked_bytes: PositiveInt = ReadLimits.unpacked_bytes  # a zip's members together
     index: str = "exact"  # MATCHER_INDEX=exact|exact-single|sklearn|pgvector, see matcher/index/vectors.py
-    index_url: str | None = None  # MATCHER_INDEX_URL=postgresql://...: the database of MATCHER_INDEX=pgvector
+    # MATCHER_INDEX_URL=postgresql://...: the database of MATCHER_INDEX=pgvector (default: MATCHER_STORE's)
+    index_url: str | None = None
     result_retention_days: float = 30.0  # MATCHER_RESULT_RETENTION_DAYS: days a batch result is kept (0: for ever)
 
 
@@ -75,7 +77,7 @@ def load_config(**overrides: object) -> Config:
         backend=settings.backend,
         diversity=settings.diversity,
         index=settings.index,
-        index_url=settings.index_url,
+        index_url=settings.index_url or (settings.store if is_postgres_url(settings.store) else None),
         read_limits=ReadLimits(
             line_bytes=settings.max_line_bytes, field_bytes=settings.max_field_bytes,
             document_bytes=settings.max_document_bytes, zip_ratio=settings.max_zip_ratio,
