@@ -140,3 +140,28 @@ def test_a_serving_replica_is_woken_by_a_write_elsewhere(tmp_path, postgres_url)
     finally:
         serving.close()
         writing.close()
+
+
+def test_a_worker_process_stops_cleanly_on_sigterm(tmp_path, postgres_url):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import ROOT
+
+    env = {**os.environ, "MATCHER_STORE": postgres_url, "MATCHER_HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
+           "HF_HUB_OFFLINE": "1"}
+    worker = subprocess.Popen([sys.executable, "-m", "matcher", "worker", "--poll", "0.1"], env=env,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert "running the jobs of store" in worker.stderr.readline()
+        time.sleep(0.5)
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert worker.returncode == 0 and "ran 0 job(s)" in err
