@@ -114,3 +114,54 @@ def test_a_web_session_made_on_one_replica_is_good_on_another(replicas):
         on_b.cookies = on_a.cookies
         page = on_b.get("/find", follow_redirects=False)
         assert page.status_code == 200 and 'name="csrf"' in page.text
+
+
+def test_a_serving_replica_is_woken_by_a_write_elsewhere(tmp_path, postgres_url):
+    """With polling every minute, only the store's notification can make the write visible in 2 s."""
+    import dataclasses
+    import time
+
+    from matcher.index.state import StatePolicy
+
+    fake = FakeEmbedder()
+    serving = bootstrap(Config(home=tmp_path / "serving", store=postgres_url), embedder_factory=lambda: fake,
+                        model_id=fake.model_id, policy=StatePolicy(poll_seconds=60))
+    writing = _services(postgres_url, tmp_path / "writing")
+    try:
+        writing.engine.add(small_pool())
+        serving.engine.corpus()  # open the state, then serve
+        serving.engine.start_background()
+        time.sleep(0.5)  # the listener is in place
+        writing.engine.add([dataclasses.replace(small_pool(1)[0], id="late", country="KE")])
+        started = time.monotonic()
+        while "late" not in serving.engine.state.view().row_of and time.monotonic() - started < 2:
+            time.sleep(0.02)
+        assert "late" in serving.engine.state.view().row_of
+    finally:
+        serving.close()
+        writing.close()
+
+
+def test_a_worker_process_stops_cleanly_on_sigterm(tmp_path, postgres_url):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import ROOT
+
+    env = {**os.environ, "MATCHER_STORE": postgres_url, "MATCHER_HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
+           "HF_HUB_OFFLINE": "1"}
+    worker = subprocess.Popen([sys.executable, "-m", "matcher", "worker", "--poll", "0.1"], env=env,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert "running the jobs of store" in worker.stderr.readline()
+        time.sleep(0.5)
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert worker.returncode == 0 and "ran 0 job(s)" in err

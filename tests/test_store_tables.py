@@ -179,3 +179,11 @@ def test_a_database_the_role_may_not_change_is_one_error_line(tmp_path, postgres
     with pytest.raises(MatcherError, match="cannot prepare the PostgreSQL store at .*permission denied") as caught:
         PostgresStore(visitor, tmp_path)
     assert "\n" not in str(caught.value)
+
+
+def test_without_psycopg_a_postgresql_store_says_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as on an install without the 'scale' extra
+    with pytest.raises(MatcherError, match=r"needs psycopg 3: install the 'scale' extra"):
+        open_store(Config(home=tmp_path, store="postgresql://matcher@db/matcher"))

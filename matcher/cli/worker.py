@@ -35,12 +35,20 @@ def worker(
     matching state (in MATCHER_HOME, caught up with the store before each job) and keep each
     result in the database, where every replica reads it. A job whose worker stops mid-way is
     marked failed, with the reason, by the next worker or replica that looks. Stop with Ctrl-C or
-    SIGTERM: the job under way is finished first.
+    SIGTERM: the job under way is finished first (Ctrl-C twice stops at once).
     """
     from matcher.service.worker import run_worker
 
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def finish_then_stop(*_: object) -> None:
+        if stop.is_set():  # asked twice: stop now (the job is failed by the next worker that looks)
+            raise KeyboardInterrupt
+        typer.echo("stopping after the job under way (Ctrl-C again to stop now)", err=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, finish_then_stop)
+    signal.signal(signal.SIGINT, finish_then_stop)
     wired = services(home, progress=False)
     try:
         if wired.batches.queue is None:

@@ -60,7 +60,11 @@ def redact(url: str) -> str:
 
 def connect(url: str, *, autocommit: bool = True) -> Any:
     """A psycopg connection; a database that cannot be reached is a `MatcherError` in one line."""
-    import psycopg
+    try:
+        import psycopg
+    except ImportError:
+        raise MatcherError("a postgresql:// store needs psycopg 3: install the 'scale' extra "
+                           "(pip install 'research-partner-matcher[scale]')") from None
 
     try:
         return psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
