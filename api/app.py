@@ -42,6 +42,8 @@ from matcher.domain.errors import (
 from matcher.service.bootstrap import Services, bootstrap
 from matcher.service.config import Config
 from matcher.service.engine import Engine
+from matcher.store.buckets import SharedBuckets
+from matcher.store.postgres import PostgresStore
 
 __all__ = ["create_app"]
 
@@ -96,7 +98,9 @@ def create_app(
         app.state.services = services or bootstrap(config)
         engine: Engine = app.state.services.engine
         engine.start_background()
-        app.state.limiter = RateLimiter(api.rate_limit_per_minute, unit_s=api.rate_limit_unit_s)
+        store = app.state.services.store
+        shared = SharedBuckets(store) if isinstance(store, PostgresStore) else None
+        app.state.limiter = RateLimiter(api.rate_limit_per_minute, unit_s=api.rate_limit_unit_s, shared=shared)
         interrupted = app.state.services.batches.fail_interrupted()
         if interrupted:
             log.warning("%d batch job(s) were running when the service stopped; marked failed", interrupted)

@@ -1,6 +1,7 @@
 """Sharing the service fairly: per-key rate limits that weigh work, and bounded queues for compute.
 
-A request first takes one token from its key's bucket; when its compute is done, it pays for the
+A request first takes one token from its key's bucket (kept in PostgreSQL when the store is, so
+the limit holds across every API replica: `matcher.store.buckets`); when its compute is done, it pays for the
 time it took beyond the first `unit_s` seconds (one more token per `unit_s`). A key that sends
 heavy work therefore waits longer before its next request, in proportion to what it used, while a
 key that sends quick matches is not slowed at all. The bucket may go below zero: the debt is
@@ -24,6 +25,8 @@ from typing import TypeVar
 
 from fastapi import HTTPException
 
+from matcher.store.buckets import SharedBuckets
+
 __all__ = ["RateLimiter", "WorkQueue", "compute"]
 
 T = TypeVar("T")
@@ -33,10 +36,11 @@ class RateLimiter:
     """A token bucket per key: `per_minute` tokens a minute, bursts up to the same number; a
     token is one request or `unit_s` seconds of its compute, whichever is more."""
 
-    def __init__(self, per_minute: int, *, unit_s: float = 0.1):
+    def __init__(self, per_minute: int, *, unit_s: float = 0.1, shared: SharedBuckets | None = None):
         self.rate = per_minute / 60.0
         self.capacity = float(per_minute)
         self.unit_s = unit_s
+        self.shared = shared  # buckets in the PostgreSQL store: the limit holds across every replica
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
@@ -48,6 +52,8 @@ class RateLimiter:
         """0 if the request may go now (and takes a token), else seconds until it may."""
         if self.rate <= 0:
             return 0.0
+        if self.shared is not None:
+            return self.shared.take(key_id, self.rate, self.capacity)
         now = time.monotonic()
         with self._lock:
             tokens = self._refilled(key_id, now)
@@ -61,6 +67,9 @@ class RateLimiter:
         """Pay for compute beyond the first unit (which the request's token covered)."""
         extra = seconds / self.unit_s - 1
         if self.rate <= 0 or extra <= 0:
+            return
+        if self.shared is not None:
+            self.shared.charge(key_id, extra, self.rate, self.capacity)
             return
         now = time.monotonic()
         with self._lock:

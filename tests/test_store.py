@@ -1,4 +1,4 @@
-"""The `Store` contract, run against the SQLite store and the in-memory fake; then what only the
+"""The `Store` contract, run against the SQLite store, the in-memory fake and PostgreSQL; then what only the
 SQLite store promises (WAL, files on disk, migrations)."""
 
 from __future__ import annotations
@@ -23,9 +23,15 @@ from .conftest import small_pool
 STORES: dict[str, Callable[[Path], Store]] = {"sqlite": SqliteStore, "memory": MemoryStore}
 
 
-@pytest.fixture(params=sorted(STORES))
+@pytest.fixture(params=[*sorted(STORES), "postgresql"])
 def store(request, tmp_path) -> Store:
-    made = STORES[request.param](tmp_path)
+    if request.param == "postgresql":  # a fresh database on the session's server (skipped without the package)
+        from matcher.store.postgres import PostgresStore
+
+        # changes are pruned at once here, as in the other stores (in production they are kept a day)
+        made: Store = PostgresStore(request.getfixturevalue("postgres_url"), tmp_path, change_retention_s=0)
+    else:
+        made = STORES[request.param](tmp_path)
     yield made
     made.close()
 

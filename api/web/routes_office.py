@@ -14,6 +14,7 @@ import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.background import BackgroundTask
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import FileResponse, Response
 
@@ -156,4 +157,5 @@ def job_file(request: Request, job_id: str, name: str, caller: AgencyCaller) -> 
     except MatcherError as err:
         raise WebError(404, "The result is not available", f"{str(err)[:1].upper()}{str(err)[1:]}.") from None
     services.audit.record("export", key_id=caller.key.key_id, scope=caller.key.scope, target=job_id, format=name)
-    return FileResponse(path, media_type=FILES[name], filename=name, headers=HEADERS)
+    return FileResponse(path, media_type=FILES[name], filename=name, headers=HEADERS,
+                        background=BackgroundTask(services.batches.release_file, path))

@@ -14,6 +14,7 @@ from api.web.keys import KeyLookup
 from api.web.people import PeopleIndex
 from api.web.session import SessionSigner, session_secret
 from matcher.service.bootstrap import Services
+from matcher.store.postgres import PostgresStore
 
 __all__ = ["WebState", "web_state"]
 
@@ -38,8 +39,17 @@ def web_state(request: Request) -> WebState:
         if state is None:
             services: Services = app_state.services
             state = WebState(
-                signer=SessionSigner(session_secret(services.config.home)), keys=KeyLookup(services.keys),
+                signer=SessionSigner(_secret(services)), keys=KeyLookup(services.keys),
                 people=PeopleIndex(), kept=Kept(), upload_limit=app_state.web_upload_limit,
             )
             app_state.web = state
     return state
+
+
+def _secret(services: Services) -> bytes:
+    """The session signing secret: in the database when it is shared (every replica signs and
+    reads the same sessions), else beside the SQLite store (`session_secret`)."""
+    store = services.store
+    if isinstance(store, PostgresStore):
+        return store.shared_secret("web-session")
+    return session_secret(services.config.home)

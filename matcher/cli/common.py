@@ -7,6 +7,7 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 
+from matcher.domain.errors import MatcherError
 from matcher.service.bootstrap import Services, bootstrap
 from matcher.service.config import load_config
 
@@ -16,8 +17,12 @@ HomeOption = Annotated[Optional[Path], typer.Option("--home", help="Store folder
 
 
 def services(home: Path | None, *, progress: bool = True) -> Services:
-    """The services over the store: settings read once, here, at the edge."""
-    return bootstrap(load_config(home=home), progress=progress)
+    """The services over the store: settings read once, here, at the edge (a store that cannot
+    be opened, e.g. a PostgreSQL server that is down, is one error line)."""
+    try:
+        return bootstrap(load_config(home=home), progress=progress)
+    except MatcherError as err:
+        fail(err)
 
 
 def fail(message: object, code: int = 1) -> NoReturn:

@@ -327,12 +327,18 @@ def _register_subcommands() -> None:
     from matcher.cli.consortium import consortium
     from matcher.cli.eval import eval_app
     from matcher.cli.keys import keys_app
+    from matcher.cli.migrate import EPILOG as MIGRATE_EPILOG
+    from matcher.cli.migrate import migrate
     from matcher.cli.state import state_app
     from matcher.cli.tune import TUNE_EPILOG, tune
+    from matcher.cli.worker import EPILOG as WORKER_EPILOG
+    from matcher.cli.worker import worker
 
     app.command()(consortium)
     app.command()(batch)
     app.command(epilog=EPILOG)(agenda)
+    app.command(epilog=MIGRATE_EPILOG)(migrate)
+    app.command(epilog=WORKER_EPILOG)(worker)
     app.add_typer(eval_app, name="eval")
     app.add_typer(keys_app, name="keys")
     app.add_typer(state_app, name="state")

@@ -64,7 +64,8 @@ def merge_command(
     """
     try:
         engine = services(home).engine
-        info = merge(engine.store, engine.embedder, index=engine.config.index, refit=refit)
+        info = merge(engine.store, engine.embedder, index=engine.config.index, index_url=engine.config.index_url,
+                     refit=refit)
     except MatcherError as err:
         fail(err)
     if info is None:

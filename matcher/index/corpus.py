@@ -230,6 +230,7 @@ def build_corpus(
     generation: int = 0,
     fitted: Fitted | None = None,
     index: str = "exact",
+    index_url: str | None = None,
 ) -> Corpus:
     """A matching state in memory, from profiles and their work vectors (in `corpus_texts` order):
     with freshly fitted parts, or with the given ones (a fresh build under the same fit)."""
@@ -249,4 +250,5 @@ def build_corpus(
     base = builder.finish(work_vectors, rows)
     empty = Segment.empty(base.dim, len(fitted.lexical))
     active = np.ones(len(base), dtype=bool)
-    return Corpus(base, empty, active, fitted, index=index_for(index).fit(base.summary), generation=generation)
+    index_ = index_for(index, index_url).fit(base.summary, groups=base.countries)
+    return Corpus(base, empty, active, fitted, index=index_, generation=generation)

@@ -40,7 +40,7 @@ from matcher.index.corpus import Corpus, Fitted
 from matcher.index.lexical import LexicalModel
 from matcher.index.segment import Segment, SegmentBuilder, corpus_texts, profile_document
 from matcher.index.snapshot import SnapshotError, SnapshotInfo, Snapshots
-from matcher.index.vectors import StackedIndex, VectorIndex, index_for
+from matcher.index.vectors import IN_MEMORY, StackedIndex, VectorIndex, delta_kind, index_for
 from matcher.store.base import Change, Store
 
 __all__ = ["InlineMerger", "MatchingState", "Merger", "StatePolicy", "ThreadMerger", "merge"]
@@ -90,12 +90,14 @@ class MatchingState:
         embedder: CachedEmbedder,
         *,
         index: str = "exact",
+        index_url: str | None = None,
         policy: StatePolicy | None = None,
         merger: Merger | None = None,
     ):
         self.store = store
         self.embedder = embedder
         self.index_kind = index
+        self.index_url = index_url  # the database of a pgvector index
         self.policy = policy or StatePolicy()
         self.merger: Merger = merger or InlineMerger()
         self.snapshots = Snapshots(store.state_dir, embedder.model_id)
@@ -215,7 +217,7 @@ class MatchingState:
             return db.pruned_through() <= info.generation <= db.generation()
 
     def _tip_on(self, segment: Segment, fitted: Fitted, info: SnapshotInfo) -> _Tip:
-        index = index_for(self.index_kind).fit(segment.summary)
+        index = index_for(self.index_kind, self.index_url).fit(segment.summary, groups=segment.countries)
         active = np.ones(len(segment), dtype=bool)
         empty = Segment.empty(segment.dim, len(fitted.lexical))
         view = Corpus(segment, empty, active, fitted, index=index, generation=info.generation)
@@ -262,7 +264,7 @@ class MatchingState:
         active = np.concatenate([active, np.ones(len(added), dtype=bool)])
         index: VectorIndex = tip.base_index
         if len(delta):
-            index = StackedIndex([tip.base_index, index_for(self.index_kind).fit(delta.summary)])
+            index = StackedIndex([tip.base_index, index_for(delta_kind(self.index_kind)).fit(delta.summary)])
         tip.view = Corpus(view.base, delta, active, view.fitted, index=index, generation=view.generation)
         tip.versions.update((c.profile_id, c.version) for c in fresh)
         tip.erasures.extend(c.version for c in fresh if c.profile is None)
@@ -362,17 +364,23 @@ class _Behind(Exception):
 
 
 def merge(
-    store: Store, embedder: CachedEmbedder, *, index: str = "exact", refit: bool = False
+    store: Store, embedder: CachedEmbedder, *, index: str = "exact", index_url: str | None = None,
+    refit: bool = False,
 ) -> SnapshotInfo | None:
     """Fold every write into a new snapshot (refitting when asked), from a consistent read of the
-    store, holding the snapshot lock. Safe in any process; the live states pick it up on refresh."""
-    worker = MatchingState(store, embedder, index=index)
+    store, holding the snapshot lock. Safe in any process; the live states pick it up on refresh.
+    An index outside the process (pgvector) is built for the new snapshot here, before any state
+    swaps to it."""
+    worker = MatchingState(store, embedder, index=index, index_url=index_url)
     with worker.snapshots.lock():
         tip = worker._open(worker.snapshots.current(), locked=True)
         if tip is None:
             return None
         worker._catch_up(tip, live=False)
-        return worker._write_merged(tip, refit=refit)
+        info = worker._write_merged(tip, refit=refit)
+        if info is not None and info != tip.info and index not in IN_MEMORY:
+            worker._open(info, locked=True)
+        return info
 
 
 class InlineMerger:
@@ -387,7 +395,7 @@ class InlineMerger:
             return
         self._busy = True
         try:
-            merge(state.store, state.embedder, index=state.index_kind, refit=refit)
+            merge(state.store, state.embedder, index=state.index_kind, index_url=state.index_url, refit=refit)
             state.refresh()  # swaps to the new snapshot; a merge it asks for waits for the next write
         except Exception as err:
             log.warning("merging the matching state failed (%s); it goes on with the writes in memory", err)
@@ -404,7 +412,7 @@ class ThreadMerger:
 
     def __init__(self, run: Callable[[MatchingState, bool], None] | None = None):
         self._run = run or (lambda state, refit: None if merge(
-            state.store, state.embedder, index=state.index_kind, refit=refit) else None)
+            state.store, state.embedder, index=state.index_kind, index_url=state.index_url, refit=refit) else None)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._failed_at = -float("inf")

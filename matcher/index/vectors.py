@@ -13,6 +13,11 @@ many it wants, so an index is free to scan, to use a graph, or to ask a database
 - `StackedIndex`: indexes over consecutive blocks of rows searched as one (the matching state's
   base and the rows added since); each part is searched with its share of `allowed` and the
   results merged.
+- `PgVectorIndex` (`matcher.index.pgvector`, `MATCHER_INDEX=pgvector`): an HNSW graph in PostgreSQL
+  with pgvector, for the matching state's base; the rows added since stay in memory, exact.
+
+`fit(vectors, groups)` may be given a label per row (the country): an index may use it to express
+`allowed` compactly (the pgvector index does; the in-memory ones need not).
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from matcher.domain.errors import MatcherError
 from matcher.index import half
 from matcher.store.atomic import save_npy_atomic
 
-__all__ = ["ExactIndex", "SklearnIndex", "StackedIndex", "VectorIndex", "index_for", "top_n"]
+__all__ = ["IN_MEMORY", "ExactIndex", "SklearnIndex", "StackedIndex", "VectorIndex", "delta_kind", "index_for", "top_n"]
 
 FEW = 8  # score only the allowed rows when they are fewer than 1/FEW of all rows
 
@@ -49,7 +55,7 @@ class VectorIndex(Protocol):
     """Nearest rows by cosine. `search` returns, for each query, the `n` best rows that `allowed`
     admits (all rows when None), best first, ties by row; fewer when fewer are allowed."""
 
-    def fit(self, vectors: np.ndarray) -> VectorIndex: ...
+    def fit(self, vectors: np.ndarray, groups: np.ndarray | None = None) -> VectorIndex: ...
 
     def search(
         self, queries: np.ndarray, n: int, allowed: np.ndarray | None = None
@@ -80,7 +86,7 @@ class ExactIndex:
     def __init__(self, *, precision: str = "half"):
         self.precision = precision
 
-    def fit(self, vectors: np.ndarray) -> ExactIndex:
+    def fit(self, vectors: np.ndarray, groups: np.ndarray | None = None) -> ExactIndex:
         if self.precision not in ("half", "single"):
             raise ValueError("precision must be 'half' or 'single'")
         _check(vectors)
@@ -136,7 +142,7 @@ class SklearnIndex:
     def __init__(self, *, n_jobs: int | None = None):
         self.n_jobs = n_jobs
 
-    def fit(self, vectors: np.ndarray) -> SklearnIndex:
+    def fit(self, vectors: np.ndarray, groups: np.ndarray | None = None) -> SklearnIndex:
         from sklearn.neighbors import NearestNeighbors
 
         _check(vectors)
@@ -181,7 +187,7 @@ class StackedIndex:
         self.parts = tuple(p for p in parts if len(p))
         self.starts = np.cumsum([0, *(len(p) for p in self.parts)]).astype(np.int64)
 
-    def fit(self, vectors: np.ndarray) -> StackedIndex:
+    def fit(self, vectors: np.ndarray, groups: np.ndarray | None = None) -> StackedIndex:
         raise TypeError("a StackedIndex is made of fitted parts")
 
     def __len__(self) -> int:
@@ -206,12 +212,28 @@ class StackedIndex:
         raise TypeError("save the parts of a StackedIndex")
 
 
-def index_for(kind: str) -> VectorIndex:
-    """A new, unfitted index of a configured kind: exact (float16), exact-single or sklearn."""
+IN_MEMORY = ("exact", "exact-single", "sklearn")  # kinds whose rows live in the process
+
+
+def delta_kind(kind: str) -> str:
+    """The index kind for the rows written since the base: the base's when it lives in memory, the
+    exact scan otherwise (a few thousand rows, changing with every write)."""
+    return kind if kind in IN_MEMORY else "exact"
+
+
+def index_for(kind: str, url: str | None = None) -> VectorIndex:
+    """A new, unfitted index of a configured kind: exact (float16), exact-single, sklearn, or
+    pgvector (in the PostgreSQL database at `url`)."""
     if kind == "exact":
         return ExactIndex()
     if kind == "exact-single":
         return ExactIndex(precision="single")
     if kind == "sklearn":
         return SklearnIndex()
-    raise ValueError(f"unknown index '{kind}'; choose exact, exact-single or sklearn")
+    if kind == "pgvector":
+        if not url:
+            raise MatcherError("MATCHER_INDEX=pgvector needs its database: set MATCHER_INDEX_URL=postgresql://...")
+        from matcher.index.pgvector import PgVectorIndex
+
+        return PgVectorIndex(url)
+    raise ValueError(f"unknown index '{kind}'; choose exact, exact-single, sklearn or pgvector")

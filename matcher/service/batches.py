@@ -2,6 +2,13 @@
 survives restarts) and its result under MATCHER_HOME/batches/<id>/. A job that was running when
 the service stopped is reported as failed with that reason, never lost silently.
 
+On a shared store (PostgreSQL, with a `JobQueue`) a job is only enqueued here, with its plan (the
+request, serialised); a `matcher worker` process claims and runs it (`matcher.service.worker`) and
+keeps its `result.json` in the database, not on its disk. Every replica reads the result from
+there; a rendered file is made for one download in a folder of its own (`result_file`) and
+removed once sent (`release_file`). An erasure rewrites the kept result in the database under a
+row lock, so no copy anywhere keeps the profile.
+
 Results are kept for a retention period (`Config.result_retention_days`, 30 days by default) and
 then removed; the job answers that it has expired. Erasure removes a profile from every kept
 result that names it: the store records which profiles each result names (`JobStore.hold`), so an
@@ -10,15 +17,20 @@ erasure rewrites only those results, and only their `result.json` (`matcher.expo
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from matcher.assign.programme import BatchRequest, BatchResult, run_batch
 from matcher.domain.errors import JobExpired, JobNotFound, MatcherError
@@ -33,13 +45,18 @@ from matcher.export.results import (
     write_data,
 )
 from matcher.index.corpus import Corpus
+from matcher.store.atomic import write_bytes_atomic
 from matcher.store.jobs import JobStore
 
-__all__ = ["DEFAULT_RETENTION_DAYS", "INTERRUPTED", "BatchJobs"]
+if TYPE_CHECKING:
+    from matcher.store.queue import JobQueue
+
+__all__ = ["ABANDONED", "DEFAULT_RETENTION_DAYS", "INTERRUPTED", "BatchJobs", "plan_from_json", "plan_to_json"]
 
 log = logging.getLogger("matcher.batches")
 
 INTERRUPTED = "the service stopped while this job was running; start it again"
+ABANDONED = "the worker running this job stopped; start it again"
 DEFAULT_RETENTION_DAYS = 30.0
 _KEPT = ("queued", "running", "done")  # statuses whose folder may hold a result
 
@@ -47,10 +64,12 @@ _KEPT = ("queued", "running", "done")  # statuses whose folder may hold a result
 class BatchJobs:
     """`retention_days` <= 0 keeps results for ever."""
 
-    def __init__(self, jobs: JobStore, root: Path, *, retention_days: float = DEFAULT_RETENTION_DAYS):
+    def __init__(self, jobs: JobStore, root: Path, *, retention_days: float = DEFAULT_RETENTION_DAYS,
+                 queue: JobQueue | None = None):
         self.jobs = jobs
         self.root = root
         self.retention_days = retention_days
+        self.queue = queue
         self._workers: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -60,20 +79,27 @@ class BatchJobs:
         """Queue a batch over the matching state `corpus()` gives when it runs; its status now."""
         self.sweep()
         job_id = self.jobs.create(described, key_id)
+        if self.queue is not None:  # a worker process runs it
+            self.queue.enqueue(job_id, plan_to_json(request))
+            return self.jobs.get(job_id)
 
         def work() -> None:
-            try:
-                result = run_batch(corpus(), request, lambda done, total: self.jobs.progress(job_id, done, total))
-                self.finish(job_id, result)
-            except Exception as err:  # the job fails with a message; the service goes on
-                log.error("batch job %s failed: %s", job_id, type(err).__name__)
-                self.jobs.fail(job_id, str(err) or type(err).__name__)
+            self.run(job_id, corpus, request)
 
         with self._lock:
             if self._workers is None:
                 self._workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
             self._workers.submit(work)
         return self.jobs.get(job_id)
+
+    def run(self, job_id: str, corpus: Callable[[], Corpus], request: BatchRequest) -> None:
+        """Run a job to its end: done with its result kept, or failed with the reason."""
+        try:
+            result = run_batch(corpus(), request, lambda done, total: self.jobs.progress(job_id, done, total))
+            self.finish(job_id, result)
+        except Exception as err:  # the job fails with a message; the service goes on
+            log.error("batch job %s failed: %s", job_id, type(err).__name__)
+            self.jobs.fail(job_id, str(err) or type(err).__name__)
 
     def finish(self, job_id: str, result: BatchResult) -> None:
         """Keep the result: its holders first, then its files without any profile erased meanwhile
@@ -87,7 +113,30 @@ class BatchJobs:
             with folder_lock(folder):
                 gone = set(ids) - set(self.jobs.store.content_hashes(ids))
                 write_data(without_profiles(data, gone), folder)
+                if self.queue is not None:
+                    self.queue.put_result(job_id, (folder / "result.json").read_bytes())
+        if self.queue is not None:
+            shutil.rmtree(folder, ignore_errors=True)  # the database keeps it
+            # a profile erased after `gone` was read: its erasure may have looked before the result
+            # was there, so look again now that it is (one of the two sees the other)
+            for late in set(ids) - gone - set(self.jobs.store.content_hashes(ids)):
+                self._scrub_shared(job_id, late)
         self.jobs.finish(job_id, result.summary())
+
+    def _scrub_shared(self, job_id: str, profile_id: str) -> bool:
+        """Rewrite a result kept in the database without a profile (under its row lock)."""
+        def without(raw: bytes) -> bytes | None:
+            with tempfile.TemporaryDirectory(dir=self._serving()) as tmp:
+                write_bytes_atomic(Path(tmp) / "result.json", raw)
+                return (Path(tmp) / "result.json").read_bytes() if scrub_profile(Path(tmp), profile_id) else None
+
+        return self.queue.rewrite_result(job_id, without) if self.queue is not None else False
+
+    def _serving(self) -> Path:
+        """Where a shared store's results are rendered for one download (beside `root`, not in it)."""
+        folder = self.root.with_name(self.root.name + "-serving")
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def get(self, job_id: str) -> dict[str, Any]:
         job = self.jobs.get(job_id)
@@ -102,22 +151,50 @@ class BatchJobs:
             raise JobExpired(job_id, self.retention_days)
         if job["status"] != "done":
             raise MatcherError(f"batch job '{job_id}' is {job['status']}, it has no result")
+        if self.queue is not None:
+            found = self.queue.get_result(job_id)
+            if found is None:  # another kind of job (an agenda)
+                raise JobNotFound(job_id)
+            return orjson.loads(found[1])  # type: ignore[no-any-return]
         if not (self.root / job_id / "result.json").exists():  # another kind of job (an agenda)
             raise JobNotFound(job_id)
         return read_result(self.root / job_id)
 
     def result_file(self, job_id: str, name: str) -> Path:
-        self.result(job_id)
-        return rendered(self.root / job_id, name)
+        """A rendered file of the result. On a shared store it is made in a folder of its own for
+        this one download: pass the path to `release_file` once it is sent."""
+        data = self.result(job_id)
+        if self.queue is None:
+            return rendered(self.root / job_id, name)
+        folder = Path(tempfile.mkdtemp(prefix=f"{job_id}-", dir=self._serving()))
+        write_bytes_atomic(folder / "result.json", orjson.dumps(data))
+        return rendered(folder, name)
+
+    def release_file(self, path: Path) -> None:
+        """A download from `result_file` was sent: its folder goes (a shared store's only)."""
+        if self.queue is not None and path.parent.parent == self._serving():
+            shutil.rmtree(path.parent, ignore_errors=True)
 
     def fail_interrupted(self) -> int:
         """At start-up: jobs left queued or running by a stopped service are failed, with the
-        reason; then the kept results are swept (`sweep`)."""
+        reason; then the kept results are swept (`sweep`). On a shared store only jobs whose
+        worker is gone are (queued ones wait for a worker; running ones may be another's)."""
+        if self.queue is not None:
+            shutil.rmtree(self._serving(), ignore_errors=True)  # downloads a stopped process left
+            return self.fail_abandoned()
         unfinished = self.jobs.unfinished()
         for job_id in unfinished:
             self.jobs.fail(job_id, INTERRUPTED)
         self.sweep()
         return len(unfinished)
+
+    def fail_abandoned(self) -> int:
+        """Shared store: jobs marked running whose worker stopped are failed, with the reason."""
+        gone = self.queue.abandoned() if self.queue is not None else []
+        for job_id in gone:
+            self.jobs.fail(job_id, ABANDONED)
+        self.sweep()
+        return len(gone)
 
     def sweep(self) -> None:
         """Remove results past the retention period, folders no kept job owns (failed or expired
@@ -135,7 +212,7 @@ class BatchJobs:
                     with folder_lock(folder):  # every writer of a result holds it: no write is under way
                         for stray in folder.glob(".*.tmp"):
                             stray.unlink(missing_ok=True)
-        for job_id in self.jobs.unindexed():
+        for job_id in [] if self.queue is not None else self.jobs.unindexed():  # a worker records them first
             try:
                 self.jobs.hold(job_id, result_ids(read_result(self.root / job_id)))
             except (OSError, ValueError, KeyError) as err:
@@ -145,7 +222,11 @@ class BatchJobs:
         """Erasure: drop a profile's rows from every kept result naming it, and its id from the
         jobs' records; how many results were rewritten."""
         self.sweep()
-        scrubbed = sum(scrub_profile(self.root / job_id, profile_id) for job_id in self.jobs.holding(profile_id))
+        holding = self.jobs.holding(profile_id)
+        if self.queue is not None:
+            scrubbed = sum(self._scrub_shared(job_id, profile_id) for job_id in holding)
+        else:
+            scrubbed = sum(scrub_profile(self.root / job_id, profile_id) for job_id in holding)
         self.jobs.forget(profile_id)
         return scrubbed
 
@@ -158,6 +239,8 @@ class BatchJobs:
             if self._workers is not None:
                 self._workers.shutdown(wait=False, cancel_futures=True)
                 self._workers = None
+        if self.queue is not None:
+            self.queue.close()
 
     def _past_retention(self, job: dict[str, Any]) -> bool:
         finished = job.get("finished_at")
@@ -168,4 +251,32 @@ class BatchJobs:
 
     def _expire(self, job_id: str) -> None:
         self.jobs.expire(job_id, f"expired: results are kept for {self.retention_days:g} days after they finish")
+        if self.queue is not None:
+            self.queue.drop_result(job_id)
         shutil.rmtree(self.root / job_id, ignore_errors=True)
+
+
+def plan_to_json(request: BatchRequest) -> str:
+    """A batch request as JSON (sets as sorted lists), for a worker to run."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, frozenset | set):
+            return sorted(value)
+        if isinstance(value, tuple | list):
+            return [plain(v) for v in value]
+        return value
+
+    return json.dumps({f.name: plain(getattr(request, f.name)) for f in dataclasses.fields(request)}, sort_keys=True)
+
+
+def plan_from_json(text: str) -> BatchRequest:
+    data = json.loads(text)
+    sides = data.get("sides")
+    return BatchRequest(
+        mode=data["mode"], k=data["k"], capacity=data["capacity"], pool=tuple(data["pool"]),
+        pool_countries=None if data["pool_countries"] is None else frozenset(data["pool_countries"]),
+        exclude_countries=frozenset(data["exclude_countries"]), cross_border=data["cross_border"],
+        exclude_conflicts=data["exclude_conflicts"],
+        sides=None if sides is None else (frozenset(sides[0]), frozenset(sides[1])),
+        side_names=(data["side_names"][0], data["side_names"][1]), memory_bytes=data["memory_bytes"],
+        min_score=data["min_score"],
+    )

@@ -23,14 +23,16 @@ from matcher.service.batches import BatchJobs
 from matcher.service.config import Config
 from matcher.service.engine import Engine
 from matcher.store.audit import AuditLog
-from matcher.store.base import Store
+from matcher.store.base import ServiceStore, Store
 from matcher.store.jobs import JobStore
 from matcher.store.keys import KeyStore
+from matcher.store.postgres import is_postgres_url, redact
+from matcher.store.queue import JobQueue
 from matcher.store.space import DiskSpace, is_disk_full
 from matcher.store.sqlite import SqliteStore
 
 __all__ = [
-    "PRIVATE_UMASK", "Services", "bootstrap", "configure_threads", "model_embedder", "model_id_for",
+    "PRIVATE_UMASK", "Services", "bootstrap", "configure_threads", "model_embedder", "model_id_for", "open_store",
     "restrict_permissions",
 ]
 
@@ -43,7 +45,7 @@ class Services:
     """Everything the use cases need (`matcher.service.profiles`, the engine's queries, batches)."""
 
     config: Config
-    store: SqliteStore
+    store: ServiceStore
     engine: Engine
     keys: KeyStore
     audit: AuditLog
@@ -80,6 +82,19 @@ def _single_model_id(path: Path | None, model_id: str | None, backend: str) -> s
     return backend_model_id(model_id or local or DEFAULT_MODEL_ID, backend)
 
 
+def open_store(config: Config) -> ServiceStore:
+    """The store `config.store` names by its scheme (postgresql://), else SQLite in `config.home`.
+    A database that cannot be reached is one `MatcherError` line."""
+    if config.store is None:
+        return SqliteStore(config.home)
+    if is_postgres_url(config.store):
+        from matcher.store.postgres import PostgresStore
+
+        return PostgresStore(config.store, config.home)
+    raise MatcherError(f"MATCHER_STORE '{redact(config.store)}' is not a postgresql:// URL "
+                       "(unset it for the SQLite store in MATCHER_HOME)")
+
+
 def bootstrap(
     config: Config,
     *,
@@ -92,7 +107,7 @@ def bootstrap(
     model (a fake in tests: merges then run in a thread instead of a separate process)."""
     restrict_permissions()
     configure_threads(config)
-    store = SqliteStore(config.home)
+    store = open_store(config)
     own_model = embedder_factory is None
     embedder = CachedEmbedder(
         store,
@@ -101,11 +116,19 @@ def bootstrap(
         progress=progress,
         kernel=kernel_tag(config.backend) if own_model else "custom",
     )
-    state = MatchingState(store, embedder, index=config.index, policy=policy)
+    state = MatchingState(store, embedder, index=config.index, index_url=config.index_url, policy=policy)
     background = _merge_in_a_process(config, store.space) if own_model else _merge_in_a_thread(store.space)
     engine = Engine(config, store, embedder, state, background_merge=background)
-    batches = BatchJobs(JobStore(store), store.home / "batches", retention_days=config.result_retention_days)
+    batches = BatchJobs(JobStore(store), store.home / "batches", retention_days=config.result_retention_days,
+                        queue=_queue(store))
     return Services(config, store, engine, KeyStore(store), AuditLog(store), batches)
+
+
+def _queue(store: ServiceStore) -> JobQueue | None:
+    """On a shared store batch jobs go through a queue that `matcher worker` processes run."""
+    from matcher.store.postgres import PostgresStore
+
+    return JobQueue(store) if isinstance(store, PostgresStore) else None
 
 
 def restrict_permissions() -> None:
@@ -161,7 +184,7 @@ def _merge_in_a_thread(space: DiskSpace) -> Callable[[MatchingState, bool], None
 
     def run(state: MatchingState, refit: bool) -> None:
         with space.writing():
-            merge(state.store, state.embedder, index=state.index_kind, refit=refit)
+            merge(state.store, state.embedder, index=state.index_kind, index_url=state.index_url, refit=refit)
 
     return run
 
@@ -171,7 +194,7 @@ def _merge_main(config: Config, refit: bool) -> None:
     os.nice(10)
     services = bootstrap(config)
     try:
-        merge(services.store, services.engine.embedder, index=config.index, refit=refit)
+        merge(services.store, services.engine.embedder, index=config.index, index_url=config.index_url, refit=refit)
     except Exception as err:
         if is_disk_full(err):
             raise SystemExit(_DISK_FULL_EXIT) from err

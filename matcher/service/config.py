@@ -12,6 +12,7 @@ from matcher.domain.errors import MatcherError
 from matcher.embed.backends import DEFAULT_BACKEND, Backend
 from matcher.ingest.bounds import ReadLimits
 from matcher.score.scoring import ScoringConfig
+from matcher.store.postgres import is_postgres_url
 
 __all__ = ["Config", "Settings", "load_config", "parse_models"]
 
@@ -22,6 +23,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MATCHER_", extra="ignore")
 
     home: Path = Path("data/store")
+    # MATCHER_STORE=postgresql://user:pass@host/db: profiles, keys, jobs and audit rows in PostgreSQL
+    # (shared by every process); unset, they stay in SQLite under MATCHER_HOME
+    store: str | None = None
     model_path: Path | None = None
     model_id: str | None = None
     # MATCHER_MODELS: the quality mode, several models averaged, e.g. "packaged,models/tuned-20261207-0800"
@@ -40,13 +44,16 @@ class Settings(BaseSettings):
     max_document_bytes: PositiveInt = ReadLimits.document_bytes  # a JSON document read whole
     max_zip_ratio: PositiveInt = ReadLimits.zip_ratio  # how much a zip member may expand
     max_unpacked_bytes: PositiveInt = ReadLimits.unpacked_bytes  # a zip's members together
-    index: str = "exact"  # MATCHER_INDEX=exact|exact-single|sklearn, see matcher/index.py
+    index: str = "exact"  # MATCHER_INDEX=exact|exact-single|sklearn|pgvector, see matcher/index/vectors.py
+    # MATCHER_INDEX_URL=postgresql://...: the database of MATCHER_INDEX=pgvector (default: MATCHER_STORE's)
+    index_url: str | None = None
     result_retention_days: float = 30.0  # MATCHER_RESULT_RETENTION_DAYS: days a batch result is kept (0: for ever)
 
 
 @dataclass(frozen=True)
 class Config:
     home: Path
+    store: str | None = None  # a postgresql:// URL, or None for the SQLite store in `home`
     model_path: Path | None = None
     model_id: str | None = None
     models: tuple[Path | None, ...] = ()  # two or more: the quality mode (None: the packaged model)
@@ -55,6 +62,7 @@ class Config:
     backend: Backend = DEFAULT_BACKEND
     diversity: float = 0.1
     index: str = "exact"
+    index_url: str | None = None
     read_limits: ReadLimits = field(default_factory=ReadLimits)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     result_retention_days: float = 30.0
@@ -83,6 +91,7 @@ def load_config(**overrides: object) -> Config:
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
     return Config(
         home=settings.home.expanduser(),
+        store=settings.store or None,
         model_path=settings.model_path,
         model_id=settings.model_id,
         models=parse_models(settings.models),
@@ -91,6 +100,7 @@ def load_config(**overrides: object) -> Config:
         backend=settings.backend,
         diversity=settings.diversity,
         index=settings.index,
+        index_url=settings.index_url or (settings.store if is_postgres_url(settings.store) else None),
         read_limits=ReadLimits(
             line_bytes=settings.max_line_bytes, field_bytes=settings.max_field_bytes,
             document_bytes=settings.max_document_bytes, zip_ratio=settings.max_zip_ratio,

@@ -90,7 +90,9 @@ class Engine:
         self.state = state
         self._background_merge = background_merge
         self._poller: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set when the store says another process changed profiles
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -111,24 +113,36 @@ class Engine:
 
     def start_background(self) -> None:
         """Serve mode: merges run off the request path (see the class) and a thread picks up other
-        processes' writes every second or two."""
+        processes' writes every second or two, or as soon as a shared store notifies them."""
         if self._poller is not None:
             return
         self.state.merger = ThreadMerger(self._background_merge)
         self._stop.clear()
         self._poller = threading.Thread(target=self._poll, name="state-refresh", daemon=True)
         self._poller.start()
+        listen = getattr(self.store, "listen", None)  # a shared store (PostgreSQL) notifies its changes
+        if listen is not None:
+            self._listener = threading.Thread(target=listen, args=(self._stop, lambda _: self._wake.set()),
+                                              name="store-listen", daemon=True)
+            self._listener.start()
 
     def stop_background(self) -> None:
         self._stop.set()
-        if self._poller is not None:
-            self._poller.join(10)
-        self._poller = None
+        self._wake.set()
+        for thread in (self._poller, self._listener):
+            if thread is not None:
+                thread.join(10)
+        self._poller = self._listener = None
         self.state.merger.wait(60)
         self.state.merger = InlineMerger()
 
     def _poll(self) -> None:
-        while not self._stop.wait(self.state.policy.poll_seconds):
+        """Catch up every `poll_seconds`, and at once when the store notifies a change."""
+        while not self._stop.is_set():
+            self._wake.wait(self.state.policy.poll_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.state.refresh(paced=True)
             except Exception as err:  # the current view stays in use
@@ -158,12 +172,12 @@ class Engine:
         info = self.state.snapshots.current()
         policy = self.state.policy
         if info is None:
-            merge(self.store, self.embedder, index=self.config.index)
+            merge(self.store, self.embedder, index=self.config.index, index_url=self.config.index_url)
             return
         changed = self.store.count_changed_since(info.generation)
         if changed > policy.fold_threshold(info.rows):
             refit = info.changed_since_fit + changed > policy.refit_share * max(info.fit_rows, 1)
-            merge(self.store, self.embedder, index=self.config.index, refit=refit)
+            merge(self.store, self.embedder, index=self.config.index, index_url=self.config.index_url, refit=refit)
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -222,7 +236,7 @@ class Engine:
             if idle:
                 break
         try:
-            merge(self.store, self.embedder, index=self.config.index)
+            merge(self.store, self.embedder, index=self.config.index, index_url=self.config.index_url)
             self.state.refresh()
         except Exception as err:
             log.warning("the erasure's merge failed (%s); removing the snapshot that still holds the profile", err)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Sequence
 
-from matcher.store.sqlite import SqliteStore
+from matcher.store.base import ServiceStore, utc_now
 
 __all__ = ["AuditLog"]
 
@@ -31,16 +30,13 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL DEFAULT '{}'
 );
 """
-_INSERT = (
-    "INSERT INTO audit(at, key_id, scope, action, target, detail) "
-    "VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', ?, 'unixepoch'), ?, ?, ?, ?, ?)"
-)
+_INSERT = "INSERT INTO audit(at, key_id, scope, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)"
 QUEUED = frozenset({"match", "consortium"})
 FLUSH_SECONDS = 0.25
 
 
 class AuditLog:
-    def __init__(self, store: SqliteStore):
+    def __init__(self, store: ServiceStore):
         self.store = store
         store.ensure_schema(_DDL)
         self._queue: list[Sequence[object]] = []
@@ -52,7 +48,7 @@ class AuditLog:
         self, action: str, *, key_id: str | None, scope: str | None, target: str | None = None, **detail: object
     ) -> None:
         """`detail` holds counts and flags only (k, has_text, n_results...), never raw text."""
-        row = (time.time(), key_id, scope, action, target, json.dumps(detail, sort_keys=True))
+        row = (utc_now(millis=True), key_id, scope, action, target, json.dumps(detail, sort_keys=True))
         if action not in QUEUED:
             self.flush()
             self.store.executemany(_INSERT, [row])

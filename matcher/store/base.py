@@ -2,16 +2,18 @@
 
 `Store` holds profiles and their works, numbers every change (a change log: the store's generation
 is the last change's number), reads a consistent view of itself (`reader`), and keeps the embedding
-cache. `SqliteStore` (`matcher.store.sqlite`) is the embedded default; an in-memory fake
-(`matcher.testing.memory`) passes the same contract suite (`tests/test_store.py`), and another
-backend plugs in by offering these methods.
+cache. `SqliteStore` (`matcher.store.sqlite`) is the embedded default; `PostgresStore`
+(`matcher.store.postgres`, MATCHER_STORE=postgresql://...) is shared by many processes; an
+in-memory fake (`matcher.testing.memory`) passes the same contract suite (`tests/test_store.py`),
+and another backend plugs in by offering these methods.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection, Iterator, Sequence
+import time
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +22,12 @@ from typing import Protocol
 import numpy as np
 
 from matcher.domain.profiles import Profile
+from matcher.store.space import DiskSpace
 
-__all__ = ["Change", "Store", "StoreReader", "UpsertResult", "family_model_id", "text_hash"]
+__all__ = [
+    "Change", "ServiceStore", "SqlTables", "Store", "StoreReader", "UpsertResult", "family_model_id", "text_hash",
+    "utc_now",
+]
 
 
 def text_hash(text: str) -> str:
@@ -132,3 +138,42 @@ class Store(Protocol):
     def cache_size(self, model_id: str) -> int: ...
 
     def close(self) -> None: ...
+
+
+class SqlTables(Protocol):
+    """What the store's other repositories (keys, jobs, audit) need: statements in the SQL both
+    backends speak (`?` placeholders, `ON CONFLICT`, `LIKE`; timestamps passed in as `utc_now()`
+    text), run by the store. `dialect` is "sqlite" or "postgresql"."""
+
+    dialect: str
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]: ...
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]: ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None: ...
+
+    def ensure_schema(self, ddl: str) -> None: ...
+
+
+class ServiceStore(Store, SqlTables, Protocol):
+    """A store the service runs on (SQLite or PostgreSQL): the `Store` contract, the repositories'
+    tables, and what erasure and the health check need."""
+
+    space: DiskSpace
+
+    def listing(self, values: Iterable[str]) -> list[Profile]:
+        """Profiles whose works list any of `values` (ids or names) among their co-authors."""
+        ...
+
+    def checkpoint(self) -> bool:
+        """After an erasure: no file the store controls keeps the erased rows; False if that must wait."""
+        ...
+
+
+def utc_now(offset_s: float = 0.0, *, millis: bool = False) -> str:
+    """The time `offset_s` seconds from now, as the stores keep it: 2026-01-31T12:00:00Z
+    (with milliseconds, 2026-01-31T12:00:00.123Z, for the audit trail)."""
+    at = time.time() + offset_s
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at))
+    return f"{text}.{int(at * 1000) % 1000:03d}Z" if millis else f"{text}Z"

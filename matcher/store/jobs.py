@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from matcher.domain.errors import JobNotFound
-from matcher.store.sqlite import SqliteStore
+from matcher.store.base import ServiceStore, utc_now
 
 __all__ = ["JobStore"]
 
@@ -43,7 +43,7 @@ ERASED = "[erased]"
 
 
 class JobStore:
-    def __init__(self, store: SqliteStore):
+    def __init__(self, store: ServiceStore):
         self.store = store
         store.ensure_schema(_DDL)
 
@@ -57,14 +57,12 @@ class JobStore:
         self.store.execute("UPDATE batch_jobs SET status='running', done=?, total=? WHERE id=?", (done, total, job_id))
 
     def finish(self, job_id: str, summary: str) -> None:
-        self.store.execute(
-            "UPDATE batch_jobs SET status='done', done=total, summary=?, "
-            "finished_at=strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id=?", (summary, job_id))
+        self.store.execute("UPDATE batch_jobs SET status='done', done=total, summary=?, finished_at=? WHERE id=?",
+                           (summary, utc_now(), job_id))
 
     def fail(self, job_id: str, error: str) -> None:
-        self.store.execute(
-            "UPDATE batch_jobs SET status='failed', error=?, finished_at=strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
-            "WHERE id=?", (error, job_id))
+        self.store.execute("UPDATE batch_jobs SET status='failed', error=?, finished_at=? WHERE id=?",
+                           (error, utc_now(), job_id))
 
     def unfinished(self) -> list[str]:
         """Jobs still queued or running."""
@@ -90,7 +88,7 @@ class JobStore:
 
     def hold(self, job_id: str, profile_ids: Iterable[str]) -> None:
         """Record that the result of `job_id` names these profiles."""
-        self.store.executemany("INSERT OR IGNORE INTO batch_holders(profile_id, job_id) VALUES (?, ?)",
+        self.store.executemany("INSERT INTO batch_holders(profile_id, job_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                                [(pid, job_id) for pid in profile_ids])
 
     def holding(self, profile_id: str) -> list[str]:
@@ -109,9 +107,10 @@ class JobStore:
         """Erasure: a profile's id leaves the holders, the jobs' requests (their pools) and errors."""
         self.store.execute("DELETE FROM batch_holders WHERE profile_id=?", (profile_id,))
         named = re.compile(rf"(?<![\w.:-]){re.escape(profile_id)}(?![\w.:-])")
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", profile_id) + "%"  # LIKE: a prefilter, scrubbed exactly below
         rows = self.store.query(
-            "SELECT id, request, coalesce(error, '') FROM batch_jobs WHERE instr(request, ?) OR instr(error, ?)",
-            (profile_id, profile_id))
+            "SELECT id, request, coalesce(error, '') FROM batch_jobs "
+            "WHERE request LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\'", (pattern, pattern))
         for job_id, request, error in rows:
             scrubbed = _without_value(json.loads(str(request)), profile_id)
             self.store.execute("UPDATE batch_jobs SET request=?, error=nullif(?, '') WHERE id=?",
@@ -123,7 +122,7 @@ class JobStore:
         """Done or failed jobs that finished more than `days` ago."""
         rows = self.store.query(
             "SELECT id FROM batch_jobs WHERE status IN ('done', 'failed') "
-            "AND finished_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?) ORDER BY id", (f"-{days * 86400:.0f} seconds",))
+            "AND finished_at < ? ORDER BY id", (utc_now(-days * 86400),))
         return [str(job_id) for (job_id,) in rows]
 
     def expire(self, job_id: str, reason: str) -> None:

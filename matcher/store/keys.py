@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 from matcher.domain.errors import MatcherError
-from matcher.store.sqlite import SqliteStore
+from matcher.store.base import ServiceStore
 
 __all__ = ["SCOPES", "ApiKey", "KeyStore", "grants"]
 
@@ -61,7 +61,7 @@ def _digest(secret: str) -> str:
 class KeyStore:
     """Keys in the store's SQLite file; the secret itself is never stored."""
 
-    def __init__(self, store: SqliteStore):
+    def __init__(self, store: ServiceStore):
         self.store = store
         store.ensure_schema(_DDL)
 

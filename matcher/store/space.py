@@ -19,6 +19,7 @@ from matcher.domain.errors import StoreFull
 __all__ = ["DiskSpace", "is_disk_full"]
 
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_PG_DISK_FULL = "53100"  # PostgreSQL's disk_full
 
 
 def is_disk_full(err: BaseException) -> bool:
@@ -32,6 +33,8 @@ def is_disk_full(err: BaseException) -> bool:
         if isinstance(current, sqlite3.Error) and getattr(current, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
             return True
         if isinstance(current, OSError) and current.errno in _FULL_ERRNOS:
+            return True
+        if getattr(current, "sqlstate", None) == _PG_DISK_FULL:  # psycopg: the PostgreSQL server's disk
             return True
         current = current.__cause__ or current.__context__
     return False

@@ -77,6 +77,8 @@ CREATE INDEX IF NOT EXISTS changes_by_profile ON changes(profile_id);
 class SqliteStore:
     """Profiles, works, the change log and cached embeddings in one SQLite file under `home`."""
 
+    dialect = "sqlite"
+
     def __init__(self, home: Path):
         self.home = Path(home)
         self.home.mkdir(mode=0o700, parents=True, exist_ok=True)

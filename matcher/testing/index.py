@@ -11,7 +11,7 @@ __all__ = ["BruteForceIndex"]
 
 
 class BruteForceIndex:
-    def fit(self, vectors: np.ndarray) -> BruteForceIndex:
+    def fit(self, vectors: np.ndarray, groups: np.ndarray | None = None) -> BruteForceIndex:
         vectors = np.asarray(vectors, dtype=np.float64)
         if vectors.ndim != 2 or len(vectors) == 0:
             raise ValueError("an index needs a non-empty 2-d array of vectors")
