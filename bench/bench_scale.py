@@ -9,6 +9,10 @@
   demo pool, 1,600 profiles, real model): a profile POSTed to one replica, from the answer to its
   being suggested by the other for its own words (polled every 20 ms), median of
   `replica_visibility_n` writes alternating A->B and B->A; `replica_visibility_max_s` the slowest.
+- `pgvector_recall_300_filtered`, `pg_by_id_100k_p50_ms`, `pg_by_text_100k_p50_ms` (with the exact
+  in-memory figures beside them): `bench/scale_pgvector.py`.
+
+`BENCH_SCALE_PARTS=pgvector python -m bench.run scale` runs one part and keeps the others' figures.
 """
 
 from __future__ import annotations
@@ -67,10 +71,27 @@ def _replicas(tmp: Path, url: str, out: dict[str, object]) -> None:
     out["replica_visibility_n"] = VISIBILITY_N
 
 
+PARTS = ("replicas", "migrate", "pgvector")
+
+
 def run() -> dict[str, object]:
-    out: dict[str, object] = {"profiles": N, "works": N * 5, "cpus": os.cpu_count()}
+    """Every part, or those named in BENCH_SCALE_PARTS (comma-separated, of PARTS); the keys of the
+    parts not run are kept from the last recorded section."""
+    wanted = [p.strip() for p in os.environ.get("BENCH_SCALE_PARTS", ",".join(PARTS)).split(",") if p.strip()]
+    unknown = sorted(set(wanted) - set(PARTS))
+    if unknown:
+        raise SystemExit(f"BENCH_SCALE_PARTS: unknown part(s) {', '.join(unknown)}; known: {', '.join(PARTS)}")
+    results = ROOT / "bench" / "results.json"
+    previous = json.loads(results.read_text()).get("scale", {}) if results.exists() else {}
+    out: dict[str, object] = {**previous, "profiles": N, "works": N * 5, "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory() as folder, running_postgres() as postgres:
-        _replicas(Path(folder), postgres.new_database("replicas"), out)
-        _migrate(Path(folder), postgres.url, out)
+        if "replicas" in wanted:
+            _replicas(Path(folder), postgres.new_database("replicas"), out)
+        if "migrate" in wanted:
+            _migrate(Path(folder), postgres.url, out)
+        if "pgvector" in wanted:
+            from bench.scale_pgvector import run as pgvector
+
+            out.update(pgvector(postgres.new_database("bench_pgvector"), N))
         out["load_average_1m"] = round(os.getloadavg()[0], 2)
     return out
