@@ -323,6 +323,7 @@ def demo(
 
 def _register_subcommands() -> None:
     from matcher.cli.agenda import EPILOG, agenda
+    from matcher.cli.batch import EPILOG as BATCH_EPILOG
     from matcher.cli.batch import batch
     from matcher.cli.consortium import consortium
     from matcher.cli.eval import eval_app
@@ -330,7 +331,7 @@ def _register_subcommands() -> None:
     from matcher.cli.state import state_app
 
     app.command()(consortium)
-    app.command()(batch)
+    app.command(epilog=BATCH_EPILOG)(batch)
     app.command(epilog=EPILOG)(agenda)
     app.add_typer(eval_app, name="eval")
     app.add_typer(keys_app, name="keys")

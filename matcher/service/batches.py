@@ -6,6 +6,9 @@ Results are kept for a retention period (`Config.result_retention_days`, 30 days
 then removed; the job answers that it has expired. Erasure removes a profile from every kept
 result that names it: the store records which profiles each result names (`JobStore.hold`), so an
 erasure rewrites only those results, and only their `result.json` (`matcher.export.results`).
+
+With MATCHER_DASK set (`dask`: local, local:N or tcp://HOST:PORT), each job's top-k runs on that
+Dask cluster (`matcher.service.cluster`): a local one is started for the job and stopped after it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from matcher.assign.programme import BatchRequest, BatchResult, run_batch
-from matcher.domain.errors import JobExpired, JobNotFound, MatcherError
+from matcher.domain.errors import InvalidQuery, JobExpired, JobNotFound, MatcherError
 from matcher.export.results import (
     folder_lock,
     read_result,
@@ -33,6 +36,7 @@ from matcher.export.results import (
     write_data,
 )
 from matcher.index.corpus import Corpus
+from matcher.service.cluster import DaskTarget, dask_client, parse_dask
 from matcher.store.jobs import JobStore
 
 __all__ = ["DEFAULT_RETENTION_DAYS", "INTERRUPTED", "BatchJobs"]
@@ -45,12 +49,16 @@ _KEPT = ("queued", "running", "done")  # statuses whose folder may hold a result
 
 
 class BatchJobs:
-    """`retention_days` <= 0 keeps results for ever."""
+    """`retention_days` <= 0 keeps results for ever; `dask` (MATCHER_DASK) sends the jobs' top-k to
+    a Dask cluster."""
 
-    def __init__(self, jobs: JobStore, root: Path, *, retention_days: float = DEFAULT_RETENTION_DAYS):
+    def __init__(
+        self, jobs: JobStore, root: Path, *, retention_days: float = DEFAULT_RETENTION_DAYS, dask: str | None = None
+    ):
         self.jobs = jobs
         self.root = root
         self.retention_days = retention_days
+        self.dask = dask
         self._workers: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -58,12 +66,14 @@ class BatchJobs:
         self, corpus: Callable[[], Corpus], request: BatchRequest, described: dict[str, Any], key_id: str | None
     ) -> dict[str, Any]:
         """Queue a batch over the matching state `corpus()` gives when it runs; its status now."""
+        cluster = self._cluster()
         self.sweep()
         job_id = self.jobs.create(described, key_id)
 
         def work() -> None:
             try:
-                result = run_batch(corpus(), request, lambda done, total: self.jobs.progress(job_id, done, total))
+                result = self._run(corpus(), request, lambda done, total: self.jobs.progress(job_id, done, total),
+                                   cluster)
                 self.finish(job_id, result)
             except Exception as err:  # the job fails with a message; the service goes on
                 log.error("batch job %s failed: %s", job_id, type(err).__name__)
@@ -74,6 +84,21 @@ class BatchJobs:
                 self._workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
             self._workers.submit(work)
         return self.jobs.get(job_id)
+
+    def _cluster(self) -> DaskTarget | None:
+        try:
+            return None if self.dask is None else parse_dask(self.dask)
+        except InvalidQuery as err:
+            raise InvalidQuery(f"the service's MATCHER_DASK setting is wrong: {err}") from None
+
+    @staticmethod
+    def _run(
+        corpus: Corpus, request: BatchRequest, progress: Callable[[int, int], None], cluster: DaskTarget | None
+    ) -> BatchResult:
+        if cluster is None:
+            return run_batch(corpus, request, progress)
+        with dask_client(cluster) as client:
+            return run_batch(corpus, request, progress, client=client)
 
     def finish(self, job_id: str, result: BatchResult) -> None:
         """Keep the result: its holders first, then its files without any profile erased meanwhile

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     max_unpacked_bytes: PositiveInt = ReadLimits.unpacked_bytes  # a zip's members together
     index: str = "exact"  # MATCHER_INDEX=exact|exact-single|sklearn, see matcher/index.py
     result_retention_days: float = 30.0  # MATCHER_RESULT_RETENTION_DAYS: days a batch result is kept (0: for ever)
+    dask: str | None = None  # MATCHER_DASK=local|local:N|tcp://HOST:PORT: batch jobs' top-k on a Dask cluster
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Config:
     read_limits: ReadLimits = field(default_factory=ReadLimits)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     result_retention_days: float = 30.0
+    dask: str | None = None
 
 
 def load_config(**overrides: object) -> Config:
@@ -74,6 +76,7 @@ def load_config(**overrides: object) -> Config:
             unpacked_bytes=settings.max_unpacked_bytes,
         ),
         result_retention_days=settings.result_retention_days,
+        dask=settings.dask or None,
         scoring=ScoringConfig(
             aggregate=settings.aggregate,
             lexical_weight=settings.lexical_weight,
