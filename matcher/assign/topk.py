@@ -242,9 +242,7 @@ class TileState:
         """Fold in another state's lists of the rows of `blocks` (as `tiles_topk` returns them)."""
         t = self.plan.tile
         rows = np.concatenate([np.arange(t) + self.slot[b] * t for b in blocks])
-        owner, col = np.nonzero(idx >= 0)
-        if owner.size:
-            self._merge(rows[owner], idx[owner, col], val[owner, col])
+        self._keep(rows, np.concatenate([self.val[rows], val], axis=1), np.concatenate([self.idx[rows], idx], axis=1))
 
     def process(self, a: int, b: int) -> None:
         p, t = self.plan, self.plan.tile
@@ -294,6 +292,11 @@ class TileState:
         idx = np.full(vals.shape, -1, dtype=np.int64)
         vals[:, :k], idx[:, :k] = self.val[rows], self.idx[rows]
         vals[at, slot], idx[at, slot] = val, other
+        self._keep(rows, vals, idx)
+
+    def _keep(self, rows: np.ndarray, vals: np.ndarray, idx: np.ndarray) -> None:
+        """The k best of each row's candidates (vals, idx: one row each) become its list."""
+        k = self.plan.k
         best = np.argpartition(-vals, k - 1, axis=1)[:, :k]
         kept = np.take_along_axis(vals, best, 1)
         kth = kept.min(axis=1, keepdims=True)
