@@ -193,3 +193,19 @@ def test_cli_bad_dask_value_or_address_is_one_clear_line(home, tmp_path, value, 
     assert done.returncode == code
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(says.format(port=port)), done.stderr
+
+
+def test_the_default_path_does_not_import_dask():
+    code = (
+        "import sys\n"
+        "import numpy as np\n"
+        "import api.app, matcher.cli.main, matcher.service.bootstrap\n"
+        "from matcher.assign.topk import topk_pairs\n"
+        "x = np.eye(4, dtype=np.float32)\n"
+        "topk_pairs(x, 2, countries=np.array(['A', 'B', 'A', 'B']))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
