@@ -61,8 +61,12 @@ def dask_client(target: DaskTarget, *, timeout: float = CONNECT_TIMEOUT) -> Iter
     except ImportError:
         raise MatcherError("--dask needs Dask: pip install 'dask[distributed]' (the 'scale' extra)") from None
     if target.address is None:
-        with LocalCluster(n_workers=target.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                          silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
+        try:
+            cluster = LocalCluster(n_workers=target.workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.CRITICAL)
+        except (OSError, TimeoutError, RuntimeError) as err:
+            raise MatcherError(f"cannot start a local Dask cluster ({target}): {_reason(err)}") from None
+        with cluster, Client(cluster) as client:
             yield client
         return
     quiet = logging.getLogger("distributed")
