@@ -209,3 +209,15 @@ def test_the_default_path_does_not_import_dask():
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_batch_help_teaches_dask_with_examples():
+    from typer.testing import CliRunner
+
+    from matcher.cli.main import app
+
+    result = CliRunner().invoke(app, ["batch", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "--dask" in result.stdout and "local:N" in result.stdout and "tcp://HOST:PORT" in result.stdout
+    examples = result.stdout[result.stdout.index("Examples"):]
+    assert "matcher batch --mode pairs --dask local " in examples and "--dask tcp://" in examples
