@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import resource
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ import numpy as np
 from bench.bench_batch import make_pool
 from matcher.assign.distributed import dask_topk_pairs
 from matcher.assign.topk import topk_pairs
+from matcher.service.cluster import DaskTarget, dask_client
 
 __all__ = ["run"]
 
@@ -41,17 +42,15 @@ def _peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30
 
 
-def _cluster(workers: int) -> tuple[Any, Any, float]:
-    """A fresh LocalCluster (so each worker's peak RSS is this run's), its client, its start time;
-    the workers import the matcher before anything is timed."""
-    from distributed import Client, LocalCluster
-
+@contextmanager
+def _cluster(workers: int) -> Iterator[tuple[Any, float]]:
+    """A fresh LocalCluster as `matcher batch --dask local:N` starts it (so each worker's peak RSS
+    is this run's), its client and its start time; the workers import the matcher before anything
+    is timed."""
     start = time.perf_counter()
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.CRITICAL)
-    client = Client(cluster)
-    client.run(lambda: __import__("matcher.assign.topk"))
-    return cluster, client, time.perf_counter() - start
+    with dask_client(DaskTarget(workers=workers)) as client:
+        client.run(lambda: __import__("matcher.assign.topk"))
+        yield client, time.perf_counter() - start
 
 
 def _check_sample(vectors: np.ndarray, codes: np.ndarray, idx: np.ndarray, val: np.ndarray, k: int) -> bool:
@@ -67,8 +66,7 @@ def _check_sample(vectors: np.ndarray, codes: np.ndarray, idx: np.ndarray, val: 
 def run(n: int = N, n_large: int = N_LARGE, k: int = K, workers: int = WORKERS, repeats: int = 1) -> dict:
     out: dict[str, Any] = {"cpus": len(os.sched_getaffinity(0)), "dask_workers": workers, "dask_k": k}
     vectors, codes = make_pool(n)
-    cluster, client, started = _cluster(workers)
-    try:
+    with _cluster(workers) as (client, started):
         local_s, spread_s = [], []
         for _ in range(repeats):  # interleaved, so load from other processes hits both alike
             seconds, local = _timed(lambda: topk_pairs(vectors, k, countries=codes))
@@ -76,9 +74,6 @@ def run(n: int = N, n_large: int = N_LARGE, k: int = K, workers: int = WORKERS, 
             seconds, spread = _timed(lambda: dask_topk_pairs(client, vectors, k, countries=codes))
             spread_s.append(seconds)
             assert np.array_equal(local[0], spread[0]) and np.array_equal(local[1], spread[1]), "results differ"
-    finally:
-        client.close()
-        cluster.close()
     out.update({
         "dask_cluster_start_s": round(started, 2),
         "local_topk_100k_s": round(statistics.median(local_s), 3),
@@ -89,13 +84,9 @@ def run(n: int = N, n_large: int = N_LARGE, k: int = K, workers: int = WORKERS, 
     del vectors, codes, local, spread
     if n_large:
         vectors, codes = make_pool(n_large, seed=1)
-        cluster, client, _ = _cluster(workers)
-        try:
+        with _cluster(workers) as (client, _):
             seconds, (idx, val) = _timed(lambda: dask_topk_pairs(client, vectors, k, countries=codes))
             worker_peaks = client.run(_peak_rss_gib)
-        finally:
-            client.close()
-            cluster.close()
         out.update({
             "dask_topk_400k_s": round(seconds, 1),
             "dask_topk_400k_rows_per_s": round(n_large / seconds),

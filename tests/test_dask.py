@@ -29,8 +29,8 @@ distributed = pytest.importorskip("distributed")
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[distributed.Client]:
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=40) as cluster, distributed.Client(cluster) as connected:
+    with dask_client(DaskTarget(workers=2)) as connected:  # a LocalCluster of two worker processes
+        assert len(connected.scheduler_info()["workers"]) == 2
         yield connected
 
 
@@ -93,9 +93,9 @@ def test_ties_go_to_the_lower_row_however_the_tiles_are_shared():
 
 def test_bands_keep_tasks_small_and_workers_busy():
     assert bands(1, 2048, 2) == 1
-    assert bands(49, 2048, 2) == 4  # 100k rows: 10 band pairs for two workers
+    assert bands(49, 2048, 2) == 6  # 100k rows: 21 band pairs for two workers
     assert bands(196, 2048, 2) == 13  # 400k rows: bands of at most 32k rows
-    assert bands(196, 2048, 16) == 13 and bands(400, 64, 64) == 23
+    assert bands(196, 2048, 16) == 16 and bands(400, 64, 64) == 32
 
 
 def test_run_batch_on_the_cluster_equals_the_local_batch(client, tmp_path):

@@ -27,7 +27,7 @@ from matcher.domain.errors import MatcherError
 __all__ = ["BAND_ROWS", "dask_topk_pairs", "bands"]
 
 BAND_ROWS = 32_768  # rows of a band at most: a task's lists are two bands' rows times k
-_TASKS_PER_WORKER = 4  # at least this many tasks per worker, for balance
+_TASKS_PER_WORKER = 8  # at least this many tasks per worker, for balance
 
 
 def bands(n_blocks: int, tile: int, workers: int) -> int:
@@ -71,7 +71,7 @@ def dask_topk_pairs(
     shipped = client.scatter(plan, broadcast=True, hash=False)  # the vectors and rules, once per worker
     run = uuid.uuid4().hex
     futures, size = [], {}
-    for (p, q), some in sorted(tasks.items()):
+    for (p, q), some in sorted(tasks.items(), key=lambda item: (-len(item[1]), item[0])):  # largest first
         held = sorted({*_band(p, width, plan.nt), *_band(q, width, plan.nt)})
         future = client.submit(tiles_topk, shipped, some, held, pure=False, key=f"matcher-topk-{p}-{q}-{run}")
         futures.append(future)

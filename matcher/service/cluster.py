@@ -62,8 +62,9 @@ def dask_client(target: DaskTarget, *, timeout: float = CONNECT_TIMEOUT) -> Iter
         raise MatcherError("--dask needs Dask: pip install 'dask[distributed]' (the 'scale' extra)") from None
     if target.address is None:
         try:
-            cluster = LocalCluster(n_workers=target.workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.CRITICAL)
+            cluster = LocalCluster(n_workers=target.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
+                                   silence_logs=logging.CRITICAL)  # loopback only, any free port
         except (OSError, TimeoutError, RuntimeError) as err:
             raise MatcherError(f"cannot start a local Dask cluster ({target}): {_reason(err)}") from None
         with cluster, Client(cluster) as client:
