@@ -1,8 +1,9 @@
 """Batch top-k on Dask (keys of the `scale` section): a LocalCluster of two worker processes against
 the local run on the same machine, and a 400k pool with each worker's peak memory.
 
-Run from the project root: ``python -m bench.scale_dask`` (prints the keys as JSON; ``--n-large 0``
-skips the 400k run). ``run()`` returns the keys for bench/results.json, section ``scale``.
+Run from the project root: ``python -m bench.scale_dask`` (prints the keys as JSON, and each figure
+on stderr as it is measured, the 400k run's tiles per second every minute; ``--n 0`` skips the 100k
+comparison, ``--n-large 0`` the 400k run). ``run()`` returns the keys for bench/results.json, section ``scale``.
 The pool is bench_batch's: random unit vectors, 384 wide, ~40 countries of Zipf-like sizes; k=10.
 At 100k the two results are asserted equal (indices and scores, bit for bit); at 400k the local
 run is not repeated, a sample of rows is checked against a direct computation instead.
@@ -15,6 +16,7 @@ import json
 import os
 import resource
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -63,8 +65,37 @@ def _check_sample(vectors: np.ndarray, codes: np.ndarray, idx: np.ndarray, val: 
     return bool(np.allclose(val[rows], expected, atol=1e-5) and np.mean(idx[rows] == best) > 0.999)
 
 
+def _note(**figures: Any) -> None:
+    print(json.dumps(figures), file=sys.stderr, flush=True)  # each figure as soon as it is measured
+
+
+def _logged(client: Any, every_s: float = 60.0) -> Callable[[int, int], None]:
+    """A progress callback that notes tiles done, the rate and the workers' peak RSS now and then."""
+    start, last = time.perf_counter(), [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.perf_counter() - start
+        if now - last[0] >= every_s or done == total:
+            last[0] = now
+            peak = max(client.run(_peak_rss_gib).values())
+            _note(tiles_done=done, tiles=total, elapsed_s=round(now, 1), tiles_per_s=round(done / now, 2),
+                  worker_peak_rss_gib=round(peak, 3), load_average_1m=round(os.getloadavg()[0], 2))
+
+    return progress
+
+
 def run(n: int = N, n_large: int = N_LARGE, k: int = K, workers: int = WORKERS, repeats: int = 1) -> dict:
     out: dict[str, Any] = {"cpus": len(os.sched_getaffinity(0)), "dask_workers": workers, "dask_k": k}
+    if n:
+        out.update(_versus_local(n, k, workers, repeats))
+        _note(**out)
+    if n_large:
+        out.update(_large(n_large, k, workers))
+    out["load_average_1m"] = round(os.getloadavg()[0], 2)
+    return out
+
+
+def _versus_local(n: int, k: int, workers: int, repeats: int) -> dict[str, Any]:
     vectors, codes = make_pool(n)
     with _cluster(workers) as (client, started):
         local_s, spread_s = [], []
@@ -74,29 +105,29 @@ def run(n: int = N, n_large: int = N_LARGE, k: int = K, workers: int = WORKERS, 
             seconds, spread = _timed(lambda: dask_topk_pairs(client, vectors, k, countries=codes))
             spread_s.append(seconds)
             assert np.array_equal(local[0], spread[0]) and np.array_equal(local[1], spread[1]), "results differ"
-    out.update({
+    return {
         "dask_cluster_start_s": round(started, 2),
         "local_topk_100k_s": round(statistics.median(local_s), 3),
         "dask_topk_100k_s": round(statistics.median(spread_s), 3),
         "dask_topk_100k_over_local": round(statistics.median(spread_s) / statistics.median(local_s), 3),
         "dask_topk_100k_equal_local": True,
-    })
-    del vectors, codes, local, spread
-    if n_large:
-        vectors, codes = make_pool(n_large, seed=1)
-        with _cluster(workers) as (client, _):
-            seconds, (idx, val) = _timed(lambda: dask_topk_pairs(client, vectors, k, countries=codes))
-            worker_peaks = client.run(_peak_rss_gib)
-        out.update({
-            "dask_topk_400k_s": round(seconds, 1),
-            "dask_topk_400k_rows_per_s": round(n_large / seconds),
-            "dask_topk_400k_sample_exact": _check_sample(vectors, codes, idx, val, k),
-            "dask_worker_peak_rss_gib": round(max(worker_peaks.values()), 3),
-            "dask_client_peak_rss_gib": round(_peak_rss_gib(), 3),
-            "dask_400k_vectors_gib": round(vectors.nbytes / 2**30, 3),
-        })
-    out["load_average_1m"] = round(os.getloadavg()[0], 2)
-    return out
+    }
+
+
+def _large(n: int, k: int, workers: int) -> dict[str, Any]:
+    vectors, codes = make_pool(n, seed=1)
+    with _cluster(workers) as (client, _):
+        seconds, (idx, val) = _timed(lambda: dask_topk_pairs(client, vectors, k, countries=codes,
+                                                             progress=_logged(client)))
+        worker_peaks = client.run(_peak_rss_gib)
+    return {
+        "dask_topk_400k_s": round(seconds, 1),
+        "dask_topk_400k_rows_per_s": round(n / seconds),
+        "dask_topk_400k_sample_exact": _check_sample(vectors, codes, idx, val, k),
+        "dask_worker_peak_rss_gib": round(max(worker_peaks.values()), 3),
+        "dask_client_peak_rss_gib": round(_peak_rss_gib(), 3),
+        "dask_400k_vectors_gib": round(vectors.nbytes / 2**30, 3),
+    }
 
 
 if __name__ == "__main__":
