@@ -148,3 +148,13 @@ def test_fair_batch_through_the_api(fake_services):
         assert data["exposure"]["suggestions"] == len(data["pairs"]) and 0 <= data["exposure"]["gini"] <= 1
         report = c.get(f"/v1/batches/{job['id']}/result?format=html", headers=headers).text
         assert "at most 2 suggestions per person" in report
+
+
+def test_the_fairness_option_reaches_a_worker_intact():
+    """On a shared store a worker process runs the batch from its JSON plan."""
+    from matcher.service.batches import plan_from_json, plan_to_json
+
+    request = build_request("topk", k=4, exposure_cap=3, prefer_countries=("widening", "KE"), prefer_weight=0.1)
+    assert plan_from_json(plan_to_json(request)) == request
+    plain = build_request("topk", k=4)
+    assert plan_from_json(plan_to_json(plain)) == plain

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from matcher.assign.distributed import dask_topk_pairs
 from matcher.assign.exposure import CANDIDATES_FACTOR, FairTopk, exposure_cap, fair_topk
 from matcher.assign.pairing import Unmatched, bipartite_assignment, greedy_b_matching, unmatched_reasons
 from matcher.assign.rows import PairRow, Person, named, pair_reason, pair_rows_from_edges, pair_rows_from_topk
@@ -176,7 +178,10 @@ def _pool_rows(corpus: Corpus, request: BatchRequest) -> np.ndarray:
     return rows
 
 
-def run_batch(corpus: Corpus, request: BatchRequest, progress: Callable[[int, int], None] | None = None) -> BatchResult:
+def run_batch(
+    corpus: Corpus, request: BatchRequest, progress: Callable[[int, int], None] | None = None, *, client: Any = None
+) -> BatchResult:
+    """The batch over the corpus; with a `distributed.Client`, the top-k runs on its cluster (same result)."""
     if request.mode not in MODES:
         raise InvalidQuery(f"mode must be one of {', '.join(MODES)}, got '{request.mode}'")
     if not 1 <= request.k <= MAX_K or (request.capacity is not None and request.capacity < 1):
@@ -192,12 +197,13 @@ def run_batch(corpus: Corpus, request: BatchRequest, progress: Callable[[int, in
     )
     common = dict(countries=countries, exclude_same_country=request.cross_border, blocked_pairs=blocked,
                   memory_bytes=request.memory_bytes, progress=progress)
+    topk: Any = topk_pairs if client is None else partial(dask_topk_pairs, client)
     if request.mode == "topk":
         k = min(request.k, len(rows) - 1)
         if request.fair is None:
-            indices, scores = topk_pairs(vectors, k, **common)
+            indices, scores = topk(vectors, k, **common)
         else:
-            indices, scores = _fair_topk(vectors, k, countries, request.fair, common)
+            indices, scores = _fair_topk(vectors, k, countries, request.fair, common, topk)
         pairs = pair_rows_from_topk(ids, indices, scores, "")
         owner = np.repeat(np.arange(len(rows)), indices.shape[1])
         flat = indices.reshape(-1)
@@ -207,9 +213,9 @@ def run_batch(corpus: Corpus, request: BatchRequest, progress: Callable[[int, in
                                   blocked_pairs=blocked, directed=True)
         used = {i: (int((indices[n] >= 0).sum()), request.k) for n, i in enumerate(ids)}
     elif request.mode == "pairs":
-        pairs, short, used = _pairs(ids, vectors, capacity, common, request)
+        pairs, short, used = _pairs(ids, vectors, capacity, common, request, topk)
     else:
-        pairs, short, used = _bipartite(ids, vectors, capacity, countries, common, request)
+        pairs, short, used = _bipartite(ids, vectors, capacity, countries, common, request, topk)
     people = {
         i: Person(str(corpus.names[r]), str(c), str(corpus.institution_names[r]))
         for i, r, c in zip(ids, rows.tolist(), countries, strict=True)
@@ -234,10 +240,11 @@ def run_batch(corpus: Corpus, request: BatchRequest, progress: Callable[[int, in
     )
 
 
-def _fair_topk(vectors, k, countries, fair, common):  # type: ignore[no-untyped-def]
-    """Top-k under an exposure cap: wider candidate lists, then the capped allocation."""
+def _fair_topk(vectors, k, countries, fair, common, topk):  # type: ignore[no-untyped-def]
+    """Top-k under an exposure cap: wider candidate lists (from `topk`, local or on Dask), then the
+    capped allocation."""
     n = len(vectors)
-    candidates, scores = topk_pairs(vectors, min(n - 1, CANDIDATES_FACTOR * k), **common)
+    candidates, scores = topk(vectors, min(n - 1, CANDIDATES_FACTOR * k), **common)
     cap = fair.cap or exposure_cap(n, n, k)
     bonus = None
     if fair.prefer_countries:
@@ -277,9 +284,9 @@ def _strong_enough(
     return ei[keep], ej[keep], w[keep], (ei[~keep], ej[~keep])
 
 
-def _pairs(ids, vectors, capacity, common, request):  # type: ignore[no-untyped-def]
+def _pairs(ids, vectors, capacity, common, request, topk):  # type: ignore[no-untyped-def]
     k = min(len(ids) - 1, max(10, 3 * int(capacity.max())))
-    indices, scores = topk_pairs(vectors, k, **common)
+    indices, scores = topk(vectors, k, **common)
     ei, ej, w = score_pairs(indices, scores)
     ei, ej, w, weak = _strong_enough(ei, ej, w, request.min_score)
     selected = greedy_b_matching(len(ids), ei, ej, w, capacity)
@@ -292,7 +299,7 @@ def _pairs(ids, vectors, capacity, common, request):  # type: ignore[no-untyped-
     return rows, short, {i: (int(degree[n]), int(capacity[n])) for n, i in enumerate(ids)}
 
 
-def _bipartite(ids, vectors, capacity, countries, common, request):  # type: ignore[no-untyped-def]
+def _bipartite(ids, vectors, capacity, countries, common, request, topk):  # type: ignore[no-untyped-def]
     if request.sides is None:
         raise InvalidQuery("bipartite mode needs two sides (e.g. --sides TR --sides DE)")
     left_mask = np.isin(countries, list(request.sides[0]))
@@ -305,7 +312,7 @@ def _bipartite(ids, vectors, capacity, countries, common, request):  # type: ign
     side = left_mask.astype(np.int8)  # every pool row is on exactly one side
     k = min(len(ids) - 1, max(20, 4 * int(capacity.max())))
     common = {**common, "eligible": lambda r, c: side[r][:, None] != side[c][None, :]}
-    indices, scores = topk_pairs(vectors, k, **common)
+    indices, scores = topk(vectors, k, **common)
     ei, ej, w = score_pairs(indices, scores)
     ei, ej, w, weak = _strong_enough(ei, ej, w, request.min_score)
     left_of = np.where(side[ei] == 1, ei, ej)

@@ -7,6 +7,8 @@ tile feeds the rows of both its row block and its column block. Selection never 
 the maxima of fixed groups of scores (one SIMD reduction) are compared with each row's running
 k-th best score and only the few groups that can still matter are read. Tiles are shared by
 worker threads, each with single-threaded BLAS and its own running top-k, merged at the end.
+Ties are broken by row number, so the result does not depend on how the tiles were shared out:
+`matcher.assign.distributed` runs the same plan's tiles on a Dask cluster and gets the same answer.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 
 from matcher.domain.errors import InvalidQuery
 
-__all__ = ["topk_pairs", "score_pairs", "tile_size", "as_pairs"]
+__all__ = ["TilePlan", "TileState", "topk_pairs", "score_pairs", "tile_size", "as_pairs", "plan_topk", "tiles_topk"]
 
 Eligible = Callable[[np.ndarray, np.ndarray], np.ndarray] | np.ndarray
 Progress = Callable[[int, int], None]
@@ -67,17 +69,47 @@ def topk_pairs(
     Returns (indices (n, k) int64, -1 when fewer than k eligible; scores (n, k) float32, -inf
     there), each row sorted by score descending, ties by index.
     """
+    threads = max(1, n_threads or len(os.sched_getaffinity(0)))
+    plan = plan_topk(vectors, k, countries=countries, eligible=eligible, exclude_same_country=exclude_same_country,
+                     blocked_pairs=blocked_pairs, memory_bytes=memory_bytes, n_threads=threads)
+    tiles = plan.tiles()
+    states = [TileState(plan) for _ in range(min(threads, max(len(tiles), 1)))]
+    _run(states, tiles, progress)
+    return plan.finish(states)
+
+
+def plan_topk(
+    vectors: np.ndarray,
+    k: int,
+    *,
+    countries: np.ndarray,
+    eligible: Eligible | None = None,
+    exclude_same_country: bool = True,
+    blocked_pairs: Any = None,
+    memory_bytes: int = 512 * 2**20,
+    n_threads: int | None = None,
+) -> TilePlan:
+    """The tile plan `topk_pairs` works through with these arguments (same tile size, same tiles)."""
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     codes = np.unique(np.asarray(countries), return_inverse=True)[1].reshape(-1)
     n = _validate(x, k, codes)
     threads = max(1, n_threads or len(os.sched_getaffinity(0)))
     order = np.argsort(codes, kind="stable")
     tile = tile_size(n, memory_bytes, threads, with_rules=eligible is not None)
-    plan = _Plan(x, codes, order, tile, k, exclude_same_country, blocked_pairs, eligible)
-    tiles = plan.tiles()
-    states = [_State(plan) for _ in range(min(threads, max(len(tiles), 1)))]
-    _run(states, tiles, progress)
-    return plan.finish(states)
+    return TilePlan(x, codes, order, tile, k, exclude_same_country, blocked_pairs, eligible)
+
+
+def tiles_topk(
+    plan: TilePlan, tiles: list[tuple[int, int]], blocks: list[int]
+) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """The partial top-k of the rows of `blocks` (row blocks of the plan) over `tiles`, which must
+    lie within those blocks, on one thread with single-threaded BLAS: (blocks, indices, scores),
+    the rows block after block (as `TileState.absorb` takes them)."""
+    state = TileState(plan, blocks)
+    with _single_threaded_blas():
+        for a, b in tiles:
+            state.process(a, b)
+    return blocks, state.idx, state.val
 
 
 def score_pairs(
@@ -106,7 +138,7 @@ def _validate(x: np.ndarray, k: int, codes: np.ndarray) -> int:
     return int(x.shape[0])
 
 
-class _Plan:
+class TilePlan:
     """The pool in country order, the tile grid, and the rules as per-tile masks."""
 
     def __init__(self, x, codes, order, tile, k, exclude_same, blocked, eligible) -> None:
@@ -177,7 +209,7 @@ class _Plan:
         np.copyto(s[:nr, :nc], _NEG, where=~self.allowed(rows, cols))
         return other
 
-    def finish(self, states: list[_State]) -> tuple[np.ndarray, np.ndarray]:
+    def finish(self, states: list[TileState]) -> tuple[np.ndarray, np.ndarray]:
         """Merge the workers' lists and map rows back to the caller's order."""
         pos = np.concatenate([st.idx for st in states], axis=1)[: self.n]
         val = np.concatenate([st.val for st in states], axis=1)[: self.n]
@@ -191,15 +223,26 @@ class _Plan:
         return idx, np.where(idx >= 0, val, _NEG).astype(np.float32)
 
 
-class _State:
-    """One worker's scratch tile and running top-k (row numbers in country order)."""
+class TileState:
+    """One worker's scratch tile and running top-k (row numbers in country order) of the rows of
+    `blocks` (row blocks of the plan, default all of them), kept block after block."""
 
-    def __init__(self, plan: _Plan) -> None:
+    def __init__(self, plan: TilePlan, blocks: list[int] | None = None) -> None:
         self.plan = plan
+        held = list(range(plan.nt)) if blocks is None else list(blocks)
+        self.slot = np.full(plan.nt, -1, dtype=np.int64)  # where each held block's rows start, in tiles
+        self.slot[held] = np.arange(len(held))
+        rows = len(held) * plan.tile
         self.buf = np.empty((plan.tile, plan.tile), dtype=np.float32)
-        self.val = np.full((plan.npad, plan.k), _NEG, dtype=np.float32)
-        self.idx = np.full((plan.npad, plan.k), -1, dtype=np.int64)
-        self.thr = np.full(plan.npad, _NEG, dtype=np.float32)
+        self.val = np.full((rows, plan.k), _NEG, dtype=np.float32)
+        self.idx = np.full((rows, plan.k), -1, dtype=np.int64)
+        self.thr = np.full(rows, _NEG, dtype=np.float32)
+
+    def absorb(self, blocks: list[int], idx: np.ndarray, val: np.ndarray) -> None:
+        """Fold in another state's lists of the rows of `blocks` (as `tiles_topk` returns them)."""
+        t = self.plan.tile
+        rows = np.concatenate([np.arange(t) + self.slot[b] * t for b in blocks])
+        self._keep(rows, np.concatenate([self.val[rows], val], axis=1), np.concatenate([self.idx[rows], idx], axis=1))
 
     def process(self, a: int, b: int) -> None:
         p, t = self.plan, self.plan.tile
@@ -217,7 +260,8 @@ class _State:
             gmax = s.reshape(t, g, ng).max(axis=1)  # (owner, group)
         else:
             gmax = s.reshape(g, ng, t).max(axis=0)  # (group, owner)
-        thr = self.thr[own0 : own0 + t].copy()
+        here = int(self.slot[own0 // t]) * t  # the owners' first row in this state
+        thr = self.thr[here : here + t].copy()
         cold = np.flatnonzero(thr == _NEG)
         if cold.size and ng >= k:  # the k-th best group maximum is a safe lower bound
             cut = gmax[cold] if by_row else gmax[:, cold].T
@@ -234,7 +278,7 @@ class _State:
         vals = np.take(s.reshape(-1), flat)
         hit, member = np.nonzero(vals >= lo[owner][:, None])
         other = group[hit] + ng * member
-        self._merge(owner[hit] + own0, other + other0, vals[hit, member])
+        self._merge(owner[hit] + here, other + other0, vals[hit, member])
 
     def _merge(self, owner: np.ndarray, other: np.ndarray, val: np.ndarray) -> None:
         """Fold candidate (owner, other, score) triples into the running lists."""
@@ -248,15 +292,27 @@ class _State:
         idx = np.full(vals.shape, -1, dtype=np.int64)
         vals[:, :k], idx[:, :k] = self.val[rows], self.idx[rows]
         vals[at, slot], idx[at, slot] = val, other
+        self._keep(rows, vals, idx)
+
+    def _keep(self, rows: np.ndarray, vals: np.ndarray, idx: np.ndarray) -> None:
+        """The k best of each row's candidates (vals, idx: one row each) become its list."""
+        k = self.plan.k
         best = np.argpartition(-vals, k - 1, axis=1)[:, :k]
+        kept = np.take_along_axis(vals, best, 1)
+        kth = kept.min(axis=1, keepdims=True)
+        tied = np.flatnonzero((kth[:, 0] > _NEG) & ((vals == kth).sum(1) > (kept == kth).sum(1)))
+        if tied.size:  # a score equal to the k-th best was left out: keep the lowest original rows
+            pos = idx[tied]
+            original = np.where(pos >= 0, self.plan.order[np.maximum(pos, 0)], self.plan.n)
+            best[tied] = np.lexsort((original, -vals[tied]), axis=1)[:, :k]
         self.val[rows] = np.take_along_axis(vals, best, 1)
         self.idx[rows] = np.take_along_axis(idx, best, 1)
         self.thr[rows] = self.val[rows].min(axis=1)
 
 
-def _run(states: list[_State], tiles: list[tuple[int, int]], progress: Progress | None) -> None:
+def _run(states: list[TileState], tiles: list[tuple[int, int]], progress: Progress | None) -> None:
     """Work through the tiles on len(states) threads; progress and errors reach this thread."""
-    free: queue.SimpleQueue[_State] = queue.SimpleQueue()
+    free: queue.SimpleQueue[TileState] = queue.SimpleQueue()
     for state in states:
         free.put(state)
 
@@ -267,8 +323,9 @@ def _run(states: list[_State], tiles: list[tuple[int, int]], progress: Progress 
         finally:
             free.put(state)
 
-    limit = _single_threaded_blas() if len(states) > 1 else nullcontext()
-    with limit, ThreadPoolExecutor(len(states)) as pool:
+    # always single-threaded BLAS: a threaded sgemm sums in another order, and the scores would
+    # then depend on how many tiles and threads there are (and differ from a Dask worker's)
+    with _single_threaded_blas(), ThreadPoolExecutor(len(states)) as pool:
         futures = [pool.submit(work, a, b) for a, b in tiles]
         try:
             for done, future in enumerate(as_completed(futures), 1):

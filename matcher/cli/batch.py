@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,11 +12,23 @@ import typer
 from tqdm import tqdm
 
 from matcher.assign.programme import MODES, build_request, parse_memory, run_batch
-from matcher.cli.common import HomeOption, fail, services
+from matcher.cli.common import HomeOption, examples, fail, services
 from matcher.domain.errors import MatcherError
 from matcher.export.results import write_result
+from matcher.service.cluster import dask_client, parse_dask
 
-__all__ = ["batch"]
+__all__ = ["EPILOG", "batch"]
+
+EPILOG = examples(
+    "matcher batch --mode topk --k 5 --out out/",
+    "matcher batch --mode pairs --dask local --out out/      # a worker per CPU",
+    "matcher batch --k 10 --dask local:4 --out out/          # 4 worker processes",
+    "matcher batch --k 10 --dask tcp://10.0.0.5:8786 --out out/   # a running cluster",
+)
+
+
+DASK_HELP = ("Compute the top-k on a Dask cluster: local (one worker process per CPU), local:N (N processes) or "
+             "tcp://HOST:PORT (a running scheduler; its workers need this package). Same result as without.")
 
 
 def batch(
@@ -71,6 +84,7 @@ def batch(
         str, typer.Option("--memory", help="Memory budget for the score blocks, e.g. 512M, 2G.")
     ] = "512M",
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary and file paths as JSON.")] = False,
+    dask: Annotated[Optional[str], typer.Option("--dask", metavar="WHERE", help=DASK_HELP)] = None,
     home: HomeOption = None,
 ) -> None:
     """Match a whole applicant pool at once: every applicant's k best partners abroad (topk), one global
@@ -87,9 +101,15 @@ def batch(
     countries. The report shows the Gini of exposure and each country's share of the pool against
     its share of the suggestions.
 
+    --dask spreads the score blocks over a Dask cluster (see the examples below); the files are the same.
+
     Examples: matcher batch --mode topk --k 5 --out out/
               matcher batch --mode topk --k 5 --fair --prefer-countries widening,low-income --out out/
     """
+    try:
+        cluster = None if dask is None else parse_dask(dask)
+    except MatcherError as err:
+        fail(err, 2)
     rejected = 0
     try:
         engine = services(home).engine
@@ -111,13 +131,14 @@ def batch(
             prefer_countries=tuple(prefer_countries or ()), prefer_weight=prefer_weight,
         )
         corpus = engine.corpus()
-        with tqdm(desc=f"batch {mode}", unit="block", file=sys.stderr, leave=False) as bar:
+        with nullcontext() if cluster is None else dask_client(cluster) as client, \
+                tqdm(desc=f"batch {mode}", unit="block", file=sys.stderr, leave=False) as bar:
             def progress(done: int, total: int) -> None:
                 bar.total = total
                 bar.n = done
                 bar.refresh()
 
-            result = run_batch(corpus, request, progress)
+            result = run_batch(corpus, request, progress, client=client)
         paths = write_result(result, out)
     except MatcherError as err:
         fail(err)

@@ -323,6 +323,7 @@ def demo(
 
 def _register_subcommands() -> None:
     from matcher.cli.agenda import EPILOG, agenda
+    from matcher.cli.batch import EPILOG as BATCH_EPILOG
     from matcher.cli.batch import batch
     from matcher.cli.consortium import consortium
     from matcher.cli.eval import eval_app
@@ -335,7 +336,7 @@ def _register_subcommands() -> None:
     from matcher.cli.worker import worker
 
     app.command()(consortium)
-    app.command()(batch)
+    app.command(epilog=BATCH_EPILOG)(batch)
     app.command(epilog=EPILOG)(agenda)
     app.command(epilog=MIGRATE_EPILOG)(migrate)
     app.command(epilog=WORKER_EPILOG)(worker)

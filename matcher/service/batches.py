@@ -13,6 +13,9 @@ Results are kept for a retention period (`Config.result_retention_days`, 30 days
 then removed; the job answers that it has expired. Erasure removes a profile from every kept
 result that names it: the store records which profiles each result names (`JobStore.hold`), so an
 erasure rewrites only those results, and only their `result.json` (`matcher.export.results`).
+
+With MATCHER_DASK set (`dask`: local, local:N or tcp://HOST:PORT), each job's top-k runs on that
+Dask cluster (`matcher.service.cluster`): a local one is started for the job and stopped after it.
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from matcher.assign.exposure import FairTopk
 from matcher.assign.programme import BatchRequest, BatchResult, run_batch
-from matcher.domain.errors import JobExpired, JobNotFound, MatcherError
+from matcher.domain.errors import InvalidQuery, JobExpired, JobNotFound, MatcherError
 from matcher.export.results import (
     folder_lock,
     read_result,
@@ -45,6 +49,7 @@ from matcher.export.results import (
     write_data,
 )
 from matcher.index.corpus import Corpus
+from matcher.service.cluster import DaskTarget, dask_client, parse_dask
 from matcher.store.atomic import write_bytes_atomic
 from matcher.store.jobs import JobStore
 
@@ -62,14 +67,18 @@ _KEPT = ("queued", "running", "done")  # statuses whose folder may hold a result
 
 
 class BatchJobs:
-    """`retention_days` <= 0 keeps results for ever."""
+    """`retention_days` <= 0 keeps results for ever; `dask` (MATCHER_DASK) sends the jobs' top-k to
+    a Dask cluster."""
 
-    def __init__(self, jobs: JobStore, root: Path, *, retention_days: float = DEFAULT_RETENTION_DAYS,
-                 queue: JobQueue | None = None):
+    def __init__(
+        self, jobs: JobStore, root: Path, *, retention_days: float = DEFAULT_RETENTION_DAYS,
+        queue: JobQueue | None = None, dask: str | None = None,
+    ):
         self.jobs = jobs
         self.root = root
         self.retention_days = retention_days
         self.queue = queue
+        self.dask = dask
         self._workers: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -77,6 +86,7 @@ class BatchJobs:
         self, corpus: Callable[[], Corpus], request: BatchRequest, described: dict[str, Any], key_id: str | None
     ) -> dict[str, Any]:
         """Queue a batch over the matching state `corpus()` gives when it runs; its status now."""
+        self._cluster()  # a wrong MATCHER_DASK fails here, before a job exists
         self.sweep()
         job_id = self.jobs.create(described, key_id)
         if self.queue is not None:  # a worker process runs it
@@ -95,11 +105,29 @@ class BatchJobs:
     def run(self, job_id: str, corpus: Callable[[], Corpus], request: BatchRequest) -> None:
         """Run a job to its end: done with its result kept, or failed with the reason."""
         try:
-            result = run_batch(corpus(), request, lambda done, total: self.jobs.progress(job_id, done, total))
+            def progress(done: int, total: int) -> None:
+                self.jobs.progress(job_id, done, total)
+
+            result = self._run(corpus(), request, progress, self._cluster())
             self.finish(job_id, result)
         except Exception as err:  # the job fails with a message; the service goes on
             log.error("batch job %s failed: %s", job_id, type(err).__name__)
             self.jobs.fail(job_id, str(err) or type(err).__name__)
+
+    def _cluster(self) -> DaskTarget | None:
+        try:
+            return None if self.dask is None else parse_dask(self.dask)
+        except InvalidQuery as err:
+            raise InvalidQuery(f"the service's MATCHER_DASK setting is wrong: {err}") from None
+
+    @staticmethod
+    def _run(
+        corpus: Corpus, request: BatchRequest, progress: Callable[[int, int], None], cluster: DaskTarget | None
+    ) -> BatchResult:
+        if cluster is None:
+            return run_batch(corpus, request, progress)
+        with dask_client(cluster) as client:
+            return run_batch(corpus, request, progress, client=client)
 
     def finish(self, job_id: str, result: BatchResult) -> None:
         """Keep the result: its holders first, then its files without any profile erased meanwhile
@@ -263,6 +291,8 @@ def plan_to_json(request: BatchRequest) -> str:
             return sorted(value)
         if isinstance(value, tuple | list):
             return [plain(v) for v in value]
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return value
 
     return json.dumps({f.name: plain(getattr(request, f.name)) for f in dataclasses.fields(request)}, sort_keys=True)
@@ -279,4 +309,8 @@ def plan_from_json(text: str) -> BatchRequest:
         sides=None if sides is None else (frozenset(sides[0]), frozenset(sides[1])),
         side_names=(data["side_names"][0], data["side_names"][1]), memory_bytes=data["memory_bytes"],
         min_score=data["min_score"],
+        fair=None if not data.get("fair") else FairTopk(
+            cap=data["fair"]["cap"], prefer_countries=frozenset(data["fair"]["prefer_countries"]),
+            prefer_weight=data["fair"]["prefer_weight"], prefer_names=tuple(data["fair"]["prefer_names"]),
+        ),
     )

@@ -120,7 +120,7 @@ def bootstrap(
     background = _merge_in_a_process(config, store.space) if own_model else _merge_in_a_thread(store.space)
     engine = Engine(config, store, embedder, state, background_merge=background)
     batches = BatchJobs(JobStore(store), store.home / "batches", retention_days=config.result_retention_days,
-                        queue=_queue(store))
+                        queue=_queue(store), dask=config.dask)
     return Services(config, store, engine, KeyStore(store), AuditLog(store), batches)
 
 

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     # MATCHER_INDEX_URL=postgresql://...: the database of MATCHER_INDEX=pgvector (default: MATCHER_STORE's)
     index_url: str | None = None
     result_retention_days: float = 30.0  # MATCHER_RESULT_RETENTION_DAYS: days a batch result is kept (0: for ever)
+    dask: str | None = None  # MATCHER_DASK=local|local:N|tcp://HOST:PORT: batch jobs' top-k on a Dask cluster
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Config:
     read_limits: ReadLimits = field(default_factory=ReadLimits)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     result_retention_days: float = 30.0
+    dask: str | None = None
 
 
 PACKAGED = ("packaged", "default", "all-minilm-l6-v2")
@@ -107,6 +109,7 @@ def load_config(**overrides: object) -> Config:
             unpacked_bytes=settings.max_unpacked_bytes,
         ),
         result_retention_days=settings.result_retention_days,
+        dask=settings.dask or None,
         scoring=ScoringConfig(
             aggregate=settings.aggregate,
             lexical_weight=settings.lexical_weight,
