@@ -86,6 +86,13 @@ def test_tune_on_the_demo_pool(demo_services, tmp_path, monkeypatch):
     assert report["loss_last"] < report["loss_first"] * 1.5
     assert (tmp_path / "tuned" / "tune.json").exists()
     _check_model(tmp_path / "tuned")
+    # the int8 export (the default backend) takes the tuned folder as it takes the packaged model
+    from matcher.embed.sentence import SentenceTransformerEmbedder
+
+    texts = ["offshore wind turbine blades", "a survey of soil microbiomes"]
+    int8 = SentenceTransformerEmbedder(tmp_path / "tuned", backend="onnx-int8", models_dir=tmp_path / "exports")
+    fp32 = SentenceTransformerEmbedder(tmp_path / "tuned", backend="torch")
+    assert ((int8.embed(texts) * fp32.embed(texts)).sum(axis=1) > 0.98).all()
     # the quality mode: the shipped model and the tuned one averaged, through the real bootstrap
     from matcher.service.bootstrap import bootstrap
     from matcher.service.config import Config, load_config

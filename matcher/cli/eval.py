@@ -83,6 +83,8 @@ def consortia(
                                        "models/eval-tuned-* and reused.")] = False,
     tune_pairs: Annotated[int, typer.Option("--tune-pairs", min=64, help="With --tune: training pairs at most.")
                           ] = 20_000,
+    tune_learning_rate: Annotated[float, typer.Option("--tune-learning-rate", min=1e-7, max=1e-2,
+                                                      help="With --tune: the learning rate.")] = 1e-4,
     as_json: AsJson = False,
     out: Out = None,
     home: Home = None,
@@ -96,7 +98,8 @@ def consortia(
         engine = services(home).engine
         report = consortia_report(
             engine, projects, _date(cut, "--cut"), _date(until, "--until") if until else None,
-            _variants(engine, sweep), tune=TuneConfig(max_pairs=tune_pairs) if tune else None,
+            _variants(engine, sweep),
+            tune=TuneConfig(max_pairs=tune_pairs, learning_rate=tune_learning_rate) if tune else None,
         )
     except MatcherError as err:
         fail(err)

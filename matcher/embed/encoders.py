@@ -103,8 +103,11 @@ def mean_pooling_dim(folder: Path) -> int:
     kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
     pooling = next((m for m in modules if m["type"].endswith("Pooling")), None)
     config = json.loads((folder / pooling["path"] / "config.json").read_text()) if pooling else {}
-    modes = {k for k, v in config.items() if k.startswith("pooling_mode") and v}
+    # sentence-transformers writes `pooling_mode_mean_tokens: true` (before 5.x) or `pooling_mode: "mean"`
+    modes = {k for k, v in config.items() if k.startswith("pooling_mode_") and v is True}
+    if isinstance(config.get("pooling_mode"), str):
+        modes.add(f"pooling_mode_{config['pooling_mode']}_tokens")
     supported = kinds[:2] == ["Transformer", "Pooling"] and set(kinds[2:]) <= {"Normalize"}
     if not supported or modes != {"pooling_mode_mean_tokens"}:
         raise MatcherError(f"the onnx backends need a Transformer + mean Pooling model; {folder} has {kinds} {modes}")
-    return int(config["word_embedding_dimension"])
+    return int(config.get("word_embedding_dimension") or config["embedding_dimension"])
