@@ -65,6 +65,7 @@ def run() -> dict[str, Any]:
         "exposure_gini_default": plain["gini"],
         "exposure_gini_fair": fair["gini"],
         "exposure_gini_drop": round(1 - fair["gini"] / plain["gini"], 4),
+        "exposure_gini_fair_preferred": preferred["gini"],
         "fair_relevance_ratio": round(fair_relevance / plain_relevance, 4),
         "fair_preferred_relevance_ratio": round(preferred_relevance / plain_relevance, 4),
         "field_precision_default": round(plain_fields, 4),
