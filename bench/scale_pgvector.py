@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.bench_match import IDEAS
 from bench.synthetic_corpus import COUNTRIES, synthetic_profiles, synthetic_vectors
 from matcher.index.corpus import Corpus, build_corpus
 from matcher.index.pgvector import PgVectorIndex
@@ -44,13 +45,6 @@ __all__ = ["run", "skewed_pool"]
 
 N = int(os.environ.get("BENCH_PGVECTOR_PROFILES", 100_000))  # smaller only for a dry run of the bench itself
 QUERIES, K = 100, 300
-IDEAS = [
-    "groundwater contamination modelling in transboundary aquifers",
-    "drought tolerant crops and irrigation scheduling under climate change",
-    "machine learning for early detection of antimicrobial resistance",
-    "hydrogen storage materials for renewable energy systems",
-    "cultural heritage digitisation and archaeology of the Silk Road",
-]
 RULES = {
     "abroad": lambda row: (MatchRules(), row),
     "one_country": lambda row: (MatchRules(countries=frozenset({COUNTRIES[row % 3]})), None),

@@ -18,7 +18,7 @@ import numpy as np
 
 from matcher.embed.base import normalise_rows
 
-__all__ = ["FakeEmbedder", "free_port", "served"]
+__all__ = ["FakeEmbedder", "free_port", "served", "stop"]
 
 _WORD = re.compile(r"[a-z0-9]{3,}")
 
@@ -76,9 +76,14 @@ def served(env: dict[str, str], cwd: Path, *, wait_s: float = 120.0) -> Iterator
                 time.sleep(0.2)
         yield port, server
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(30)
+        stop(server)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a child process; kill it if it has not ended 30 s later."""
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(30)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from matcher.testing import served
+from matcher.testing import served, stop
 
 __all__ = ["Cluster", "replica_cluster", "visibility"]
 
@@ -94,19 +94,10 @@ def replica_cluster(url: str, folder: Path, *, replicas: int = 2, worker: bool =
             cluster.worker = subprocess.Popen([sys.executable, "-m", "matcher", "worker", "--poll", "0.2"],
                                               env={**env, "MATCHER_HOME": str(folder / "worker")}, cwd=ROOT,
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            stack.callback(_stop, cluster.worker)
+            stack.callback(stop, cluster.worker)
         for port in cluster.ports:  # every replica answers a text query (its model loaded)
             cluster.match_ids(port, "groundwater contamination in aquifers", cluster.keys["admin"])
         yield cluster
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(30)
 
 
 def visibility(cluster: Cluster, source: int, target: int, n: int, *, limit_s: float = 30.0) -> float:
