@@ -347,6 +347,21 @@ def test_office_upload_progress_report_and_downloads(browser, keys, fake_service
     assert job.rsplit("/", 1)[1] in browser.get("/office").text  # among my recent jobs
 
 
+def test_office_fair_spreading_reaches_the_report(browser, keys):
+    token = sign_in(browser, keys["admin"])
+    form = {**OFFICE, "csrf": token, "source": "upload", "pool_format": "auto", "fair": "on",
+            "prefer_countries": "widening, KE"}
+    started = browser.post("/office", data=form, files={"pool_file": ("pool.jsonl", pool_file(), "text/plain")},
+                           follow_redirects=False)
+    assert started.status_code == 303, started.text
+    wait_for_job(browser, started.headers["location"])
+    report = browser.get(started.headers["location"] + "/files/report.html").text
+    assert "Fairness option on" in report and "widening, KE" in report and "id='exposure-countries'" in report
+    wrong = browser.post("/office", data={**form, "prefer_countries": "Atlantis"},
+                         files={"pool_file": ("pool.jsonl", pool_file(), "text/plain")})
+    assert wrong.status_code == 422 and "Atlantis" in wrong.text
+
+
 def test_office_form_with_a_mapping_and_its_errors(browser, keys):
     token = sign_in(browser, keys["admin"])
     rows = list(csv.reader((ROOT / "data" / "examples" / "registration.csv").open(encoding="utf-8-sig")))

@@ -67,6 +67,8 @@ def batch_options(form: FormData) -> tuple[str, BatchRequest]:
             str(mode), k=k or 5, capacity=capacity, pool_countries=countries(form, "pool_countries", "Only from"),
             exclude_countries=countries(form, "exclude_countries", "Never from"), sides=sides,
             cross_border=flag(form, "cross_border"), exclude_conflicts=flag(form, "apart"),
+            fair=mode == "topk" and flag(form, "fair"),
+            prefer_countries=countries(form, "prefer_countries", "Prefer partners from") if mode == "topk" else (),
         )
     except InvalidQuery as err:
         raise FormError("side_a" if mode == "bipartite" else "mode-topk", _sentence(str(err))) from None
