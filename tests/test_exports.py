@@ -144,7 +144,8 @@ def test_result_in_every_format_over_http(fake_engine: Engine, fake_services):
             time.sleep(0.05)
         url = f"/v1/batches/{job}/result"
         data = c.get(url).json()
-        assert set(data) == {"mode", "summary", "pairs", "unmatched"} and data["pairs"][0]["applicant_name"]
+        assert set(data) == {"mode", "summary", "pairs", "unmatched", "run", "exposure"}
+        assert data["pairs"][0]["applicant_name"]
         assert "partnerships" in data["summary"]
         expected = {
             "csv": ("text/csv", "pairs.csv"),
