@@ -98,6 +98,8 @@ def test_readme_cli_examples(demo_home, tmp_path):
         args = shlex.split(line)
         if args[1] in ("ingest", "eval"):
             continue  # these name a user's own files
+        if args[1] == "tune":
+            continue  # a full training run (minutes); tests/test_tuning.py runs a bounded one on the demo store
         result = subprocess.run([sys.executable, "-m", "matcher", *args[1:]], capture_output=True, text=True,
                                 env=env, timeout=300, cwd=tmp_path)  # outputs such as --out out/ land here
         assert result.returncode == 0, (line, result.stderr)
