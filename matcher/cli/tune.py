@@ -46,12 +46,12 @@ def tune(
     from matcher.embed.backends import default_models_dir, usable_cpus
     from matcher.embed.sentence import packaged_model_path
     from matcher.embed.tuning import TuneConfig, training_pairs, tune_model
+    from matcher.service.bootstrap import open_store
     from matcher.service.config import load_config
-    from matcher.store.sqlite import SqliteStore
 
     try:
         config = load_config(home=home)
-        store = SqliteStore(config.home)
+        store = open_store(config)  # SQLite in MATCHER_HOME, or the PostgreSQL store MATCHER_STORE names
         try:
             profiles = store.profiles()
         finally:
