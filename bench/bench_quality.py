@@ -39,10 +39,8 @@ __all__ = ["run"]
 K = 5
 
 
-def _figures(corpus: Any, **options: Any) -> tuple[dict[str, Any], float, float]:
+def _figures(corpus: Any, fields: dict[str, set[str]], **options: Any) -> tuple[dict[str, Any], float, float]:
     result = run_batch(corpus, build_request("topk", k=K, **options))
-    truth = json.loads((shipped.DEMO_DIR / "truth.json").read_text())
-    fields = {pid: set(t["fields"]) for pid, t in truth.items()}
     shared = [bool(fields[p.applicant_id] & fields[p.partner_id]) for p in result.pairs]
     return (exposure_summary((p.partner_id for p in result.pairs), result.countries),
             float(np.mean([p.score for p in result.pairs])), float(np.mean(shared)))
@@ -54,9 +52,12 @@ def run() -> dict[str, Any]:
         try:
             shipped.load(services.engine, say=lambda line: None)
             corpus = services.engine.corpus()
-            plain, plain_relevance, plain_fields = _figures(corpus)
-            fair, fair_relevance, fair_fields = _figures(corpus, fair=True)
-            preferred, preferred_relevance, _ = _figures(corpus, fair=True, prefer_countries=("widening", "low-income"))
+            truth = json.loads((shipped.DEMO_DIR / "truth.json").read_text())
+            fields = {pid: set(t["fields"]) for pid, t in truth.items()}
+            plain, plain_relevance, plain_fields = _figures(corpus, fields)
+            fair, fair_relevance, fair_fields = _figures(corpus, fields, fair=True)
+            preferred, preferred_relevance, _ = _figures(corpus, fields, fair=True,
+                                                         prefer_countries=("widening", "low-income"))
         finally:
             services.close()
     out: dict[str, Any] = {
