@@ -100,6 +100,7 @@ def consortia(
             engine, projects, _date(cut, "--cut"), _date(until, "--until") if until else None,
             _variants(engine, sweep),
             tune=TuneConfig(max_pairs=tune_pairs, learning_rate=tune_learning_rate) if tune else None,
+            diversities=(engine.config.diversity,) if sweep and engine.config.diversity else (),
         )
     except MatcherError as err:
         fail(err)

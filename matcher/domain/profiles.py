@@ -23,6 +23,7 @@ __all__ = [
     "MAX_WORK_ID",
     "PRIVATE_FIELDS",
     "PROFILE_ID",
+    "ROLES",
     "Profile",
     "Work",
     "parse_profile",
@@ -31,6 +32,18 @@ __all__ = [
 ]
 
 KINDS = ("researcher", "organisation")
+# what an organisation is, in CORDIS's `activityType` codes: higher or secondary education, research
+# organisation, private for-profit (companies), public body, other
+ROLES = ("HES", "REC", "PRC", "PUB", "OTH")
+_ROLE_NAMES = {
+    "higher or secondary education establishments": "HES", "higher or secondary education": "HES",
+    "higher education": "HES", "university": "HES",
+    "research organisations": "REC", "research organisation": "REC", "research organization": "REC",
+    "private for-profit entities": "PRC", "private for-profit entity": "PRC", "company": "PRC",
+    "public bodies": "PUB", "public body": "PUB",
+    "other": "OTH",
+}
+_TRUE, _FALSE = {"true", "yes", "1", "y"}, {"false", "no", "0", "n"}
 PRIVATE_FIELDS = ("career_stage", "gender", "email")
 PROFILE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")  # what a profile id is, matched whole
 _ORCID = re.compile(r"([0-9]{4}-){3}[0-9]{3}[0-9X]")  # ASCII digits only; matched whole
@@ -38,7 +51,7 @@ _ORCID_WEIGHTS = tuple(2 ** (15 - i) for i in range(15))
 _ORCID_ZERO = ord("0") * sum(_ORCID_WEIGHTS)
 _KNOWN = {
     "id", "name", "kind", "country", "institution", "keywords", "works", "capacity",
-    "orcid", "openalex", *PRIVATE_FIELDS,
+    "orcid", "openalex", "role", "sme", *PRIVATE_FIELDS,
 }
 _T = TypeVar("_T")
 _WORK_KNOWN = {"id", "title", "abstract", "year", "coauthors"}
@@ -74,6 +87,13 @@ class Profile:
     orcid: str | None = None
     openalex: str | None = None
     private: Mapping[str, str] = field(default_factory=dict)
+    role: str | None = None  # one of ROLES, for organisations that say what they are
+    sme: bool | None = None  # a small or medium-sized enterprise (CORDIS's SME flag)
+
+    @property
+    def last_year(self) -> int | None:
+        """The year of the profile's most recent dated work."""
+        return max((w.year for w in self.works if w.year is not None), default=None)
 
     @property
     def coauthors(self) -> frozenset[str]:
@@ -170,6 +190,27 @@ def _parse_work(raw: Any, index: int, profile_id: str) -> Work:
         raise InvalidProfile(err.reason, field=f"{where}.{err.field}") from None
 
 
+def _role(raw: Mapping[str, Any]) -> str | None:
+    value = _text(raw, "role", limit=100)
+    if not value:
+        return None
+    role = value.upper() if value.upper() in ROLES else _ROLE_NAMES.get(value.lower())
+    if role is None:
+        raise InvalidProfile(
+            f"must be one of {', '.join(ROLES)} (CORDIS activityType codes), got '{value}'", field="role"
+        )
+    return role
+
+
+def _flag(raw: Mapping[str, Any], name: str) -> bool | None:
+    value = raw.get(name)
+    if value is None or value == "" or isinstance(value, bool):
+        return value if isinstance(value, bool) else None
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise InvalidProfile(f"must be true or false, got {value!r}", field=name)
+
+
 def _parse_country(raw: Mapping[str, Any]) -> str:
     value = _text(raw, "country", required=True, limit=100)
     try:
@@ -262,6 +303,8 @@ def _parse(raw: Mapping[str, Any], problems: _Problems) -> Profile | None:
     institution = problems.check(_text, raw, "institution", limit=500)
     capacity = problems.check(_int, raw, "capacity", 0, 1000)
     openalex = problems.check(_text, raw, "openalex", limit=100)
+    role = problems.check(_role, raw)
+    sme = problems.check(_flag, raw, "sme")
     if (problems or profile_id is None or kind is None or works is None or keywords is None or private is None
             or name is None or country is None or institution is None):
         return None
@@ -277,6 +320,8 @@ def _parse(raw: Mapping[str, Any], problems: _Problems) -> Profile | None:
         orcid=orcid,
         openalex=openalex or None,
         private=private,
+        role=role,
+        sme=sme,
     )
 
 
@@ -303,6 +348,11 @@ def profile_to_dict(profile: Profile, *, private: bool = False) -> dict[str, Any
         "orcid": profile.orcid,
         "openalex": profile.openalex,
     }
+    # only when given: a profile without them keeps the form (and the content hash) it always had
+    if profile.role is not None:
+        out["role"] = profile.role
+    if profile.sme is not None:
+        out["sme"] = profile.sme
     if private:
         out.update(profile.private)
     return out

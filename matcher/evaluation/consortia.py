@@ -1,6 +1,7 @@
 """Real EU consortia as ground truth: a temporal split of a CORDIS-style project table.
 
-Organisation profiles are built from the projects that started before the cut; each project that
+Organisation profiles are built from the projects that started before the cut (each with the role
+its legal name suggests: the table has no activityType, see `matcher.evaluation.roles`); each project that
 started on or after it (and before `until`) with two or more organisations is a query:
 - *idea*: the project's title and objective as free text; targets: every member with a profile;
 - *coordinator + idea*: the coordinator's profile and the text; targets: the other members.
@@ -23,6 +24,7 @@ from tqdm import tqdm
 from matcher.domain.errors import MatcherError
 from matcher.domain.profiles import Profile, Work
 from matcher.evaluation.metrics import ndcg_at, recall_at, reciprocal_rank
+from matcher.evaluation.roles import guess_role
 from matcher.index.corpus import Corpus
 from matcher.rank.matching import rank
 from matcher.score.query import PreparedQuery
@@ -126,7 +128,7 @@ def temporal_split(projects: Iterable[Project], cut: date, until: date | None = 
         countries[ids[0]] = _country(project.coordinator_country)
     profiles = [
         Profile(id=oid, name=names[oid], country=countries.get(oid, NO_COUNTRY), kind="organisation",
-                institution=names[oid], works=tuple(works[oid]))
+                institution=names[oid], works=tuple(works[oid]), role=guess_role(names[oid]))
         for oid in sorted(works)
     ]
     later = sorted(
@@ -157,9 +159,11 @@ def evaluate(
     query_vectors: np.ndarray,
     config: ScoringConfig,
     *,
+    diversity: float = 0.0,
     progress: Callable[[Iterable[int]], Iterable[int]] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Recall@10, Recall@50, MRR and nDCG@10 for both variants (country rules off)."""
+    """Recall@10, Recall@50, MRR and nDCG@10 for both variants (country rules off; the diversity
+    re-rank off unless `diversity` says otherwise)."""
     rules = MatchRules(exclude_own_country=False)
     sums: dict[str, dict[str, float]] = {"idea": defaultdict(float), "coordinator_idea": defaultdict(float)}
     steps: Iterable[int] = range(len(queries))
@@ -173,7 +177,7 @@ def evaluate(
         for name, requester, targets in variants:
             prepared = PreparedQuery(
                 requester=requester, text=q.project.text, text_vector=query_vectors[i], k=50, rules=rules,
-                diversity=0.0,
+                diversity=diversity,
             )
             ranked = rank(corpus, prepared, config)
             ids = [corpus.ids[r] for r in ranked[0].rows[ranked[1]]] if ranked else []

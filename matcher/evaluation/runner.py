@@ -49,7 +49,15 @@ def sweep_variants(default: ScoringConfig) -> dict[str, ScoringConfig]:
         variants[f"default, partner={weight}"] = r(default, partner_weight=weight)
     for weight in (0.5, 0.85):
         variants[f"default, text_weight={weight}"] = r(default, text_weight=weight)
-    variants["default, candidates=1000"] = r(default, candidates=1000)
+    for candidates in (100, 1000):
+        variants[f"default, candidates={candidates}"] = r(default, candidates=candidates)
+    # non-text signals (issue: better partners): BM25 normalised by the query, recency, role
+    for weight in (0.15, 0.3, 0.5):
+        variants[f"default, lexical=bm25 {weight}"] = r(default, lexical="bm25", lexical_weight=weight)
+    for weight in (0.05, 0.1):
+        variants[f"default, recency={weight}"] = r(default, recency_weight=weight)
+    for weight in (0.02, 0.05, 0.1):
+        variants[f"default, role={weight}"] = r(default, role_weight=weight)
     return variants
 
 
@@ -72,10 +80,11 @@ def tuned_for_split(engine: Engine, split: Split, tune: TuneConfig) -> tuple[Pat
 
 def consortia_report(
     engine: Engine, projects: Path, cut: date, until: date | None, variants: dict[str, ScoringConfig],
-    *, tune: TuneConfig | None = None,
+    *, tune: TuneConfig | None = None, diversities: tuple[float, ...] = (),
 ) -> dict[str, Any]:
-    """Every variant on the shipped model; with `tune`, also on a model tuned on the history before the
-    cut, and on the two averaged (the quality mode)."""
+    """Every variant on the shipped model (with the diversity re-rank off, as a list's recall is
+    meant), and the first variant with each of `diversities`; with `tune`, also on a model tuned on
+    the history before the cut, and on the two averaged (the quality mode)."""
     split = temporal_split(read_projects(projects), cut, until)
     if not split.profiles or not split.queries:
         raise MatcherError(f"the split at {cut} leaves {len(split.profiles)} profiles and {len(split.queries)} queries")
@@ -88,6 +97,11 @@ def consortia_report(
         name: evaluate(corpus, split.queries, query_vectors, config, progress=tqdm_progress(name))
         for name, config in variants.items()
     }
+    first_name, first = next(iter(variants.items()))
+    for diversity in diversities:
+        name = f"{first_name}, diversity={diversity}"
+        results[name] = evaluate(corpus, split.queries, query_vectors, first, diversity=diversity,
+                                 progress=tqdm_progress(name))
     tuned: dict[str, Any] | None = None
     if tune is not None:
         folder, training = tuned_for_split(engine, split, tune)

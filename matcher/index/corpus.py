@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -20,7 +21,15 @@ from matcher.index.half import HalfBlocks
 from matcher.index.lexical import LexicalModel, LexicalRows
 from matcher.index.offsets import segments_of
 from matcher.index.packed import Chained, Strings
-from matcher.index.segment import KEYWORDS_SUFFIX, Segment, SegmentBuilder, corpus_texts, profile_document
+from matcher.index.segment import (
+    KEYWORDS_SUFFIX,
+    N_ROLE_CATEGORIES,
+    Segment,
+    SegmentBuilder,
+    corpus_texts,
+    profile_document,
+    role_categories,
+)
 from matcher.index.vectors import VectorIndex, index_for
 
 __all__ = ["KEYWORDS_SUFFIX", "Corpus", "Fitted", "RowMap", "build_corpus", "corpus_texts", "profile_document"]
@@ -98,6 +107,11 @@ class Corpus:
         self.has_keywords = _joined(parts, "has_keywords")
         self.institution_keys = _joined(parts, "institution_keys")
         self.id_hashes = _joined(parts, "id_hashes")
+        self.roles = _joined(parts, "roles")
+        self.sme = _joined(parts, "sme")
+        self.last_years = _joined(parts, "last_years")
+        self.lexical_norms = _joined(parts, "lexical_norms")
+        self.lexical_lengths = _joined(parts, "lexical_lengths")
         self.work_offsets = np.concatenate(
             [np.asarray(base.work_offsets), np.asarray(delta.work_offsets[1:]) + base.n_works]
         ) if len(delta) else np.asarray(base.work_offsets)
@@ -198,6 +212,31 @@ class Corpus:
             dtype=np.float32, count=len(rows),
         )
 
+    # -- non-text signals ------------------------------------------------------------------------
+
+    @cached_property
+    def role_categories(self) -> np.ndarray:
+        """Each row's role and SME flag as one category (`matcher.index.segment.role_categories`)."""
+        return role_categories(self.roles, self.sme)
+
+    @cached_property
+    def role_links(self) -> tuple[np.ndarray, np.ndarray]:
+        """(links between role categories, rows per category): the base segment's links (profiles
+        written since the last merge do not move these pool-wide shares measurably), and every row."""
+        counts = np.bincount(self.role_categories[self.active], minlength=N_ROLE_CATEGORIES)
+        return self.base.role_links, counts
+
+    @cached_property
+    def average_length(self) -> float:
+        """The mean lexical document length over the active rows (BM25's average document length)."""
+        lengths = self.lexical_lengths[self.active]
+        return float(lengths.mean()) if len(lengths) else 0.0
+
+    @cached_property
+    def newest_year(self) -> int:
+        """The year of the most recent dated work in the pool (0 when none is dated)."""
+        return int(self.last_years.max(initial=0))
+
     def same_institution(self, row: int, rows: np.ndarray) -> np.ndarray:
         """True where a row is at `row`'s institution (never for a row without one)."""
         key = self.institution_keys[row]
@@ -246,7 +285,7 @@ def build_corpus(
         counts = np.asarray([len(p.texts) for p in profiles])
         fitted = Fitted(lexical, float(np.log1p(counts.max())), len(profiles), generation)
     else:
-        rows = fitted.lexical.transform(documents)
+        rows = fitted.lexical.weigh(documents)
     base = builder.finish(work_vectors, rows)
     empty = Segment.empty(base.dim, len(fitted.lexical))
     active = np.ones(len(base), dtype=bool)

@@ -8,12 +8,17 @@ refits when the pool has changed enough.
 
 `LexicalRows` reads the term vectors of many rows, kept as CSR blocks (one per segment of the
 matching state), without assembling one matrix.
+
+Each row also keeps its length before normalising and its number of counted terms (`Weighed`):
+with the idf they give back every term's count, so the same rows also score as BM25 (document
+side saturated, `LexicalRows.saturated_scores`) without storing the counts twice.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -25,10 +30,37 @@ from matcher.index.offsets import segments_of
 from matcher.index.packed import PackedStrings
 from matcher.store.atomic import write_text_atomic
 
-__all__ = ["CsrBlock", "LexicalModel", "LexicalRows"]
+__all__ = ["CsrBlock", "LexicalModel", "LexicalRows", "Weighed"]
 
 TOKEN_PATTERN = r"(?u)\b[^\W\d_][\w\-]{2,}\b"
 _COMMON = {"stop_words": "english", "token_pattern": TOKEN_PATTERN, "dtype": np.float32}
+
+
+@dataclass(frozen=True, eq=False)
+class Weighed:
+    """Term rows of some documents, with what BM25 needs to read them back as counts."""
+
+    rows: sparse.csr_matrix  # (n, terms) float32 TF-IDF rows, L2-normalised
+    norms: np.ndarray  # (n,) float32: each row's L2 norm before normalising (0 for an empty row)
+    lengths: np.ndarray  # (n,) float32: how many vocabulary terms each document has, repeats counted
+
+    @classmethod
+    def empty(cls, n_terms: int, n: int = 0) -> Weighed:
+        return cls(sparse.csr_matrix((n, n_terms), dtype=np.float32), np.zeros(n, np.float32), np.zeros(n, np.float32))
+
+
+def _weigh(counts: sparse.csr_matrix, idf: np.ndarray) -> Weighed:
+    """scikit-learn's TF-IDF steps (sublinear tf, idf, L2 norm) in float32, keeping norms and lengths."""
+    counts = sparse.csr_matrix(counts, dtype=np.float32)
+    counts.sort_indices()
+    lengths = np.asarray(counts.sum(axis=1), dtype=np.float32).ravel()
+    np.log(counts.data, counts.data)
+    counts.data += 1.0
+    counts.data *= idf[counts.indices]
+    norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1), dtype=np.float32).ravel()).astype(np.float32)
+    from sklearn.preprocessing import normalize
+
+    return Weighed(sparse.csr_matrix(normalize(counts, norm="l2", copy=False)), norms, lengths)
 
 
 class LexicalModel:
@@ -44,22 +76,24 @@ class LexicalModel:
     @classmethod
     def fit(
         cls, documents: Iterable[str], *, n_documents: int, max_features: int = 200_000, max_df: float = 0.5
-    ) -> tuple[LexicalModel, sparse.csr_matrix]:
+    ) -> tuple[LexicalModel, Weighed]:
         """Fit on the documents (read once: a store can be streamed through) and return the model
-        with the documents' rows, which equal `transform` of the same documents exactly."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
+        with the documents' rows, which equal `weigh` of the same documents exactly. The idf is
+        scikit-learn's smooth idf, ln((1 + n) / (1 + df)) + 1."""
+        from sklearn.feature_extraction.text import CountVectorizer
 
         max_df = max_df if n_documents >= 20 else 1.0
-        vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=1, max_df=max_df, max_features=max_features, **_COMMON)
+        vectorizer = CountVectorizer(min_df=1, max_df=max_df, max_features=max_features, **_COMMON)
         params = {"max_df": max_df, "max_features": max_features, "documents": n_documents}
         try:
-            rows = vectorizer.fit_transform(documents).tocsr()
+            counts = vectorizer.fit_transform(documents).tocsr()
         except ValueError:  # no document has a term that is not a stop word: no lexical signal at all
-            return cls(PackedStrings.from_strings([]), np.zeros(0, np.float32), params), sparse.csr_matrix(
-                (n_documents, 0), dtype=np.float32
-            )
+            return cls(PackedStrings.from_strings([]), np.zeros(0, np.float32), params), Weighed.empty(0, n_documents)
+        n = counts.shape[0]
+        df = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float64)
+        idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
         terms = PackedStrings.from_strings(vectorizer.get_feature_names_out().tolist())
-        return cls(terms, vectorizer.idf_.astype(np.float32), params), rows.astype(np.float32)
+        return cls(terms, idf, params), _weigh(counts, idf)
 
     def __len__(self) -> int:
         return len(self.idf)
@@ -79,19 +113,17 @@ class LexicalModel:
         """Build the vocabulary look-up now (the server does it at start, off the request path)."""
         _ = self._counter
 
-    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        """Term vectors of the texts: the steps of scikit-learn's TF-IDF transform, on the fitted
-        vocabulary, in the same float32 operations (so fitted rows and later rows agree bit for bit)."""
+    def weigh(self, texts: Sequence[str]) -> Weighed:
+        """Term rows of the texts on the fitted vocabulary, by the very operations of `fit` (so
+        fitted rows and later rows agree bit for bit)."""
         counter = self._counter
         if counter is None:
-            return sparse.csr_matrix((len(texts), 0), dtype=np.float32)
-        from sklearn.preprocessing import normalize
+            return Weighed.empty(0, len(texts))
+        return _weigh(counter.transform(texts), self.idf)
 
-        counts = sparse.csr_matrix(counter.transform(texts), dtype=np.float32)
-        np.log(counts.data, counts.data)
-        counts.data += 1.0
-        counts.data *= self.idf[counts.indices]
-        return sparse.csr_matrix(normalize(counts, norm="l2", copy=False))
+    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """Term vectors (L2-normalised TF-IDF rows) of the texts."""
+        return self.weigh(texts).rows
 
     def without_terms(self, keep: np.ndarray) -> tuple[LexicalModel, np.ndarray]:
         """The model restricted to the terms where `keep` is True, and the old -> new column map
@@ -223,6 +255,42 @@ class LexicalRows:
             owner = np.repeat(np.arange(len(local)), np.diff(np.append(starts, len(flat))))
             out[positions] = np.bincount(owner, weights=products, minlength=len(local))
         return out
+
+    def saturated_scores(
+        self, query: sparse.csr_matrix, rows: np.ndarray, norms: np.ndarray, lengths: np.ndarray,
+        average_length: float, *, k1: float = 1.2, b: float = 0.75,
+    ) -> np.ndarray:
+        """BM25 of the rows at `rows` for one query row, normalised by what the query allows.
+
+        Each row term's count comes back from its weight, the row's norm and the idf; it is
+        saturated the BM25 way, tf (k1 + 1) / (tf + k1 (1 - b + b len / `average_length`)), and
+        divided by k1 + 1, so that it lies in [0, 1). The score sums these over the query's terms,
+        weighted by the query row's own weights (which carry the idf), divided by the sum of those
+        weights: a candidate with every query term infinitely often would score 1. Nothing depends
+        on the other candidates, so a score means the same in any pool and any candidate list.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(len(rows), dtype=np.float32)
+        total = float(query.data.sum())
+        if total <= 0 or not len(rows):
+            return out
+        dense = np.zeros(len(self.model), dtype=np.float32)
+        dense[query.indices] = query.data
+        idf = self.model.idf
+        scale = k1 * (1 - b + b * np.asarray(lengths, dtype=np.float32) / max(average_length, 1e-6))
+        for block, lo, positions in self._split(rows):
+            local = rows[positions] - lo
+            flat, starts = segments_of(block.indptr, local)
+            owner = np.repeat(np.arange(len(local)), np.diff(np.append(starts, len(flat))))
+            columns = np.asarray(block.indices)[flat]
+            weights = dense[columns]
+            used = weights > 0
+            flat, owner, columns, weights = flat[used], owner[used], columns[used], weights[used]
+            row_of = rows[positions][owner]
+            tf = np.rint(np.exp(np.asarray(block.data)[flat] * norms[row_of] / idf[columns] - 1.0))
+            saturated = tf / (tf + scale[row_of])
+            out[positions] = np.bincount(owner, weights=weights * saturated, minlength=len(local))
+        return out / total
 
     def _split(self, rows: np.ndarray) -> Iterator[tuple[CsrBlock, int, np.ndarray]]:
         which = np.searchsorted(self._starts, rows, side="right") - 1

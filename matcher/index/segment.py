@@ -20,20 +20,26 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
 
-from matcher.domain.profiles import Profile
+from matcher.domain.profiles import ROLES, Profile
 from matcher.index import half
-from matcher.index.lexical import CsrBlock
+from matcher.index.lexical import CsrBlock, Weighed
 from matcher.index.offsets import segments_of
 from matcher.index.packed import PackedStrings
 
 __all__ = [
-    "KEYWORDS_SUFFIX", "Links", "Segment", "SegmentBuilder", "corpus_texts", "id_hash", "id_hashes",
-    "institution_key", "normalise_institution", "profile_document",
+    "KEYWORDS_SUFFIX", "Links", "N_ROLE_CATEGORIES", "ROLE_CODES", "Segment", "SegmentBuilder", "corpus_texts",
+    "id_hash", "id_hashes", "institution_key", "normalise_institution", "profile_document", "role_categories",
 ]
 
 KEYWORDS_SUFFIX = "#keywords"  # the id suffix of a profile's keywords pseudo-work
+ROLE_CODES = {role: code for code, role in enumerate(ROLES, start=1)}  # 0: the profile gives no role
+N_ROLE_CATEGORIES = 2 * (len(ROLES) + 1)
+
+
+def role_categories(roles: np.ndarray, sme: np.ndarray) -> np.ndarray:
+    """A row's role and SME flag as one category: 2 * role code + sme (0 and 1: no role given)."""
+    return 2 * np.asarray(roles, dtype=np.int64) + np.asarray(sme, dtype=np.int64)
 Writer = Callable[[Path, np.ndarray], None]
 
 
@@ -125,10 +131,15 @@ class Segment:
     has_keywords: np.ndarray  # (n,) bool: the row's last work is its keywords (a pseudo-work)
     institution_keys: np.ndarray  # (n,) uint64, see `institution_key`
     id_hashes: np.ndarray  # (n,) uint64
+    roles: np.ndarray  # (n,) uint8: ROLE_CODES of the profile's role, 0 for none given
+    sme: np.ndarray  # (n,) bool: the profile says it is a small or medium-sized enterprise
+    last_years: np.ndarray  # (n,) int16: year of the most recent dated work, 0 for none
     work_offsets: np.ndarray  # (n + 1,) int64: works of row p are offsets[p]:offsets[p+1]
     work_vectors: np.ndarray  # (W, d) float16, unit rows, grouped by owner
     summary: np.ndarray  # (n, d) float16, L2-normalised mean of the row's work vectors
     lexical: CsrBlock  # (n, terms) TF-IDF rows of the fitted lexical model
+    lexical_norms: np.ndarray  # (n,) float32: each lexical row's norm before normalising (see `Weighed`)
+    lexical_lengths: np.ndarray  # (n,) float32: vocabulary terms in each row's document, repeats counted
     links: Links
 
     def __len__(self) -> int:
@@ -156,6 +167,18 @@ class Segment:
         keys, order = self._by_id
         key = np.uint64(target)
         return np.sort(order[np.searchsorted(keys, key, "left") : np.searchsorted(keys, key, "right")])
+
+    @cached_property
+    def role_links(self) -> np.ndarray:
+        """(R, R) counts of links between roles (`role_categories`), over the links this segment
+        holds between its own rows: how often organisations of each kind worked together."""
+        owners = np.repeat(np.arange(len(self), dtype=np.int64), np.diff(np.asarray(self.links.indptr)))
+        partners = self.last_rows_with_hashes(np.asarray(self.links.hashes))
+        keep = partners >= 0
+        categories = role_categories(self.roles, self.sme)
+        pairs = categories[owners[keep]] * N_ROLE_CATEGORIES + categories[partners[keep]]
+        counts = np.bincount(pairs, minlength=N_ROLE_CATEGORIES**2)
+        return counts.reshape(N_ROLE_CATEGORIES, N_ROLE_CATEGORIES)
 
     def last_rows_with_hashes(self, targets: np.ndarray) -> np.ndarray:
         """For each id hash, the last row holding it (-1 where none), by hash alone (2^-64 collisions)."""
@@ -193,10 +216,15 @@ class Segment:
             has_keywords=np.asarray(self.has_keywords)[rows],
             institution_keys=np.asarray(self.institution_keys)[rows],
             id_hashes=np.asarray(self.id_hashes)[rows],
+            roles=np.asarray(self.roles)[rows],
+            sme=np.asarray(self.sme)[rows],
+            last_years=np.asarray(self.last_years)[rows],
             work_offsets=offsets,
             work_vectors=np.asarray(self.work_vectors)[works],
             summary=np.asarray(self.summary)[rows],
             lexical=self.lexical.take(rows),
+            lexical_norms=np.asarray(self.lexical_norms)[rows],
+            lexical_lengths=np.asarray(self.lexical_lengths)[rows],
             links=self.links.take(rows),
         )
 
@@ -219,10 +247,15 @@ class Segment:
             has_keywords=np.concatenate([p.has_keywords for p in parts]).astype(bool),
             institution_keys=np.concatenate([p.institution_keys for p in parts]).astype(np.uint64),
             id_hashes=np.concatenate([p.id_hashes for p in parts]).astype(np.uint64),
+            roles=np.concatenate([p.roles for p in parts]).astype(np.uint8),
+            sme=np.concatenate([p.sme for p in parts]).astype(bool),
+            last_years=np.concatenate([p.last_years for p in parts]).astype(np.int16),
             work_offsets=_concat_offsets([p.work_offsets for p in parts], works),
             work_vectors=np.concatenate([p.work_vectors for p in parts]).astype(np.float16),
             summary=np.concatenate([p.summary for p in parts]).astype(np.float16),
             lexical=CsrBlock.concat([p.lexical for p in parts]),
+            lexical_norms=np.concatenate([p.lexical_norms for p in parts]).astype(np.float32),
+            lexical_lengths=np.concatenate([p.lexical_lengths for p in parts]).astype(np.float32),
             links=Links.concat([p.links for p in parts]),
         )
 
@@ -257,14 +290,13 @@ class Segment:
 
     @classmethod
     def empty(cls, dim: int, n_terms: int = 0) -> Segment:
-        no_rows = sparse.csr_matrix((0, n_terms), dtype=np.float32)
-        return SegmentBuilder().finish(np.zeros((0, dim), np.float16), no_rows)
+        return SegmentBuilder().finish(np.zeros((0, dim), np.float16), Weighed.empty(n_terms))
 
 
 _STRINGS = ("ids", "names", "institutions", "work_ids", "work_titles")
 _ARRAYS = (
-    "countries", "kinds", "capacity", "has_keywords", "institution_keys", "id_hashes", "work_offsets", "work_vectors",
-    "summary",
+    "countries", "kinds", "capacity", "has_keywords", "institution_keys", "id_hashes", "roles", "sme", "last_years",
+    "work_offsets", "work_vectors", "summary", "lexical_norms", "lexical_lengths",
 )
 
 
@@ -300,6 +332,9 @@ class SegmentBuilder:
         self._kinds: list[str] = []
         self._capacity: list[int] = []
         self._keywords: list[bool] = []
+        self._roles: list[int] = []
+        self._sme: list[bool] = []
+        self._last_years: list[int] = []
         self._counts: list[int] = []
         self._work_ids: list[str] = []
         self._work_titles: list[str] = []
@@ -325,6 +360,9 @@ class SegmentBuilder:
         self._kinds.append(profile.kind)
         self._capacity.append(profile.capacity or 0)
         self._keywords.append(bool(profile.keywords))
+        self._roles.append(ROLE_CODES.get(profile.role or "", 0))
+        self._sme.append(bool(profile.sme))
+        self._last_years.append(profile.last_year or 0)
         self._counts.append(len(texts))
         self._work_ids.extend(w.id for w in profile.works)
         self._work_titles.extend(w.title for w in profile.works)
@@ -338,12 +376,12 @@ class SegmentBuilder:
         self._listed.extend((row, partner, n) for partner, n in shared.items())
         return texts
 
-    def finish(self, work_vectors: np.ndarray, lexical_rows: sparse.csr_matrix) -> Segment:
-        """The segment, given every added text's vector (unit rows) and every row's lexical vector."""
+    def finish(self, work_vectors: np.ndarray, lexical: Weighed) -> Segment:
+        """The segment, given every added text's vector (unit rows) and every row's lexical terms."""
         if len(work_vectors) != self.n_texts:
             raise ValueError(f"{self.n_texts} texts but {len(work_vectors)} vectors")
-        if lexical_rows.shape[0] != len(self.ids):
-            raise ValueError(f"{len(self.ids)} profiles but {lexical_rows.shape[0]} lexical rows")
+        if lexical.rows.shape[0] != len(self.ids):
+            raise ValueError(f"{len(self.ids)} profiles but {lexical.rows.shape[0]} lexical rows")
         counts = np.asarray(self._counts, dtype=np.int64)
         offsets = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
@@ -363,10 +401,15 @@ class SegmentBuilder:
             has_keywords=np.asarray(self._keywords, dtype=bool),
             institution_keys=np.fromiter((institution_key(i) for i in self._institutions), np.uint64, len(self.ids)),
             id_hashes=id_hashes(self.ids),
+            roles=np.asarray(self._roles, dtype=np.uint8),
+            sme=np.asarray(self._sme, dtype=bool),
+            last_years=np.asarray(self._last_years, dtype=np.int16),
             work_offsets=offsets,
             work_vectors=vectors,
             summary=summaries(vectors, offsets),
-            lexical=CsrBlock.of(lexical_rows),
+            lexical=CsrBlock.of(lexical.rows),
+            lexical_norms=np.asarray(lexical.norms, dtype=np.float32),
+            lexical_lengths=np.asarray(lexical.lengths, dtype=np.float32),
             links=Links(
                 listed_indptr,
                 id_hashes(p for _, p, _ in self._listed),

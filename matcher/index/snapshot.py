@@ -36,7 +36,7 @@ from matcher.store.atomic import fsync_dir, write_text_atomic
 
 __all__ = ["FORMAT", "SnapshotError", "SnapshotInfo", "Snapshots"]
 
-FORMAT = 1
+FORMAT = 2  # 2: the role, SME and last-year columns
 
 
 class SnapshotError(MatcherError):

@@ -276,7 +276,7 @@ class MatchingState:
         builder = SegmentBuilder()
         texts = [text for profile in profiles for text in builder.add(profile)]
         vectors = self.embedder.embed(texts, desc="embedding works")
-        return builder.finish(vectors, fitted.lexical.transform([profile_document(p) for p in profiles]))
+        return builder.finish(vectors, fitted.lexical.weigh([profile_document(p) for p in profiles]))
 
     def _build_full(self) -> tuple[Segment, Fitted, int] | None:
         """Every profile of one consistent read of the store, with freshly fitted parts."""

@@ -22,7 +22,16 @@ from typing import Any
 
 from matcher.domain.countries import normalise_country
 from matcher.domain.errors import UnknownCountry
-from matcher.domain.profiles import MAX_TEXT, MAX_WORKS, PROFILE_ID, Profile, Work, parse_profile, valid_orcid
+from matcher.domain.profiles import (
+    MAX_TEXT,
+    MAX_WORKS,
+    PROFILE_ID,
+    ROLES,
+    Profile,
+    Work,
+    parse_profile,
+    valid_orcid,
+)
 
 __all__ = [
     "MAX_COAUTHORS", "MAX_TITLE", "checked_work", "clip", "make_profile", "make_work", "most_recent", "valid_year",
@@ -37,7 +46,8 @@ _work_id, _work_title, _work_abstract, _work_year, _work_coauthors = (
     getattr(Work, f.name).__set__ for f in fields(Work)
 )
 (_profile_id, _profile_name, _profile_country, _profile_kind, _profile_institution, _profile_keywords,
- _profile_works, _profile_capacity, _profile_orcid, _profile_openalex, _profile_private) = (
+ _profile_works, _profile_capacity, _profile_orcid, _profile_openalex, _profile_private, _profile_role,
+ _profile_sme) = (
     getattr(Profile, f.name).__set__ for f in fields(Profile)
 )
 
@@ -116,6 +126,8 @@ def make_profile(
     capacity: int | None = None,
     orcid: str | None = None,
     openalex: str | None = None,
+    role: str | None = None,
+    sme: bool | str | None = None,
     distinct_works: bool = False,
 ) -> Profile:
     """A `Profile` that `parse_profile` would accept; raises its `InvalidProfile` otherwise.
@@ -144,6 +156,8 @@ def make_profile(
         and (openalex is None or 0 < len(openalex) <= 100)
         and PROFILE_ID.fullmatch(id or "") is not None
         and (orcid is None or valid_orcid(orcid))
+        and (role is None or role in ROLES)
+        and (sme is None or isinstance(sme, bool))
         and (distinct_works or len(works) < 2 or len(set(map(_WORK_ID, works))) == len(works))
     )
     if ok:
@@ -155,6 +169,7 @@ def make_profile(
         values = {
             "id": id, "name": name, "kind": kind, "country": country, "institution": institution,
             "keywords": kw, "works": works, "capacity": capacity, "orcid": orcid, "openalex": openalex,
+            "role": role, "sme": sme,
         }
         return parse_profile(_as_record(values))  # raises the precise InvalidProfile
     profile = _new(Profile)  # as Profile(...), faster: see `checked_work`
@@ -169,4 +184,6 @@ def make_profile(
     _profile_orcid(profile, orcid)
     _profile_openalex(profile, openalex)
     _profile_private(profile, {})
+    _profile_role(profile, role)
+    _profile_sme(profile, sme)
     return profile

@@ -7,7 +7,8 @@ Windows-1252; see `matcher.ingest.delimited`. Columns used, by their published n
 
 - ``project.csv``: ``id`` (or ``projectID``), ``title``, ``objective``, ``startDate``.
 - ``organization.csv``: ``projectID``, ``organisationID`` (or ``organizationID``, ``id``),
-  ``name``, ``country``.
+  ``name``, ``country``, and when present ``activityType`` (HES, REC, PRC, PUB, OTH: the
+  profile's ``role``) and ``SME`` (``sme``).
 
 Each organisation (by ``organisationID``, else by name) becomes a profile of kind
 ``organisation``: id ``cordis-org-<organisationID>``, name and institution its ``name``, country
@@ -116,6 +117,8 @@ class _Org:
     line: int
     name: str = ""
     country: str = ""
+    role: str = ""
+    sme: str = ""
     projects: dict[str, None] = field(default_factory=dict)
 
 
@@ -143,7 +146,7 @@ def read_cordis(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> ReadResult:
     projects = _projects(project_path, limits, rejected)
     columns, rows = _table(org_path, {
         "project": ("projectID",), "id": ("organisationID", "organizationID", "id"),
-        "name": ("name",), "country": ("country",),
+        "name": ("name",), "country": ("country",), "role": ("activityType",), "sme": ("SME",),
     }, required=("project", "name", "country"), limits=limits, rejected=rejected)
     src = org_path.name
     orgs: dict[str, _Org] = {}
@@ -165,6 +168,8 @@ def read_cordis(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> ReadResult:
         org = orgs.setdefault(pid, _Org(pid, line))
         org.name = org.name or name
         org.country = org.country or _cell(cells, columns, "country")
+        org.role = org.role or _cell(cells, columns, "role")
+        org.sme = org.sme or _cell(cells, columns, "sme")
         org.projects[project] = None
         members.setdefault(project, {})[pid] = None
     result = ReadResult([], rejected)
@@ -196,7 +201,8 @@ def _add_profile(
     try:
         profile: Profile = make_profile(
             id=org.id, name=org.name, country=org.country, kind="organisation",
-            institution=org.name, works=works,
+            institution=org.name, works=works, role=org.role.upper() or None,
+            sme={"true": True, "false": False}.get(org.sme.lower(), org.sme or None),
         )
     except InvalidProfile as err:
         result.rejected.append(Rejection(org.line, err.reason, org.id, err.field, src))

@@ -23,7 +23,8 @@ list) and optionally ``join`` (between the values of several columns, default a 
 list of them; default ``;``), ``prefix`` (put before a non-empty value) and ``slug: true`` (characters an id may not
 hold become ``-``, e.g. for an e-mail address used as id); or an object with ``value``, a
 constant. Fields: ``id`` (required), ``name``, ``kind``, ``country``, ``institution``,
-``keywords``, ``capacity``, ``orcid``, ``openalex``, ``career_stage``, ``gender``, ``email``, and
+``keywords``, ``capacity``, ``orcid``, ``openalex``, ``role``, ``sme``, ``career_stage``, ``gender``,
+``email``, and
 ``works`` with ``id``, ``title``, ``abstract``, ``year``, ``coauthors``. Headers match exactly,
 else ignoring case and repeated spaces. An unknown field or a column the file lacks is an error
 that names it and lists the file's columns.
@@ -56,7 +57,7 @@ from matcher.ingest.readers import ReadResult, Rejection, parse_lines
 __all__ = ["Field", "FormMapping", "load_mapping", "parse_mapping", "read_spreadsheet"]
 
 TARGETS = ("id", "name", "kind", "country", "institution", "keywords", "capacity", "orcid", "openalex",
-           "career_stage", "gender", "email")
+           "role", "sme", "career_stage", "gender", "email")
 WORK_TARGETS = ("id", "title", "abstract", "year", "coauthors")
 _LISTS = ("keywords", "coauthors")
 _OPTIONS = {"column", "columns", "value", "join", "split", "prefix", "slug"}

@@ -19,6 +19,7 @@ from matcher.score.diversity import mmr
 from matcher.score.query import PreparedQuery
 from matcher.score.rules import conflicts, eligible_mask
 from matcher.score.scoring import ScoringConfig, activity, profile_relevance, text_relevance
+from matcher.score.signals import recency, role_lift, role_prior
 from matcher.score.strength import blended_strength, label
 
 __all__ = ["MAX_K", "Scored", "Suggestion", "candidate_rows", "match", "no_close_match", "rank", "score_rows"]
@@ -88,6 +89,16 @@ class Scored:
     activity: np.ndarray  # the activity prior's part of `scores`
 
 
+def lexical_scores(corpus: Corpus, terms: sparse.csr_matrix, rows: np.ndarray, config: ScoringConfig) -> np.ndarray:
+    """The lexical score of each row for a query's terms: TF-IDF cosine, or normalised BM25."""
+    if config.lexical == "bm25":
+        return corpus.lexical.saturated_scores(
+            terms, rows, corpus.lexical_norms, corpus.lexical_lengths, corpus.average_length,
+            k1=config.bm25_k1, b=config.bm25_b,
+        )
+    return corpus.lexical.scores(terms, rows)
+
+
 def score_rows(
     corpus: Corpus, rows: np.ndarray, query: PreparedQuery, config: ScoringConfig = DEFAULT_SCORING
 ) -> Scored:
@@ -103,19 +114,25 @@ def score_rows(
         text_part, text_sims = text_relevance(corpus, rows, query.text_vector, config)
         query_terms = corpus.lexical.transform([query.text or ""])
         dense += share * text_part
-        lexical += share * corpus.lexical.scores(query_terms, rows)
+        lexical += share * lexical_scores(corpus, query_terms, rows, config)
     if query.requester is not None:
         profile_part, profile_sims = profile_relevance(corpus, rows, query.requester, config)
         mine = corpus.lexical.row_matrix(query.requester)
         query_terms = mine if query_terms is None else query_terms + mine
         weight = 1.0 if text_part is None else 1 - share
         dense += weight * profile_part
-        lexical += weight * corpus.lexical.scores(mine, rows)
+        lexical += weight * lexical_scores(corpus, mine, rows, config)
     scores = (1 - config.lexical_weight) * dense + config.lexical_weight * lexical
     prior = np.zeros(len(rows), dtype=np.float32)
     if config.activity_weight:
         prior += config.activity_weight * activity(corpus.work_offsets[rows + 1] - corpus.work_offsets[rows], config)
     scores += prior
+    if config.recency_weight:
+        scores += config.recency_weight * recency(corpus.last_years[rows], corpus.newest_year, config.recency_half_life)
+    if config.role_weight:
+        requester = None if query.requester is None else int(corpus.role_categories[query.requester])
+        lifts = role_lift(*corpus.role_links)
+        scores += config.role_weight * role_prior(lifts, corpus.role_categories[rows], requester)
     if config.partner_weight and query.requester is not None:
         scores += config.partner_weight * partner_strength(corpus, query.requester, rows)
     strength = blended_strength(text_part, profile_part, share).astype(np.float32)

@@ -11,9 +11,12 @@ import numpy as np
 
 from matcher.index.corpus import Corpus
 
-__all__ = ["AGGREGATES", "ScoringConfig", "activity", "aggregate_segments", "profile_relevance", "text_relevance"]
+__all__ = [
+    "AGGREGATES", "LEXICAL", "ScoringConfig", "activity", "aggregate_segments", "profile_relevance", "text_relevance",
+]
 
 AGGREGATES = ("max", "mean", "centroid", "top3", "softmax", "max_centroid")
+LEXICAL = ("tfidf", "bm25")
 
 
 @dataclass(frozen=True)
@@ -22,18 +25,28 @@ class ScoringConfig:
 
     aggregate: str = "max_centroid"
     lexical_weight: float = 0.3
+    lexical: str = "tfidf"  # tfidf: cosine of TF-IDF rows; bm25: see LexicalRows.saturated_scores
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
     text_weight: float = 0.7  # for "profile + text" queries: share of the text's relevance
     softmax_temperature: float = 0.05
     activity_weight: float = 0.2  # prior for candidates with more works (log-scaled)
     activity_full_at: int = 44  # texts at which the activity prior reaches its full weight (fixed, not the pool's)
     partner_weight: float = 0.0  # bonus for the requester's earlier partners (co-authors, co-participants)
+    recency_weight: float = 0.0  # bonus for recent activity (see matcher.score.signals.recency)
+    recency_half_life: float = 2.0  # years since the last dated work at which the recency bonus halves
+    role_weight: float = 0.0  # prior from the candidate's role (CORDIS activityType, SME) and the requester's
     candidates: int = 300
 
     def __post_init__(self) -> None:
         if self.aggregate not in AGGREGATES:
             raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}")
+        if self.lexical not in LEXICAL:
+            raise ValueError(f"lexical must be one of {', '.join(LEXICAL)}")
         if self.activity_full_at < 1:
             raise ValueError("activity_full_at must be at least 1")
+        if self.recency_half_life <= 0:
+            raise ValueError("recency_half_life must be positive")
 
 
 def activity(work_counts: np.ndarray, config: ScoringConfig) -> np.ndarray:

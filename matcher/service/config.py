@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     lexical_weight: float = ScoringConfig.lexical_weight
     activity_weight: float = ScoringConfig.activity_weight
     partner_weight: float = ScoringConfig.partner_weight
+    lexical: str = ScoringConfig.lexical  # MATCHER_LEXICAL=tfidf|bm25 (see docs/EVALUATION.md)
+    recency_weight: float = ScoringConfig.recency_weight
+    role_weight: float = ScoringConfig.role_weight
     diversity: float = 0.1
     # what one input may hold (see matcher/ingest/bounds.py): MATCHER_MAX_LINE_BYTES, ...
     max_line_bytes: PositiveInt = ReadLimits.line_bytes  # a JSON Lines record, a CSV line or record
@@ -115,5 +118,8 @@ def load_config(**overrides: object) -> Config:
             lexical_weight=settings.lexical_weight,
             activity_weight=settings.activity_weight,
             partner_weight=settings.partner_weight,
+            lexical=settings.lexical,
+            recency_weight=settings.recency_weight,
+            role_weight=settings.role_weight,
         ),
     )
