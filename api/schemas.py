@@ -170,6 +170,10 @@ class SuggestionOut(BaseModel):
                                         "partners in the evaluation data that were less close")
     strength_label: Literal["strong", "good", "weak"] = Field(description="strong from 0.75, good from 0.5")
     rank_note: str | None = Field(None, description="why this suggestion is out of order by score or strength")
+    role: Literal["HES", "REC", "PRC", "PUB", "OTH"] | None = Field(
+        None, description="an organisation's role as its profile gives it (CORDIS activityType): higher education, "
+                          "research organisation, company, public body, other")
+    sme: bool | None = Field(None, description="true when the profile says it is an SME; absent when not said")
 
 
 class MatchOut(BaseModel):

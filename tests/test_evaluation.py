@@ -98,6 +98,12 @@ def test_eval_consortia_prints_both_variants(tmp_path):
     for variant in ("idea", "coordinator_idea"):
         assert set(figures[variant]) == {"recall@10", "recall@50", "mrr", "ndcg@10", "queries"}
     assert figures["idea"]["recall@50"] > 0.35  # far above the 0.27 of a plain centroid
+    fairness = report["fairness"]  # the fairness option's cost, the idea lists as one batch
+    plain, fair = fairness["plain"], fairness["fair, cap 1 (default)"]
+    assert plain["recall@10"] == figures["idea"]["recall@10"]  # the same lists as the variant's
+    assert fair["gini"] < plain["gini"] - 0.1 and fair["most_suggested"] < plain["most_suggested"]
+    assert 0 < fair["recall@10"] <= plain["recall@10"]
+    assert "fairness option (matcher batch --fair)" in result.stderr
     calibration = report["calibration"]  # the scale of match strength is the one this data gives
     assert calibration["partners"] == {"text": 917, "profile": 398, "pair": 398}
     for kind, table in TABLES.items():

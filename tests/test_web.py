@@ -452,3 +452,22 @@ def test_an_uploaded_record_refused_when_stored_stays_out_of_the_pool(fake_servi
     assert "again-1" not in result.ids and {"up-0", "up-1", "up-2", "up-3"} <= set(result.ids)
     assert any(r.record_id == "again-1" and "kept-1" in r.reason for r in result.rejected)
     assert any(r.record_id == "bad" for r in result.rejected)  # the reader's own rejections are kept
+
+
+def test_find_says_what_kind_of_organisation_a_suggestion_is(browser, keys, fake_services):
+    """An organisation's role and SME flag (from its profile, e.g. CORDIS activityType) show on its card."""
+    from matcher.domain.profiles import parse_profile
+
+    work = {"title": "groundwater aquifer nitrate transport", "abstract": "aquifer nitrate groundwater"}
+    fake_services.engine.add([
+        parse_profile({"id": "org-acme", "name": "Acme Hydro", "kind": "organisation", "country": "NL",
+                       "role": "PRC", "sme": True, "works": [work]}),
+        parse_profile({"id": "org-uni", "name": "Uni Karst", "kind": "organisation", "country": "SI",
+                       "role": "HES", "works": [work]}),
+    ])
+    token = sign_in(browser, keys["read"])
+    page = browser.post("/find", data={"csrf": token, "text": "groundwater aquifer nitrate transport", "k": "10",
+                                       "kinds": "organisation"})
+    where = {card["name"]: card["where"] for card in cards(page.text)}
+    assert where["Acme Hydro"].endswith("· company (SME)")
+    assert where["Uni Karst"].endswith("· university or school")

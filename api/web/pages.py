@@ -27,7 +27,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals.update(
     country=words.country, strength=words.strength, coverage_level=words.coverage_level,
     member_level=words.member_level, plural=words.plural, scope_words=words.scope_words,
-    country_label=country_label,
+    country_label=country_label, role_words=words.ROLE_WORDS,
 )
 
 HEADERS = {

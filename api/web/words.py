@@ -12,7 +12,8 @@ from matcher.score.strength import label
 from matcher.score.strength import strength as calibrated
 
 __all__ = [
-    "Strength", "country", "coverage_level", "flags", "member_level", "plural", "reasons", "scope_words", "strength",
+    "ROLE_WORDS", "Strength", "country", "coverage_level", "flags", "member_level", "plural", "reasons", "scope_words",
+    "strength",
 ]
 
 _LABELS = {"strong": "Strong match", "good": "Good match", "weak": "Possible match"}
@@ -117,3 +118,9 @@ def flags(suggestion: Any) -> list[str]:
 
 def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+ROLE_WORDS = {  # an organisation's role (CORDIS activityType), as a result line says it
+    "HES": "university or school", "REC": "research organisation", "PRC": "company", "PUB": "public body",
+    "OTH": "organisation",
+}

@@ -105,6 +105,10 @@ def consortia(
     except MatcherError as err:
         fail(err)
     typer.echo(f"{report['split']['organisations']} organisations, {report['split']['queries']} queries", err=True)
+    fairness, k = report["fairness"], report["fairness"]["k"]
+    runs = [f"{name}: R@{k} {f[f'recall@{k}']:.3f}, Gini {f['gini']:.3f}" for name, f in fairness.items()
+            if isinstance(f, dict)]
+    typer.echo(f"fairness option (matcher batch --fair), the idea lists as one batch: {'; '.join(runs)}", err=True)
     metrics = ("recall@10", "recall@50", "mrr", "ndcg@10")
     _finish(report, as_json, out, [
         *((f"idea {m}", f"idea/{m}") for m in metrics),

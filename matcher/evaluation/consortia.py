@@ -31,7 +31,7 @@ from matcher.score.query import PreparedQuery
 from matcher.score.rules import MatchRules
 from matcher.score.scoring import ScoringConfig
 
-__all__ = ["Project", "EvalQuery", "Split", "read_projects", "temporal_split", "evaluate"]
+__all__ = ["Project", "EvalQuery", "Split", "read_projects", "temporal_split", "evaluate", "evaluate_fair"]
 
 _REQUIRED = ("id", "title", "objective", "startDate", "coordinator", "coordinatorCountry", "participants")
 NO_COUNTRY = "ZZ"  # organisations never seen as coordinator: their country is unknown
@@ -194,6 +194,45 @@ def evaluate(
         }
         for name, b in sums.items()
     }
+
+
+def evaluate_fair(
+    corpus: Corpus, queries: list[EvalQuery], query_vectors: np.ndarray, config: ScoringConfig,
+    *, k: int = 10, caps: tuple[int, ...] = (),
+) -> dict[str, object]:
+    """The relevance cost of the fairness option: every idea query's list as one batch, plain top-k
+    against the capacity-constrained top-k of `matcher batch --fair` (each list filled from its own
+    4k best candidates, no organisation in more than `cap` lists), with the Gini of how often each
+    organisation is suggested. The default cap (1.5 x the average exposure) and each of `caps`."""
+    from matcher.assign.exposure import CANDIDATES_FACTOR, exposure_cap, fair_topk, gini
+
+    rules = MatchRules(exclude_own_country=False)
+    width = CANDIDATES_FACTOR * k
+    indices = np.full((len(queries), width), -1, dtype=np.int64)
+    scores = np.full((len(queries), width), -np.inf, dtype=np.float32)
+    for i, q in enumerate(queries):
+        prepared = PreparedQuery(text=q.project.text, text_vector=query_vectors[i], k=width, rules=rules, diversity=0.0)
+        ranked = rank(corpus, prepared, config)
+        if ranked is not None:
+            scored, chosen = ranked
+            indices[i, : len(chosen)] = scored.rows[chosen]
+            scores[i, : len(chosen)] = scored.scores[chosen]
+
+    def figures(lists: np.ndarray) -> dict[str, float]:
+        recall = np.mean([
+            recall_at([corpus.ids[r] for r in row if r >= 0], set(q.idea_targets), k)
+            for row, q in zip(lists, queries, strict=True)
+        ])
+        exposure = np.bincount(lists[lists >= 0], minlength=len(corpus))[corpus.active]
+        return {f"recall@{k}": round(float(recall), 4), "gini": round(gini(exposure), 4),
+                "most_suggested": int(exposure.max(initial=0))}
+
+    default_cap = exposure_cap(len(queries), corpus.n_active, k)
+    out: dict[str, object] = {"queries": len(queries), "k": k, "plain": figures(indices[:, :k])}
+    for cap in dict.fromkeys((default_cap, *caps)):
+        fair, _ = fair_topk(indices, scores, k, cap=cap)
+        out[f"fair, cap {cap}" + (" (default)" if cap == default_cap else "")] = figures(fair)
+    return out
 
 
 def tqdm_progress(desc: str) -> Callable[[Iterable[int]], Iterable[int]]:

@@ -19,7 +19,7 @@ from matcher.embed.backends import default_models_dir, usable_cpus
 from matcher.embed.sentence import packaged_model_path
 from matcher.embed.tuning import TuneConfig, training_pairs, tune_model
 from matcher.evaluation.calibration import PERCENTILES, partner_relevance, percentiles
-from matcher.evaluation.consortia import Split, evaluate, read_projects, temporal_split, tqdm_progress
+from matcher.evaluation.consortia import Split, evaluate, evaluate_fair, read_projects, temporal_split, tqdm_progress
 from matcher.evaluation.metrics import ordering_loss
 from matcher.index.corpus import build_corpus, corpus_texts
 from matcher.ingest.readers import read_profiles
@@ -121,6 +121,7 @@ def consortia_report(
                                                        progress=tqdm_progress(f"{label}: {name}"))
         tuned = {"model": str(folder), "training": training}
     partners = partner_relevance(corpus, split.queries, query_vectors, engine.config.scoring)
+    fairness = evaluate_fair(corpus, split.queries, query_vectors, engine.config.scoring, caps=(3, 5))
     return {
         "split": {
             "cut": cut.isoformat(),
@@ -130,6 +131,7 @@ def consortia_report(
         },
         "variants": results,
         **({"tuned": tuned} if tuned is not None else {}),
+        "fairness": fairness,  # the fairness option's relevance cost (matcher batch --fair)
         "calibration": {  # the tables of matcher.score.strength (see matcher.evaluation.calibration)
             "percentiles": list(PERCENTILES),
             **{kind: list(percentiles(values)) for kind, values in partners.items()},

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from matcher.domain.profiles import ROLES
 from matcher.embed.base import normalise_rows
 from matcher.index.corpus import Corpus
 from matcher.rank.explain import Explanation, explain
@@ -42,6 +43,8 @@ class Suggestion:
     strength: float = 0.0  # how close, comparable across queries (matcher.score.strength)
     strength_label: str = "weak"  # strong, good or weak
     rank_note: str | None = None  # why this suggestion is out of score order (the diversity re-rank)
+    role: str | None = None  # an organisation's role (CORDIS activityType) when its profile gives one
+    sme: bool | None = None  # the profile says it is a small or medium-sized enterprise (None: not said)
 
 
 def candidate_rows(corpus: Corpus, mask: np.ndarray, vector: np.ndarray, n: int) -> np.ndarray:
@@ -199,6 +202,8 @@ def match(corpus: Corpus, query: PreparedQuery, config: ScoringConfig = DEFAULT_
             strength=round(strength, 3),
             strength_label=label(strength),
             rank_note=note,
+            role=ROLES[int(corpus.roles[row]) - 1] if corpus.roles[row] else None,
+            sme=True if corpus.sme[row] else None,
         ))
     return out
 
