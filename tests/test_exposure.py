@@ -121,6 +121,10 @@ def test_fair_batch_through_the_cli_reports_exposure_per_country(demo_services, 
     assert "<th scope='row'>TR</th>" in page  # a widening country's row in the per-country table
     wrong = CliRunner().invoke(app, ["batch", "--mode", "pairs", "--fair", "--out", str(tmp_path / "x")])
     assert wrong.exit_code == 1 and "applies to the topk mode" in wrong.output
+    pairs = CliRunner().invoke(app, ["batch", "--mode", "pairs", "--capacity", "1", "--out", str(tmp_path / "p")])
+    assert pairs.exit_code == 0, pairs.output
+    page = (tmp_path / "p" / "report.html").read_text()  # no hint to an option pairs do not have
+    assert "at most their capacity times" in page and "--fair spreads" not in page
 
 
 def test_fair_batch_through_the_api(fake_services):

@@ -240,7 +240,10 @@ def run_batch(
     )
 
 
-def _fair_topk(vectors, k, countries, fair, common, topk):  # type: ignore[no-untyped-def]
+def _fair_topk(
+    vectors: np.ndarray, k: int, countries: np.ndarray, fair: FairTopk, common: dict[str, Any],
+    topk: Callable[..., tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-k under an exposure cap: wider candidate lists (from `topk`, local or on Dask), then the
     capped allocation."""
     n = len(vectors)

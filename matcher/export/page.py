@@ -207,7 +207,10 @@ def _exposure(rows: Sequence[PairRow], countries: Mapping[str, str], run: Mappin
     how = (f"Fairness option on: at most {escape(str(fair['cap']))} suggestions per person"
            + (f", partners from {escape(', '.join(fair['prefer_countries']))} preferred (+{fair['prefer_weight']})"
               if fair.get("prefer_countries") else "") + "."
-           if isinstance(fair, Mapping) else "Fairness option off (matcher batch --fair spreads exposure).")
+           if isinstance(fair, Mapping)
+           else "Fairness option off (matcher batch --fair spreads exposure)." if run.get("mode", "topk") == "topk"
+           else "Each person takes part at most their capacity times; the fairness option (--fair) is for top-k "
+                "lists.")
     groups = "".join(
         f"<tr><th scope='row'>{label}</th><td class='n'>{100 * ex[key]['pool_share']:.1f}%</td>"
         f"<td class='n'>{100 * ex[key]['suggestion_share']:.1f}%</td></tr>"
