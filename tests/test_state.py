@@ -197,6 +197,27 @@ def test_a_damaged_snapshot_is_rebuilt_from_the_store(tmp_path):
     assert again.state.snapshot.name != engine.state.snapshot.name  # a new one was written
 
 
+def test_a_snapshot_of_an_older_format_is_rebuilt_with_one_warning(tmp_path, caplog):
+    """After an upgrade that changes the snapshot's columns, the store opens as before: the old
+    snapshot is replaced by one built from the store, and the user is told once."""
+    import json
+
+    from matcher.index.snapshot import FORMAT
+
+    engine = engine_on(tmp_path)
+    engine.add(small_pool())
+    before = [suggestions(engine, engine.corpus(), q) for q in QUERIES]
+    meta = engine.store.state_dir / engine.state.snapshots.root.name / engine.state.snapshot.name / "meta.json"
+    old = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**old, "format": FORMAT - 1}))
+    with caplog.at_level("WARNING"):
+        again = engine_on(tmp_path)
+        assert [suggestions(again, again.corpus(), q) for q in QUERIES] == before
+    assert again.state.snapshot.name != engine.state.snapshot.name
+    told = [r.getMessage() for r in caplog.records if "rebuilding the matching state" in r.getMessage()]
+    assert len(told) == 1 and f"has format {FORMAT - 1}, not {FORMAT}" in told[0]
+
+
 def test_an_erasure_merge_leaves_nothing_of_the_profile_in_state_files(tmp_path):
     engine = engine_on(tmp_path)
     pool = small_pool()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -36,7 +37,8 @@ from matcher.store.atomic import fsync_dir, write_text_atomic
 
 __all__ = ["FORMAT", "SnapshotError", "SnapshotInfo", "Snapshots"]
 
-FORMAT = 2  # 2: the role, SME and last-year columns
+FORMAT = 2  # 2: the role, SME and last-year columns, and the lexical rows' norms and lengths
+log = logging.getLogger(__name__)
 
 
 class SnapshotError(MatcherError):
@@ -66,6 +68,7 @@ class Snapshots:
         self.model_id = model_id
         slug = hashlib.sha1(model_id.encode()).hexdigest()[:12]
         self.root = state_dir / slug
+        self._told: set[str] = set()  # warnings already given
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -75,6 +78,11 @@ class Snapshots:
             name = json.loads((self.root / "CURRENT").read_text())["snapshot"]
             return self._info(self.root / name)
         except (OSError, ValueError, KeyError, TypeError):
+            return None
+        except SnapshotError as err:  # written by an older version: the state is rebuilt from the store
+            if str(err) not in self._told:
+                self._told.add(str(err))
+                log.warning("%s; rebuilding the matching state from the store", err)
             return None
 
     def _info(self, folder: Path) -> SnapshotInfo:
