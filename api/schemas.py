@@ -75,6 +75,9 @@ class ProfileIn(_In):
     capacity: int | None = Field(None, ge=0, le=1000)
     orcid: str | None = Field(None, max_length=40)
     openalex: str | None = Field(None, max_length=100)
+    role: str | None = Field(None, max_length=100, description="an organisation's role, a CORDIS activityType code: "
+                             "HES, REC, PRC, PUB or OTH (or its long name)")
+    sme: bool | None = Field(None, description="a small or medium-sized enterprise")
     career_stage: str | None = Field(None, max_length=200, description="private: stored, never returned")
     gender: str | None = Field(None, max_length=200, description="private: stored, never returned")
     email: str | None = Field(None, max_length=200, description="private: stored, never returned")
@@ -99,6 +102,8 @@ class ProfileOut(BaseModel):
     capacity: int | None
     orcid: str | None
     openalex: str | None
+    role: str | None = None
+    sme: bool | None = None
     private: dict[str, str] | None = Field(
         None, description="career_stage, gender, email: only for admin keys and the profile's owner"
     )

@@ -107,6 +107,20 @@ def test_invalid_profile_names_the_field(client):
     assert response.json()["field"] == "country"
 
 
+def test_an_organisation_role_goes_in_comes_out_and_is_checked(client):
+    body = {**NEW, "id": "org-acme", "kind": "organisation", "role": "private for-profit entities", "sme": True}
+    created = client.post("/v1/profiles", json=body)
+    assert created.status_code == 201, created.text
+    assert (created.json()["role"], created.json()["sme"]) == ("PRC", True)
+    assert client.get("/v1/profiles/org-acme").json()["role"] == "PRC"
+    found = client.post("/v1/match", json={"text": NEW["works"][0]["title"], "k": 50}).json()["suggestions"]
+    acme = next(s for s in found if s["id"] == "org-acme")
+    assert (acme["role"], acme["sme"]) == ("PRC", True)
+    assert all(s["role"] is None for s in found if s["id"] != "org-acme")  # the others give none
+    wrong = client.post("/v1/profiles", json={**body, "id": "org-bad", "role": "startup"})
+    assert wrong.status_code == 422 and wrong.json()["field"] == "role"
+
+
 def test_country_groups(client):
     groups = {g["name"]: g for g in client.get("/v1/countries/groups").json()}
     assert len(groups["eu"]["members"]) == 27 and groups["widening"]["source"]
