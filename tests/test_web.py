@@ -242,6 +242,37 @@ def test_my_profile_edit_download_and_erase(browser, keys, fake_services):
     assert browser.get("/find", follow_redirects=False).status_code == 303  # signed out: the key went with it
 
 
+def form_values(html: str) -> dict[str, str]:
+    """What a browser submits: every input's value and every select's selected option."""
+    values = dict(re.findall(r'<input (?:type="hidden" )?(?:id="[^"]+" )?name="([^"]+)" value="([^"]*)"', html))
+    for name, options in re.findall(r'<select id="[^"]+" name="([^"]+)">(.*?)</select>', html, re.S):
+        chosen = re.findall(r'<option value="([^"]*)" selected>', options) or re.findall(r'<option value="([^"]*)"',
+                                                                                          options)[:1]
+        values[name] = chosen[0]
+    return {k: v for k, v in values.items() if not k.endswith("-remove")}
+
+
+def test_an_organisation_keeps_its_role_through_the_edit_form(browser, keys, fake_services):
+    from matcher.domain.profiles import parse_profile
+
+    fake_services.engine.add([parse_profile({
+        "id": "org-acme", "name": "Acme Hydro", "kind": "organisation", "country": "NL", "role": "PRC", "sme": True,
+        "works": [{"title": "groundwater pumps"}]})])
+    token = sign_in(browser, keys["admin"])
+    assert "Acme Hydro" in browser.get("/profiles/org-acme").text
+    assert "company (SME)" in browser.get("/profiles/org-acme").text
+    data = form_values(browser.get("/profiles/org-acme/edit").text)
+    assert (data["kind"], data["role"], data["sme"]) == ("organisation", "PRC", "true")
+    saved = browser.post("/profiles/org-acme/edit", data={**data, "csrf": token, "institution": "Acme"},
+                         follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    stored = fake_services.store.get("org-acme")
+    assert (stored.institution, stored.role, stored.sme) == ("Acme", "PRC", True)  # untouched fields kept
+    browser.post("/profiles/org-acme/edit", data={**data, "csrf": token, "role": "REC", "sme": ""})
+    stored = fake_services.store.get("org-acme")
+    assert (stored.role, stored.sme) == ("REC", None)
+
+
 def test_private_fields_stay_private_on_the_pages(browser, keys, fake_services):
     sign_in(browser, keys["admin"])
     token = csrf_of(browser.get("/profiles/p002/edit").text)

@@ -21,7 +21,7 @@ LABELS = {
     "name": "Name", "kind": "Kind", "country": "Country", "institution": "Institution", "keywords": "Keywords",
     "capacity": "Partners wanted", "orcid": "ORCID iD", "openalex": "OpenAlex id", "career_stage": "Career stage",
     "gender": "Gender", "email": "E-mail", "title": "Title", "abstract": "Summary", "year": "Year",
-    "coauthors": "Co-authors", "works": "Works",
+    "coauthors": "Co-authors", "works": "Works", "role": "Kind of organisation", "sme": "SME",
 }
 _WORK_FIELD = re.compile(r"^work-(\d{1,4})-title$")
 _DOMAIN_WORK = re.compile(r"^works\[(\d+)\]\.(\w+)$")
@@ -32,7 +32,8 @@ def as_form(profile: Profile) -> dict[str, Any]:
     values: dict[str, Any] = {
         "name": profile.name, "kind": profile.kind, "country": profile.country, "institution": profile.institution,
         "keywords": "\n".join(profile.keywords), "capacity": "" if profile.capacity is None else str(profile.capacity),
-        "orcid": profile.orcid or "", "openalex": profile.openalex or "",
+        "orcid": profile.orcid or "", "openalex": profile.openalex or "", "role": profile.role or "",
+        "sme": "" if profile.sme is None else str(profile.sme).lower(),
         **{k: profile.private.get(k, "") for k in PRIVATE_FIELDS},
     }
     for i, work in enumerate(profile.works):
@@ -76,8 +77,9 @@ def from_form(profile_id: str, form: FormData) -> Profile:
         "keywords": [k.strip() for k in re.split(r"[;\n]", text(form, "keywords", "Keywords")) if k.strip()],
         "works": works, "capacity": number(form, "capacity", "Partners wanted", 0, 1000),
     }
-    for name in ("orcid", "openalex", *PRIVATE_FIELDS):
+    for name in ("orcid", "openalex", "role", *PRIVATE_FIELDS):
         raw[name] = text(form, name, LABELS[name], limit=200) or None
+    raw["sme"] = {"true": True, "false": False}.get(text(form, "sme", LABELS["sme"], limit=10))
     try:
         checked = ProfileIn.model_validate(raw).model_dump(exclude_none=True)
     except ValidationError as err:
