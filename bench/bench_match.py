@@ -2,7 +2,8 @@
 10,000 and 100,000 profiles (5 works each with a title and a ~100-word abstract, clustered random
 vectors; the query text is embedded by the real model). Then the candidate scan alone at 100k for
 each index (`ExactIndex` float16 PyTorch scan and float32 BLAS, `SklearnIndex` with scikit-learn's
-cosine metric), through `VectorIndex.search`, with the float16 scan's recall of the float32 top 300."""
+cosine metric), through `VectorIndex.search`, with the float16 scan's recall of the float32 top 300.
+And the cost of the non-text signals (BM25 normalised by the query, recency, the role prior) at 100k."""
 
 from __future__ import annotations
 
@@ -65,6 +66,24 @@ def _synthetic(n: int, engine: Engine, corpus: Corpus | None = None) -> dict[str
     return {**summary(f"by_id_{label}", by_id), **summary(f"by_text_{label}", by_text)}
 
 
+def _signals(corpus: Corpus, engine: Engine, n_queries: int = 100) -> dict[str, object]:
+    """The non-text signals' cost at 100k: the same text queries with the shipped scoring and with
+    BM25, recency and the role prior on, interleaved so both see the same machine."""
+    from matcher.score.scoring import ScoringConfig
+
+    vectors = engine.embedder.embed_uncached(IDEAS)
+    on = ScoringConfig(lexical="bm25", recency_weight=0.05, role_weight=0.05)
+    match(corpus, PreparedQuery(text=IDEAS[0], text_vector=vectors[0], k=10), on)  # the role table, once
+    times: dict[str, list[float]] = {"default": [], "signals": []}
+    for i in range(n_queries):
+        query = PreparedQuery(text=IDEAS[i % len(IDEAS)], text_vector=vectors[i % len(IDEAS)], k=10)
+        for name, config in (("default", ScoringConfig()), ("signals", on)):
+            times[name].extend(latencies_ms(lambda _, c=config, q=query: match(corpus, q, c), 1, warmup=0))
+    default, signals = float(np.median(times["default"])), float(np.median(times["signals"]))
+    return {"by_text_100k_default_p50_ms": round(default, 2), "by_text_100k_signals_p50_ms": round(signals, 2),
+            "by_text_100k_signals_over_default": round(signals / default, 3)}
+
+
 def _index_methods(corpus_summary: np.ndarray, n_queries: int = 100) -> dict[str, object]:
     """The candidate scan alone, per index method, on the same 100k summaries and queries: latency
     (ratios from one run) and how many of float32's 300 nearest the float16 scan returns."""
@@ -93,6 +112,7 @@ def run() -> dict[str, object]:
     out.update(_synthetic(10_000, engine))
     corpus = synthetic_corpus(100_000)
     out.update(_synthetic(100_000, engine, corpus))
+    out.update(_signals(corpus, engine))
     out.update(_index_methods(corpus.base.summary))
     engine.store.close()
     return out
