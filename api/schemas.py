@@ -178,7 +178,8 @@ class SuggestionOut(BaseModel):
     role: Literal["HES", "REC", "PRC", "PUB", "OTH"] | None = Field(
         None, description="an organisation's role as its profile gives it (CORDIS activityType): higher education, "
                           "research organisation, company, public body, other")
-    sme: bool | None = Field(None, description="true when the profile says it is an SME; absent when not said")
+    sme: bool | None = Field(None, description="a small or medium-sized enterprise, as the profile says; null when "
+                                               "it does not say")
 
 
 class MatchOut(BaseModel):

@@ -1,6 +1,7 @@
 """Large synthetic pools for the speed and memory benchmarks: clustered random unit vectors and
 profiles shaped like real ones (a title and a ~100-word abstract per work, drawn from a Zipf-like
-vocabulary of 30,000 words with topic words mixed in), in memory or written into a real store."""
+vocabulary of 30,000 words with topic words mixed in, a year per work, a role), in memory or written
+into a real store. They list no co-authors."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.domain.profiles import Profile, Work
+from matcher.domain.profiles import ROLES, Profile, Work
 from matcher.index.corpus import Corpus, build_corpus, corpus_texts
 from matcher.store.base import text_hash
 from matcher.store.sqlite import SqliteStore as Store
@@ -58,11 +59,12 @@ def synthetic_profiles(
                 id=f"s{i}-w{j}",
                 title=f"{words[j % 3]} {words[(j + 1) % 3]} study {j}",
                 abstract=" ".join([words[j % 3], *(VOCABULARY[w] for w in drawn[j])]) if abstract_words else "",
+                year=2000 + (i + 3 * j) % 25,
             )
             for j in range(works_per_profile)
         )
         yield Profile(id=f"s{i:06d}", name=f"Researcher {i}", country=COUNTRIES[i % len(COUNTRIES)],
-                      institution=f"Institute {i % 5000}", works=works)
+                      institution=f"Institute {i % 5000}", works=works, role=ROLES[i % len(ROLES)], sme=i % 7 == 0)
 
 
 def synthetic_corpus(

@@ -116,7 +116,10 @@ def test_an_organisation_role_goes_in_comes_out_and_is_checked(client):
     found = client.post("/v1/match", json={"text": NEW["works"][0]["title"], "k": 50}).json()["suggestions"]
     acme = next(s for s in found if s["id"] == "org-acme")
     assert (acme["role"], acme["sme"]) == ("PRC", True)
-    assert all(s["role"] is None for s in found if s["id"] != "org-acme")  # the others give none
+    assert all(s["role"] is None and s["sme"] is None for s in found if s["id"] != "org-acme")  # the others: not said
+    client.put("/v1/profiles/org-acme", json={**body, "sme": False})
+    found = client.post("/v1/match", json={"text": NEW["works"][0]["title"], "k": 50}).json()["suggestions"]
+    assert next(s for s in found if s["id"] == "org-acme")["sme"] is False  # said "no" is not "not said"
     wrong = client.post("/v1/profiles", json={**body, "id": "org-bad", "role": "startup"})
     assert wrong.status_code == 422 and wrong.json()["field"] == "role"
 

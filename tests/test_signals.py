@@ -17,7 +17,14 @@ from matcher.domain.profiles import parse_profile, profile_to_dict
 from matcher.evaluation.roles import guess_role
 from matcher.index.corpus import build_corpus
 from matcher.index.lexical import _COMMON, LexicalModel, LexicalRows
-from matcher.index.segment import N_ROLE_CATEGORIES, ROLE_CODES, corpus_texts, role_categories
+from matcher.index.segment import (
+    N_ROLE_CATEGORIES,
+    ROLE_CODES,
+    SME_NOT_SAID,
+    SME_YES,
+    corpus_texts,
+    role_categories,
+)
 from matcher.ingest.cordis import read_cordis
 from matcher.rank.matching import score_rows
 from matcher.score.query import PreparedQuery
@@ -56,6 +63,7 @@ def test_role_and_sme_are_read_in_codes_names_and_any_case():
     assert parse_profile(org("a", "PUB", "yes")).sme is True
     assert parse_profile(org("a", "PRC", "False")).sme is False
     assert parse_profile(org("a", "PRC", True)).sme is True
+    assert (parse_profile(org("a", "PRC", 1)).sme, parse_profile(org("a", "PRC", 0)).sme) == (True, False)
     plain = parse_profile(org("a"))
     assert (plain.role, plain.sme) == (None, None)
 
@@ -64,9 +72,10 @@ def test_a_bad_role_or_sme_names_the_field_and_the_codes():
     with pytest.raises(InvalidProfile) as err:
         parse_profile(org("a", "startup"))
     assert err.value.field == "role" and "HES, REC, PRC, PUB, OTH" in err.value.reason
-    with pytest.raises(InvalidProfile) as err:
-        parse_profile(org("a", "PRC", "maybe"))
-    assert err.value.field == "sme" and "true or false" in err.value.reason
+    for bad in ("maybe", 2):
+        with pytest.raises(InvalidProfile) as err:
+            parse_profile(org("a", "PRC", bad))
+        assert err.value.field == "sme" and "true or false" in err.value.reason
 
 
 def test_profiles_without_role_keep_their_form_and_content_hash():
@@ -187,7 +196,7 @@ def test_segment_columns_carry_role_sme_and_last_year(tmp_path):
         corpus = services.engine.corpus()
         rows = [corpus.row_of[p] for p in "abc"]
         assert corpus.roles[rows].tolist() == [ROLE_CODES["PRC"], ROLE_CODES["HES"], 0]
-        assert corpus.sme[rows].tolist() == [True, False, False]
+        assert corpus.sme[rows].tolist() == [SME_YES, SME_NOT_SAID, SME_NOT_SAID]
         assert corpus.last_years[rows].tolist() == [2019, 2012, 2020]
         assert corpus.newest_year == 2020
         assert role_categories(corpus.roles, corpus.sme)[rows].tolist() == [2 * ROLE_CODES["PRC"] + 1,
@@ -261,5 +270,78 @@ def test_bm25_and_signals_through_the_real_model(tmp_path):
         tuned = {s.id: s.score for s in services.engine.match(request)}
         assert set(plain) == set(tuned) and plain != tuned
         assert tuned["acme"] - plain["acme"] > tuned["lab-b"] - plain["lab-b"]  # recent beats 2012
+    finally:
+        services.close()
+
+
+# -- what the review of this feature found --------------------------------------------------------
+
+
+def test_merged_records_keep_a_role_and_sme_given_by_any_of_them():
+    from matcher.ingest import merge_profiles
+
+    plain, told = parse_profile(org("a")), parse_profile(org("a", "PRC", True))
+    for records in ([plain, told], [told, plain]):
+        merged, _ = merge_profiles([(1, p) for p in records])
+        assert [(p.role, p.sme) for _, p in merged] == [("PRC", True)]
+
+
+def test_an_unknown_activity_type_or_sme_costs_the_organisation_nothing_but_that_field(tmp_path):
+    (tmp_path / "project.csv").write_text("id,title,startDate,objective\n7,Heat pumps,2019-01-01,x\n")
+    (tmp_path / "organization.csv").write_text(
+        "projectID,organisationID,name,country,activityType,SME\n7,1,ACME GMBH,DE,XYZ,maybe\n7,2,UNI,FR,hes,FALSE\n"
+    )
+    result = read_cordis(tmp_path)
+    got = {p.id: (p.role, p.sme, len(p.works)) for _, p in result.profiles}
+    assert got == {"cordis-org-1": (None, None, 1), "cordis-org-2": ("HES", False, 1)} and not result.rejected
+    assert any("activityType 'XYZ' is not one of HES, REC, PRC, PUB, OTH" in n for n in result.notes)
+    assert any("SME 'maybe' is not true or false" in n for n in result.notes)
+
+
+def test_recency_is_measured_from_the_newest_active_year_and_never_the_future():
+    profiles = [parse_profile(org(p, years=(y,))) for p, y in (("a", 2019), ("b", 2020), ("typo", 2100))]
+    corpus = build_corpus(profiles, FakeEmbedder().embed(corpus_texts(profiles)))
+    from datetime import date
+
+    assert corpus.newest_year == min(2100, date.today().year)  # a mistyped 2100 counts as now
+    without = corpus.without("typo", generation=1)
+    assert without.newest_year == 2020  # an erased profile's year no longer counts
+
+
+def test_the_order_note_names_recent_activity_when_it_lifted_a_suggestion():
+    profiles = [parse_profile(org("old", years=(2000,), text="soil carbon sequestration in grasslands")),
+                parse_profile(org("new", years=(2020,), text="urban traffic noise"))]
+    fake = FakeEmbedder()
+    corpus = build_corpus(profiles, fake.embed(corpus_texts(profiles)))
+    from matcher.rank.matching import match
+
+    text = "soil carbon sequestration in grasslands 2000"
+    query = PreparedQuery(text=text, text_vector=fake.embed([text])[0], k=2, diversity=0.0)
+    listed = match(corpus, query, ScoringConfig(recency_weight=2.0))
+    assert [s.id for s in listed] == ["new", "old"] and listed[0].strength < listed[1].strength
+    assert "more recent activity" in str(listed[0].rank_note)
+
+
+def test_erasing_the_last_profile_after_an_upgrade_leaves_no_snapshot(tmp_path):
+    """An older version's snapshot (no longer readable) holding the only profile: erasing it leaves
+    nothing of it in the state files."""
+    import json
+
+    from matcher.index.snapshot import FORMAT
+
+    services = fake_services_at(tmp_path / "store")
+    services.engine.add([parse_profile({**org("acme", "PRC"), "name": "SECRET NAME"})])
+    services.engine.corpus()  # opened: the snapshot is written
+    root = services.engine.state.snapshots.root
+    meta = root / services.engine.state.snapshot.name / "meta.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "format": FORMAT - 1}))
+    services.close()
+    services = fake_services_at(tmp_path / "store")
+    try:
+        services.engine.delete("acme")
+        assert not services.store.exists("acme")
+        files = [p for p in root.rglob("*") if p.is_file()]
+        assert [p.name for p in files] == [".merge.lock"]  # the lock file only: no snapshot, no CURRENT
+        assert not any(b"SECRET" in p.read_bytes() for p in files)
     finally:
         services.close()

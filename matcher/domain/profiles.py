@@ -206,6 +206,8 @@ def _flag(raw: Mapping[str, Any], name: str) -> bool | None:
     value = raw.get(name)
     if value is None or value == "" or isinstance(value, bool):
         return value if isinstance(value, bool) else None
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
     raise InvalidProfile(f"must be true or false, got {value!r}", field=name)

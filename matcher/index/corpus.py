@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 
 import numpy as np
@@ -221,8 +222,9 @@ class Corpus:
 
     @cached_property
     def role_links(self) -> tuple[np.ndarray, np.ndarray]:
-        """(links between role categories, rows per category): the base segment's links (profiles
-        written since the last merge do not move these pool-wide shares measurably), and every row."""
+        """(links between role categories, rows per category): the base segment's links, rows erased
+        since the last merge included (profiles written or erased since do not move these pool-wide
+        shares measurably, and the next merge counts them), and the active rows."""
         counts = np.bincount(self.role_categories[self.active], minlength=N_ROLE_CATEGORIES)
         return self.base.role_links, counts
 
@@ -234,8 +236,10 @@ class Corpus:
 
     @cached_property
     def newest_year(self) -> int:
-        """The year of the most recent dated work in the pool (0 when none is dated)."""
-        return int(self.last_years.max(initial=0))
+        """The year of the most recent dated work among the active rows, at most this year (a work
+        dated in the future, or mistyped as 2100, counts as now); 0 when none is dated."""
+        newest = int(self.last_years[self.active].max(initial=0))
+        return min(newest, date.today().year) if newest else 0
 
     def same_institution(self, row: int, rows: np.ndarray) -> np.ndarray:
         """True where a row is at `row`'s institution (never for a row without one)."""

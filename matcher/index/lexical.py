@@ -267,7 +267,8 @@ class LexicalRows:
         divided by k1 + 1, so that it lies in [0, 1). The score sums these over the query's terms,
         weighted by the query row's own weights (which carry the idf), divided by the sum of those
         weights: a candidate with every query term infinitely often would score 1. Nothing depends
-        on the other candidates, so a score means the same in any pool and any candidate list.
+        on the other candidates: a score does not change with the candidate list, and the pool
+        enters only through the fitted idf and average length, as it does for TF-IDF.
         """
         rows = np.asarray(rows, dtype=np.int64)
         out = np.zeros(len(rows), dtype=np.float32)
@@ -277,7 +278,7 @@ class LexicalRows:
         dense = np.zeros(len(self.model), dtype=np.float32)
         dense[query.indices] = query.data
         idf = self.model.idf
-        scale = k1 * (1 - b + b * np.asarray(lengths, dtype=np.float32) / max(average_length, 1e-6))
+        scale = k1 * (1 - b + b * np.asarray(lengths, dtype=np.float32)[rows] / max(average_length, 1e-6))
         for block, lo, positions in self._split(rows):
             local = rows[positions] - lo
             flat, starts = segments_of(block.indptr, local)
@@ -287,8 +288,9 @@ class LexicalRows:
             used = weights > 0
             flat, owner, columns, weights = flat[used], owner[used], columns[used], weights[used]
             row_of = rows[positions][owner]
-            tf = np.rint(np.exp(np.asarray(block.data)[flat] * norms[row_of] / idf[columns] - 1.0))
-            saturated = tf / (tf + scale[row_of])
+            # a stored term occurs at least once (float32 rounding never makes it vanish)
+            tf = np.maximum(1.0, np.rint(np.exp(np.asarray(block.data)[flat] * norms[row_of] / idf[columns] - 1.0)))
+            saturated = tf / (tf + scale[positions][owner])
             out[positions] = np.bincount(owner, weights=weights * saturated, minlength=len(local))
         return out / total
 

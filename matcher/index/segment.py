@@ -28,7 +28,8 @@ from matcher.index.offsets import segments_of
 from matcher.index.packed import PackedStrings
 
 __all__ = [
-    "KEYWORDS_SUFFIX", "Links", "N_ROLE_CATEGORIES", "ROLE_CODES", "Segment", "SegmentBuilder", "corpus_texts",
+    "KEYWORDS_SUFFIX", "Links", "N_ROLE_CATEGORIES", "ROLE_CODES", "SME_NO", "SME_NOT_SAID", "SME_YES", "Segment",
+    "SegmentBuilder", "corpus_texts",
     "id_hash", "id_hashes", "institution_key", "normalise_institution", "profile_document", "role_categories",
 ]
 
@@ -37,9 +38,12 @@ ROLE_CODES = {role: code for code, role in enumerate(ROLES, start=1)}  # 0: the 
 N_ROLE_CATEGORIES = 2 * (len(ROLES) + 1)
 
 
+SME_NOT_SAID, SME_NO, SME_YES = 0, 1, 2  # the `sme` column's codes
+
+
 def role_categories(roles: np.ndarray, sme: np.ndarray) -> np.ndarray:
-    """A row's role and SME flag as one category: 2 * role code + sme (0 and 1: no role given)."""
-    return 2 * np.asarray(roles, dtype=np.int64) + np.asarray(sme, dtype=np.int64)
+    """A row's role and SME flag as one category: 2 * role code + 1 for an SME (0 and 1: no role)."""
+    return 2 * np.asarray(roles, dtype=np.int64) + (np.asarray(sme) == SME_YES)
 Writer = Callable[[Path, np.ndarray], None]
 
 
@@ -132,7 +136,7 @@ class Segment:
     institution_keys: np.ndarray  # (n,) uint64, see `institution_key`
     id_hashes: np.ndarray  # (n,) uint64
     roles: np.ndarray  # (n,) uint8: ROLE_CODES of the profile's role, 0 for none given
-    sme: np.ndarray  # (n,) bool: the profile says it is a small or medium-sized enterprise
+    sme: np.ndarray  # (n,) int8: SME_YES, SME_NO, or SME_NOT_SAID (the profile does not say)
     last_years: np.ndarray  # (n,) int16: year of the most recent dated work, 0 for none
     work_offsets: np.ndarray  # (n + 1,) int64: works of row p are offsets[p]:offsets[p+1]
     work_vectors: np.ndarray  # (W, d) float16, unit rows, grouped by owner
@@ -248,7 +252,7 @@ class Segment:
             institution_keys=np.concatenate([p.institution_keys for p in parts]).astype(np.uint64),
             id_hashes=np.concatenate([p.id_hashes for p in parts]).astype(np.uint64),
             roles=np.concatenate([p.roles for p in parts]).astype(np.uint8),
-            sme=np.concatenate([p.sme for p in parts]).astype(bool),
+            sme=np.concatenate([p.sme for p in parts]).astype(np.int8),
             last_years=np.concatenate([p.last_years for p in parts]).astype(np.int16),
             work_offsets=_concat_offsets([p.work_offsets for p in parts], works),
             work_vectors=np.concatenate([p.work_vectors for p in parts]).astype(np.float16),
@@ -333,7 +337,7 @@ class SegmentBuilder:
         self._capacity: list[int] = []
         self._keywords: list[bool] = []
         self._roles: list[int] = []
-        self._sme: list[bool] = []
+        self._sme: list[int] = []
         self._last_years: list[int] = []
         self._counts: list[int] = []
         self._work_ids: list[str] = []
@@ -361,7 +365,7 @@ class SegmentBuilder:
         self._capacity.append(profile.capacity or 0)
         self._keywords.append(bool(profile.keywords))
         self._roles.append(ROLE_CODES.get(profile.role or "", 0))
-        self._sme.append(bool(profile.sme))
+        self._sme.append(SME_NOT_SAID if profile.sme is None else SME_YES if profile.sme else SME_NO)
         self._last_years.append(profile.last_year or 0)
         self._counts.append(len(texts))
         self._work_ids.extend(w.id for w in profile.works)
@@ -402,7 +406,7 @@ class SegmentBuilder:
             institution_keys=np.fromiter((institution_key(i) for i in self._institutions), np.uint64, len(self.ids)),
             id_hashes=id_hashes(self.ids),
             roles=np.asarray(self._roles, dtype=np.uint8),
-            sme=np.asarray(self._sme, dtype=bool),
+            sme=np.asarray(self._sme, dtype=np.int8),
             last_years=np.asarray(self._last_years, dtype=np.int16),
             work_offsets=offsets,
             work_vectors=vectors,

@@ -85,6 +85,10 @@ class Snapshots:
                 log.warning("%s; rebuilding the matching state from the store", err)
             return None
 
+    def named(self) -> bool:
+        """Whether `CURRENT` names a snapshot, readable or not."""
+        return (self.root / "CURRENT").exists()
+
     def _info(self, folder: Path) -> SnapshotInfo:
         meta = json.loads((folder / "meta.json").read_text())
         if meta.get("format") != FORMAT:

@@ -204,6 +204,10 @@ class MatchingState:
                 log.warning("%s; rebuilding the matching state from the store", err)
                 break
         if not self.store.count():
+            if self.snapshots.named():  # one no longer readable (an older format), or the store was emptied
+                with nullcontext() if locked else self.snapshots.lock():
+                    if not self.store.count():
+                        self._clear()
             return None
         with nullcontext() if locked else self.snapshots.lock():
             latest = self.snapshots.current()

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from matcher.domain.errors import InvalidProfile, MatcherError
-from matcher.domain.profiles import MAX_TEXT, MAX_WORKS, Profile, Work
+from matcher.domain.profiles import MAX_TEXT, MAX_WORKS, ROLES, Profile, Work
 from matcher.ingest.bounds import DEFAULT_LIMITS, ReadLimits
 from matcher.ingest.build import MAX_TITLE, clip, make_profile, make_work, most_recent
 from matcher.ingest.delimited import csv_rows
@@ -201,11 +201,29 @@ def _add_profile(
     try:
         profile: Profile = make_profile(
             id=org.id, name=org.name, country=org.country, kind="organisation",
-            institution=org.name, works=works, role=org.role.upper() or None,
-            sme={"true": True, "false": False}.get(org.sme.lower(), org.sme or None),
+            institution=org.name, works=works, role=_role(org, src, result), sme=_sme(org, src, result),
         )
     except InvalidProfile as err:
         result.rejected.append(Rejection(org.line, err.reason, org.id, err.field, src))
         return
     location: Location = org.line
     result.profiles.append((location, profile))
+
+
+def _role(org: _Org, src: str, result: ReadResult) -> str | None:
+    """The organisation's activityType, or None with a note when the cell holds something else (the
+    column is optional: an unknown code never costs the organisation its profile)."""
+    role = org.role.strip().upper()
+    if role and role not in ROLES:
+        result.notes.append(f"{src}:{org.line} ({org.id}): activityType '{org.role}' is not one of "
+                            f"{', '.join(ROLES)}; stored without a role")
+        return None
+    return role or None
+
+
+def _sme(org: _Org, src: str, result: ReadResult) -> bool | None:
+    value = org.sme.strip().lower()
+    if value and value not in ("true", "false"):
+        result.notes.append(f"{src}:{org.line} ({org.id}): SME '{org.sme}' is not true or false; stored without it")
+        return None
+    return None if not value else value == "true"

@@ -7,7 +7,8 @@ the first of them, in input order:
 - works: the union, by work id and then by title (case, spacing and punctuation ignored); for a
   work found twice, the co-authors are joined;
 - keywords: the union, in order;
-- name, country, institution, capacity, orcid, openalex and private fields: the first non-empty;
+- name, country, institution, capacity, orcid, openalex, role, sme and private fields: the first
+  non-empty;
 - co-author references to a merged-away profile id are rewritten to the surviving id.
 
 Records with different ORCID iDs are never merged, even if another key links them; the note says
@@ -63,6 +64,8 @@ def _join(base: Profile, other: Profile) -> Profile:
         orcid=base.orcid or other.orcid,
         openalex=base.openalex or other.openalex,
         private={**other.private, **base.private},
+        role=base.role or other.role,
+        sme=base.sme if base.sme is not None else other.sme,
     )
 
 

@@ -14,6 +14,7 @@ from scipy import sparse
 from matcher.domain.profiles import ROLES
 from matcher.embed.base import normalise_rows
 from matcher.index.corpus import Corpus
+from matcher.index.segment import SME_NOT_SAID, SME_YES
 from matcher.rank.explain import Explanation, explain
 from matcher.rank.notes import Listed, order_notes
 from matcher.score.diversity import mmr
@@ -44,7 +45,7 @@ class Suggestion:
     strength_label: str = "weak"  # strong, good or weak
     rank_note: str | None = None  # why this suggestion is out of score order (the diversity re-rank)
     role: str | None = None  # an organisation's role (CORDIS activityType) when its profile gives one
-    sme: bool | None = None  # the profile says it is a small or medium-sized enterprise (None: not said)
+    sme: bool | None = None  # a small or medium-sized enterprise, as the profile says (None: it does not say)
 
 
 def candidate_rows(corpus: Corpus, mask: np.ndarray, vector: np.ndarray, n: int) -> np.ndarray:
@@ -90,6 +91,8 @@ class Scored:
     query_terms: sparse.csr_matrix | None
     strength: np.ndarray
     activity: np.ndarray  # the activity prior's part of `scores`
+    recency: np.ndarray | None = None  # the recency bonus's part of `scores` (None: off)
+    role: np.ndarray | None = None  # the role prior's part of `scores` (None: off)
 
 
 def lexical_scores(corpus: Corpus, terms: sparse.csr_matrix, rows: np.ndarray, config: ScoringConfig) -> np.ndarray:
@@ -130,16 +133,18 @@ def score_rows(
     if config.activity_weight:
         prior += config.activity_weight * activity(corpus.work_offsets[rows + 1] - corpus.work_offsets[rows], config)
     scores += prior
+    recent = role = None
     if config.recency_weight:
-        scores += config.recency_weight * recency(corpus.last_years[rows], corpus.newest_year, config.recency_half_life)
+        recent = config.recency_weight * recency(corpus.last_years[rows], corpus.newest_year, config.recency_half_life)
+        scores += recent
     if config.role_weight:
         requester = None if query.requester is None else int(corpus.role_categories[query.requester])
-        lifts = role_lift(*corpus.role_links)
-        scores += config.role_weight * role_prior(lifts, corpus.role_categories[rows], requester)
+        role = config.role_weight * role_prior(role_lift(*corpus.role_links), corpus.role_categories[rows], requester)
+        scores += role
     if config.partner_weight and query.requester is not None:
         scores += config.partner_weight * partner_strength(corpus, query.requester, rows)
     strength = blended_strength(text_part, profile_part, share).astype(np.float32)
-    return Scored(rows, scores, dense, lexical, text_sims, profile_sims, query_terms, strength, prior)
+    return Scored(rows, scores, dense, lexical, text_sims, profile_sims, query_terms, strength, prior, recent, role)
 
 
 def rank(
@@ -180,6 +185,8 @@ def match(corpus: Corpus, query: PreparedQuery, config: ScoringConfig = DEFAULT_
         scores=scored.scores[chosen], strength=scored.strength[chosen],
         lexical=config.lexical_weight * scored.lexical[chosen], activity=scored.activity[chosen], works=works,
         vectors=corpus.summaries(shown), names=[corpus.names[r] for r in shown],
+        recency=None if scored.recency is None else scored.recency[chosen],
+        role=None if scored.role is None else scored.role[chosen],
     ))
     out = []
     for i, note in zip(chosen.tolist(), notes, strict=True):
@@ -203,7 +210,7 @@ def match(corpus: Corpus, query: PreparedQuery, config: ScoringConfig = DEFAULT_
             strength_label=label(strength),
             rank_note=note,
             role=ROLES[int(corpus.roles[row]) - 1] if corpus.roles[row] else None,
-            sme=True if corpus.sme[row] else None,
+            sme=None if corpus.sme[row] == SME_NOT_SAID else bool(corpus.sme[row] == SME_YES),
         ))
     return out
 

@@ -27,6 +27,8 @@ class Listed:
     works: np.ndarray  # works of each suggestion
     vectors: np.ndarray  # summary vectors, L2-normalised
     names: Sequence[str]
+    recency: np.ndarray | None = None  # the recency bonus's part of the ranking score
+    role: np.ndarray | None = None  # the role prior's part of the ranking score
 
 
 def order_notes(listed: Listed) -> list[str | None]:
@@ -35,7 +37,8 @@ def order_notes(listed: Listed) -> list[str | None]:
     - Below a suggestion with a lower score: the diversity re-rank moved it down (the note names
       the suggestion above that it is most like); above one with a higher score: moved up.
     - Above a suggestion with a higher strength while its score is higher: the lexical score
-      (shared key terms) or the activity prior put it there (the note says which).
+      (shared key terms), the activity prior, recent activity or the kind of organisation put it
+      there (the note says which).
     """
     scores = np.round(np.asarray(listed.scores, dtype=np.float64), 4)
     strength = np.round(np.asarray(listed.strength, dtype=np.float64), 2)
@@ -64,4 +67,8 @@ def _why(listed: Listed, p: int, q: int) -> str:
         reasons.append("more shared key terms")
     if listed.activity[p] > listed.activity[q]:
         reasons.append(f"a longer record ({int(listed.works[p])} works)")
+    if listed.recency is not None and listed.recency[p] > listed.recency[q]:
+        reasons.append("more recent activity")
+    if listed.role is not None and listed.role[p] > listed.role[q]:
+        reasons.append("its kind of organisation (one that often joins such partnerships)")
     return " and ".join(reasons) or "the blend of text and profile relevance"
