@@ -89,12 +89,13 @@ def test_checked_work_and_make_profile_set_exactly_the_dataclass_fields():
     assert _fields(work) == expected_work
     assert work == Work("w1", "Karst", "An abstract.", 2021, ("p2",))
     profile = make_profile(id="p1", name="Ana", country="de", institution="U", keywords=["soil"], works=[work],
-                           capacity=3, orcid="0000-0002-1825-0097", openalex="A1")
+                           capacity=3, orcid="0000-0002-1825-0097", openalex="A1", role="REC", sme=False)
     expected = Profile(id="p1", name="Ana", country="DE", institution="U", keywords=("soil",), works=(work,),
-                       capacity=3, orcid="0000-0002-1825-0097", openalex="A1")
+                       capacity=3, orcid="0000-0002-1825-0097", openalex="A1", role="REC", sme=False)
     assert _fields(profile) == _fields(expected) and profile == expected
     assert [f.name for f in fields(Profile)] == [
         "id", "name", "country", "kind", "institution", "keywords", "works", "capacity", "orcid", "openalex", "private",
+        "role", "sme",
     ]
     assert not hasattr(Work, "__post_init__") and not hasattr(Profile, "__post_init__")
     with pytest.raises(FrozenInstanceError):
