@@ -94,12 +94,10 @@ def batch(
     countries, institutions, the score and what the pair rests on) and an HTML report (the run, who
     meets whom, the figures); applicants left short are listed with the reason. Every pair carries
     its strength (0-1, the scale of `matcher match`); --min-score leaves out partners below it ("no
-    partner with strength >= 0.4").
-
-    Fair exposure (topk): plain top-k hands most suggestions to a few central "stars"; --fair caps how
-    often one person is suggested, and --prefer-countries lifts partners from under-connected
-    countries. The report shows the Gini of exposure and each country's share of the pool against
-    its share of the suggestions.
+    partner with strength >= 0.4"). Fair exposure (topk): plain top-k hands most suggestions to a few
+    central "stars"; --fair caps how often one person is suggested, and --prefer-countries lifts
+    partners from under-connected countries. The report shows the Gini of exposure and each
+    country's share of the pool against its share of the suggestions.
 
     --dask spreads the score blocks over a Dask cluster (see the examples below); the files are the same.
 

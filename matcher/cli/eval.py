@@ -89,7 +89,11 @@ def consortia(
     out: Out = None,
     home: Home = None,
 ) -> None:
-    """Recall@10/50, MRR and nDCG@10 of real consortia, for 'idea' and 'coordinator + idea' queries.
+    """Recall@10/50, MRR and nDCG@10 of real consortia, for 'idea' and 'coordinator + idea' queries;
+    and the price of the fairness option (matcher batch --fair): the idea queries as one top-10
+    batch, plain and capped, Recall@10 beside the Gini of exposure. A table without CORDIS's
+    activityType gets each organisation's role guessed from its legal name (for the role variants
+    of --sweep).
     """
     from matcher.embed.tuning import TuneConfig
     from matcher.evaluation.runner import consortia_report
