@@ -92,7 +92,8 @@ def test_eval_consortia_prints_both_variants(tmp_path):
                      "--until", "2018-01-01", "--json", timeout=1800)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["split"] == {"cut": "2017-01-01", "until": "2018-01-01", "organisations": 2898, "queries": 155}
+    assert report["split"] == {"cut": "2017-01-01", "until": "2018-01-01", "organisations": 2898, "queries": 155,
+                               "roles": "guessed from legal names", "with_role": 2264}
     figures = report["variants"]["shipped default"]
     assert figures["idea"]["queries"] == 155 and figures["coordinator_idea"]["queries"] == 106
     for variant in ("idea", "coordinator_idea"):
@@ -108,3 +109,29 @@ def test_eval_consortia_prints_both_variants(tmp_path):
     assert calibration["partners"] == {"text": 917, "profile": 398, "pair": 398}
     for kind, table in TABLES.items():
         assert calibration[kind] == pytest.approx(table.tolist(), abs=0.01), kind
+
+
+def test_a_cordis_export_gives_projects_with_their_coordinators_and_the_real_roles(tmp_path):
+    """`--projects` may be a CORDIS export pair: coordinators from the `role` column, each
+    organisation's role from its activityType instead of a guess from its name; end to end
+    through the command with the real model."""
+    from matcher.evaluation.consortia import read_source
+
+    from .conftest import ROOT
+
+    fixture = ROOT / "tests" / "fixtures" / "sources" / "cordis"
+    source = read_source(fixture)
+    karst = next(p for p in source.projects if p.id == "101100001")
+    assert karst.coordinator == "ARISTOTELIO PANEPISTIMIO THESSALONIKIS" and karst.coordinator_country == "EL"
+    assert karst.start == date(2023, 1, 1) and len(karst.participants) == 2
+    assert source.roles is not None and source.roles["ATLANTIS INSTITUTE"] == "REC"
+    split = temporal_split(source.projects, date(2023, 1, 1), None, source.roles)
+    roles = {p.name: p.role for p in split.profiles}
+    assert roles["INSTITUT NATIONAL DE RECHERCHE POUR L'AGRICULTURE, L'ALIMENTATION ET L'ENVIRONNEMENT"] == "REC"
+    assert [q.project.id for q in split.queries] == ["101100001"]
+    result = matcher(tmp_path / "store", "eval", "consortia", "--projects", str(fixture), "--cut", "2023-01-01",
+                     "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["split"]["roles"] == "given (activityType)" and report["split"]["with_role"] == 3
+    assert report["variants"]["shipped default"]["idea"]["queries"] == 1

@@ -68,10 +68,13 @@ def _date(value: str, flag: str) -> date:
     "matcher eval consortia --projects projects-2014-2017.csv --cut 2017-01-01 --until 2018-01-01",
     "matcher eval consortia --projects projects.csv --sweep --out consortia.json",
     "matcher eval consortia --projects projects.csv --cut 2017-01-01 --until 2018-01-01 --tune",
+    "matcher eval consortia --projects cordis-export/ --cut 2023-01-01 --sweep",
 ))
 def consortia(
     projects: Annotated[Path, typer.Option("--projects", help="CORDIS-style project CSV (id, title, objective, "
-                                           "startDate, coordinator, coordinatorCountry, participants).")],
+                                           "startDate, coordinator, coordinatorCountry, participants), or a "
+                                           "CORDIS export (the folder of project.csv and organization.csv, whose "
+                                           "activityType gives each organisation's role).")],
     cut: Annotated[
         str, typer.Option("--cut", help="Profiles from projects before this date; queries after.")
     ] = "2017-01-01",

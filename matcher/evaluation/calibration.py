@@ -51,5 +51,8 @@ def partner_relevance(
 
 
 def percentiles(values: np.ndarray) -> tuple[float, ...]:
-    """The values at `PERCENTILES`, rounded to 3 decimals: the table `matcher.score.strength` holds."""
+    """The values at `PERCENTILES`, rounded to 3 decimals: the table `matcher.score.strength` holds
+    (empty when a small split has no partner of that kind)."""
+    if not len(values):
+        return ()
     return tuple(round(float(v), 3) for v in np.percentile(values, PERCENTILES))

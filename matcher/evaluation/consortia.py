@@ -13,7 +13,7 @@ import csv
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,16 +22,22 @@ import numpy as np
 from tqdm import tqdm
 
 from matcher.domain.errors import MatcherError
-from matcher.domain.profiles import Profile, Work
+from matcher.domain.profiles import ROLES, Profile, Work
 from matcher.evaluation.metrics import ndcg_at, recall_at, reciprocal_rank
 from matcher.evaluation.roles import guess_role
 from matcher.index.corpus import Corpus
+from matcher.ingest.bounds import DEFAULT_LIMITS
+from matcher.ingest.cordis import cordis_files, is_cordis_header
+from matcher.ingest.delimited import csv_rows, header_cells
 from matcher.rank.matching import rank
 from matcher.score.query import PreparedQuery
 from matcher.score.rules import MatchRules
 from matcher.score.scoring import ScoringConfig
 
-__all__ = ["Project", "EvalQuery", "Split", "read_projects", "temporal_split", "evaluate", "evaluate_fair"]
+__all__ = [
+    "EvalQuery", "Project", "Source", "Split", "evaluate", "evaluate_fair", "read_export", "read_projects",
+    "read_source", "temporal_split",
+]
 
 _REQUIRED = ("id", "title", "objective", "startDate", "coordinator", "coordinatorCountry", "participants")
 NO_COUNTRY = "ZZ"  # organisations never seen as coordinator: their country is unknown
@@ -74,6 +80,79 @@ def org_id(name: str) -> str:
     return "org-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:120]
 
 
+@dataclass(frozen=True)
+class Source:
+    """The projects of an evaluation, with each organisation's role when the data gives it."""
+
+    projects: list[Project]
+    roles: dict[str, str] | None = None  # organisation name -> activityType; None: guessed from names
+
+
+def read_source(path: Path) -> Source:
+    """A project table with one row per project (the cleantech extract's layout), or a CORDIS export
+    pair (`project.csv` + `organization.csv`: a folder or either file), whose organisations come
+    with their own activityType."""
+    if path.is_dir():
+        return read_export(path)
+    try:
+        header = {h.strip().lstrip("\ufeff") for h in header_cells(path)}
+    except FileNotFoundError:
+        raise MatcherError(f"{path}: no such file") from None
+    if {"coordinator", "participants"} <= header or not is_cordis_header(list(header)):
+        return Source(read_projects(path))  # which names the columns it misses
+    return read_export(path)
+
+
+def read_export(path: Path) -> Source:
+    """Projects and roles from a CORDIS export pair: per project, the organisation whose `role` is
+    coordinator (else the first by `order`, else the first row) and the others as participants."""
+    project_path, org_path = cordis_files(path)
+    projects: dict[str, tuple[str, str, date]] = {}
+    for pid, cells in _rows(project_path, ("id|projectID", "title", "objective", "startDate")):
+        try:
+            projects.setdefault(pid, (cells[0], cells[1], date.fromisoformat(cells[2][:10])))
+        except ValueError:
+            continue  # no start date: it cannot be placed on either side of the cut
+    members: dict[str, list[tuple[int, str, str, str]]] = defaultdict(list)  # (coordinator first, order, name, country)
+    roles: dict[str, str] = {}
+    for pid, cells in _rows(org_path, ("projectID", "name", "country", "activityType?", "role?", "order?")):
+        name, country, activity, role, order = cells
+        if pid in projects and name:
+            rank = int(order) if order.isdigit() else 10**6
+            members[pid].append((0 if role.lower() == "coordinator" else 1, f"{rank:07d}", name, country))
+            if activity.upper() in ROLES:
+                roles.setdefault(name, activity.upper())
+    out = []
+    for pid, rows in members.items():
+        rows.sort(key=lambda r: r[:2])
+        title, objective, start = projects[pid]
+        (_, _, coordinator, country), others = rows[0], rows[1:]
+        out.append(Project(id=pid, title=title, objective=objective, start=start, coordinator=coordinator,
+                           coordinator_country=country, participants=tuple(r[2] for r in others)))
+    if not out:
+        raise MatcherError(f"{path}: no project in {project_path.name} has organisations in {org_path.name}")
+    return Source(out, roles)
+
+
+def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[str, list[str]]]:
+    """(first column's value, the other columns' values) for each readable row; `a|b` names
+    aliases, a trailing `?` an optional column (read as "")."""
+    rows = csv_rows(path, DEFAULT_LIMITS)
+    _, _, header = next(rows, (0, 0, []))
+    names = [h.strip().lstrip("\ufeff") for h in header] if isinstance(header, list) else []
+    where: list[int | None] = []
+    for column in columns:
+        aliases = column.rstrip("?").split("|")
+        found = next((names.index(a) for a in aliases if a in names), None)
+        if found is None and not column.endswith("?"):
+            raise MatcherError(f"{path}: missing column {aliases[0]}; the header is: {', '.join(names)}")
+        where.append(found)
+    for _, _, cells in rows:
+        if isinstance(cells, list):
+            values = [cells[i].strip() if i is not None and i < len(cells) else "" for i in where]
+            yield values[0], values[1:]
+
+
 def read_projects(path: Path) -> list[Project]:
     csv.field_size_limit(10_000_000)
     try:
@@ -111,7 +190,11 @@ def _country(code: str) -> str:
         return NO_COUNTRY
 
 
-def temporal_split(projects: Iterable[Project], cut: date, until: date | None = None) -> Split:
+def temporal_split(
+    projects: Iterable[Project], cut: date, until: date | None = None, roles: Mapping[str, str] | None = None
+) -> Split:
+    """Profiles from the projects before `cut`, queries from those in [cut, until). Each profile's
+    role is `roles[name]` when roles are given (a CORDIS export), else guessed from its name."""
     history = sorted((p for p in projects if p.start < cut), key=lambda p: (p.start, p.id))
     works: dict[str, list[Work]] = defaultdict(list)
     names: dict[str, str] = {}
@@ -128,7 +211,8 @@ def temporal_split(projects: Iterable[Project], cut: date, until: date | None = 
         countries[ids[0]] = _country(project.coordinator_country)
     profiles = [
         Profile(id=oid, name=names[oid], country=countries.get(oid, NO_COUNTRY), kind="organisation",
-                institution=names[oid], works=tuple(works[oid]), role=guess_role(names[oid]))
+                institution=names[oid], works=tuple(works[oid]),
+                role=guess_role(names[oid]) if roles is None else roles.get(names[oid]))
         for oid in sorted(works)
     ]
     later = sorted(

@@ -19,7 +19,7 @@ from matcher.embed.backends import default_models_dir, usable_cpus
 from matcher.embed.sentence import packaged_model_path
 from matcher.embed.tuning import TuneConfig, training_pairs, tune_model
 from matcher.evaluation.calibration import PERCENTILES, partner_relevance, percentiles
-from matcher.evaluation.consortia import Split, evaluate, evaluate_fair, read_projects, temporal_split, tqdm_progress
+from matcher.evaluation.consortia import Split, evaluate, evaluate_fair, read_source, temporal_split, tqdm_progress
 from matcher.evaluation.metrics import ordering_loss
 from matcher.index.corpus import build_corpus, corpus_texts
 from matcher.ingest.readers import read_profiles
@@ -85,7 +85,8 @@ def consortia_report(
     """Every variant on the shipped model (with the diversity re-rank off, as a list's recall is
     meant), and the first variant with each of `diversities`; with `tune`, also on a model tuned on
     the history before the cut, and on the two averaged (the quality mode)."""
-    split = temporal_split(read_projects(projects), cut, until)
+    source = read_source(projects)
+    split = temporal_split(source.projects, cut, until, source.roles)
     if not split.profiles or not split.queries:
         raise MatcherError(f"the split at {cut} leaves {len(split.profiles)} profiles and {len(split.queries)} queries")
     texts = corpus_texts(split.profiles)
@@ -128,6 +129,8 @@ def consortia_report(
             "until": until.isoformat() if until else None,
             "organisations": len(split.profiles),
             "queries": len(split.queries),
+            "roles": "given (activityType)" if source.roles is not None else "guessed from legal names",
+            "with_role": sum(p.role is not None for p in split.profiles),
         },
         "variants": results,
         **({"tuned": tuned} if tuned is not None else {}),
