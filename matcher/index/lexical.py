@@ -245,15 +245,10 @@ class LexicalRows:
         """Cosine between one query row and the rows at `rows` (read straight from the CSR arrays:
         scipy's row fancy-indexing costs more than the arithmetic at this size)."""
         rows = np.asarray(rows, dtype=np.int64)
-        dense = np.zeros(len(self.model), dtype=np.float32)
-        dense[query.indices] = query.data
+        dense = self._dense(query)
         out = np.zeros(len(rows), dtype=np.float32)
-        for block, lo, positions in self._split(rows):
-            local = rows[positions] - lo
-            flat, starts = segments_of(block.indptr, local)
-            products = np.asarray(block.data)[flat] * dense[np.asarray(block.indices)[flat]]
-            owner = np.repeat(np.arange(len(local)), np.diff(np.append(starts, len(flat))))
-            out[positions] = np.bincount(owner, weights=products, minlength=len(local))
+        for positions, owner, columns, values in self._entries(rows):
+            out[positions] = np.bincount(owner, weights=values * dense[columns], minlength=len(positions))
         return out
 
     def saturated_scores(
@@ -275,24 +270,32 @@ class LexicalRows:
         total = float(query.data.sum())
         if total <= 0 or not len(rows):
             return out
-        dense = np.zeros(len(self.model), dtype=np.float32)
-        dense[query.indices] = query.data
+        dense = self._dense(query)
         idf = self.model.idf
         scale = k1 * (1 - b + b * np.asarray(lengths, dtype=np.float32)[rows] / max(average_length, 1e-6))
-        for block, lo, positions in self._split(rows):
-            local = rows[positions] - lo
-            flat, starts = segments_of(block.indptr, local)
-            owner = np.repeat(np.arange(len(local)), np.diff(np.append(starts, len(flat))))
-            columns = np.asarray(block.indices)[flat]
+        for positions, owner, columns, values in self._entries(rows):
             weights = dense[columns]
             used = weights > 0
-            flat, owner, columns, weights = flat[used], owner[used], columns[used], weights[used]
-            row_of = rows[positions][owner]
+            owner, columns, values, weights = owner[used], columns[used], values[used], weights[used]
             # a stored term occurs at least once (float32 rounding never makes it vanish)
-            tf = np.maximum(1.0, np.rint(np.exp(np.asarray(block.data)[flat] * norms[row_of] / idf[columns] - 1.0)))
+            tf = np.maximum(1.0, np.rint(np.exp(values * norms[rows[positions][owner]] / idf[columns] - 1.0)))
             saturated = tf / (tf + scale[positions][owner])
-            out[positions] = np.bincount(owner, weights=weights * saturated, minlength=len(local))
+            out[positions] = np.bincount(owner, weights=weights * saturated, minlength=len(positions))
         return out / total
+
+    def _dense(self, query: sparse.csr_matrix) -> np.ndarray:
+        """One query row as a dense vector over the vocabulary."""
+        dense = np.zeros(len(self.model), dtype=np.float32)
+        dense[query.indices] = query.data
+        return dense
+
+    def _entries(self, rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """The stored entries of the rows at `rows`, a segment block at a time: (the block's rows as
+        positions in `rows`, each entry's owner among those positions, its column, its weight)."""
+        for block, lo, positions in self._split(rows):
+            flat, starts = segments_of(block.indptr, rows[positions] - lo)
+            owner = np.repeat(np.arange(len(positions)), np.diff(np.append(starts, len(flat))))
+            yield positions, owner, np.asarray(block.indices)[flat], np.asarray(block.data)[flat]
 
     def _split(self, rows: np.ndarray) -> Iterator[tuple[CsrBlock, int, np.ndarray]]:
         which = np.searchsorted(self._starts, rows, side="right") - 1
