@@ -13,7 +13,7 @@ import csv
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -27,8 +27,9 @@ from matcher.evaluation.metrics import ndcg_at, recall_at, reciprocal_rank
 from matcher.evaluation.roles import guess_role
 from matcher.index.corpus import Corpus
 from matcher.ingest.bounds import DEFAULT_LIMITS
-from matcher.ingest.cordis import cordis_files, is_cordis_header
-from matcher.ingest.delimited import csv_rows, header_cells
+from matcher.ingest.cordis import cordis_cell, cordis_files, cordis_table, is_cordis_header
+from matcher.ingest.delimited import header_cells
+from matcher.ingest.readers import Rejection
 from matcher.rank.matching import rank
 from matcher.score.query import PreparedQuery
 from matcher.score.rules import MatchRules
@@ -107,50 +108,41 @@ def read_export(path: Path) -> Source:
     """Projects and roles from a CORDIS export pair: per project, the organisation whose `role` is
     coordinator (else the first by `order`, else the first row) and the others as participants."""
     project_path, org_path = cordis_files(path)
+    skipped: list[Rejection] = []  # rows that cannot be read: an evaluation leaves them out
+    columns, rows = cordis_table(project_path, {
+        "id": ("id", "projectID"), "title": ("title",), "objective": ("objective",), "start": ("startDate",),
+    }, required=("id", "title", "objective", "start"), limits=DEFAULT_LIMITS, rejected=skipped)
     projects: dict[str, tuple[str, str, date]] = {}
-    for pid, cells in _rows(project_path, ("id|projectID", "title", "objective", "startDate")):
+    for _, cells in rows:
+        title, objective, started = (cordis_cell(cells, columns, k) for k in ("title", "objective", "start"))
         try:
-            projects.setdefault(pid, (cells[0], cells[1], date.fromisoformat(cells[2][:10])))
+            projects.setdefault(cordis_cell(cells, columns, "id"), (title, objective, date.fromisoformat(started[:10])))
         except ValueError:
             continue  # no start date: it cannot be placed on either side of the cut
+    columns, rows = cordis_table(org_path, {
+        "project": ("projectID",), "name": ("name",), "country": ("country",), "activity": ("activityType",),
+        "role": ("role",), "order": ("order",),
+    }, required=("project", "name", "country"), limits=DEFAULT_LIMITS, rejected=skipped)
     members: dict[str, list[tuple[int, str, str, str]]] = defaultdict(list)  # (coordinator first, order, name, country)
     roles: dict[str, str] = {}
-    for pid, cells in _rows(org_path, ("projectID", "name", "country", "activityType?", "role?", "order?")):
-        name, country, activity, role, order = cells
+    for _, cells in rows:
+        pid, name, country, activity, role, order = (
+            cordis_cell(cells, columns, k) for k in ("project", "name", "country", "activity", "role", "order"))
         if pid in projects and name:
-            rank = int(order) if order.isdigit() else 10**6
-            members[pid].append((0 if role.lower() == "coordinator" else 1, f"{rank:07d}", name, country))
+            position = int(order) if order.isdigit() else 10**6
+            members[pid].append((0 if role.lower() == "coordinator" else 1, f"{position:07d}", name, country))
             if activity.upper() in ROLES:
                 roles.setdefault(name, activity.upper())
     out = []
-    for pid, rows in members.items():
-        rows.sort(key=lambda r: r[:2])
+    for pid, entries in members.items():
+        entries.sort(key=lambda e: e[:2])
         title, objective, start = projects[pid]
-        (_, _, coordinator, country), others = rows[0], rows[1:]
+        (_, _, coordinator, country), others = entries[0], entries[1:]
         out.append(Project(id=pid, title=title, objective=objective, start=start, coordinator=coordinator,
                            coordinator_country=country, participants=tuple(r[2] for r in others)))
     if not out:
         raise MatcherError(f"{path}: no project in {project_path.name} has organisations in {org_path.name}")
     return Source(out, roles)
-
-
-def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[str, list[str]]]:
-    """(first column's value, the other columns' values) for each readable row; `a|b` names
-    aliases, a trailing `?` an optional column (read as "")."""
-    rows = csv_rows(path, DEFAULT_LIMITS)
-    _, _, header = next(rows, (0, 0, []))
-    names = [h.strip().lstrip("\ufeff") for h in header] if isinstance(header, list) else []
-    where: list[int | None] = []
-    for column in columns:
-        aliases = column.rstrip("?").split("|")
-        found = next((names.index(a) for a in aliases if a in names), None)
-        if found is None and not column.endswith("?"):
-            raise MatcherError(f"{path}: missing column {aliases[0]}; the header is: {', '.join(names)}")
-        where.append(found)
-    for _, _, cells in rows:
-        if isinstance(cells, list):
-            values = [cells[i].strip() if i is not None and i < len(cells) else "" for i in where]
-            yield values[0], values[1:]
 
 
 def read_projects(path: Path) -> list[Project]:

@@ -38,7 +38,7 @@ from matcher.ingest.delimited import csv_rows
 from matcher.ingest.files import Location
 from matcher.ingest.readers import ReadResult, Rejection
 
-__all__ = ["ORG_PREFIX", "PREFIX", "cordis_files", "is_cordis_header", "read_cordis"]
+__all__ = ["ORG_PREFIX", "PREFIX", "cordis_cell", "cordis_files", "cordis_table", "is_cordis_header", "read_cordis"]
 
 PREFIX = "cordis-"
 ORG_PREFIX = "cordis-org-"
@@ -72,7 +72,7 @@ def is_cordis_header(cells: list[str]) -> bool:
     return project or orgs
 
 
-def _table(
+def cordis_table(
     path: Path, wanted: dict[str, tuple[str, ...]], required: tuple[str, ...], limits: ReadLimits,
     rejected: list[Rejection],
 ) -> tuple[dict[str, int], Iterator[tuple[int, list[str]]]]:
@@ -101,7 +101,7 @@ def _table(
     return columns, readable()
 
 
-def _cell(cells: list[str], columns: dict[str, int], key: str) -> str:
+def cordis_cell(cells: list[str], columns: dict[str, int], key: str) -> str:
     i = columns.get(key)
     return cells[i].strip() if i is not None and i < len(cells) else ""
 
@@ -126,16 +126,16 @@ def _projects(
     path: Path, limits: ReadLimits, rejected: list[Rejection]
 ) -> dict[str, tuple[int, str, str, int | None]]:
     """Projects by id: (line, title, objective, start year); texts cut to what a work keeps."""
-    columns, rows = _table(path, {
+    columns, rows = cordis_table(path, {
         "id": ("id", "projectID"), "title": ("title",), "objective": ("objective",), "start": ("startDate",),
     }, required=("id", "title"), limits=limits, rejected=rejected)
     projects: dict[str, tuple[int, str, str, int | None]] = {}
     for line, cells in rows:
-        pid = _cell(cells, columns, "id")
+        pid = cordis_cell(cells, columns, "id")
         if pid and pid not in projects:
-            year = _YEAR.search(_cell(cells, columns, "start"))
-            projects[pid] = (line, clip(_cell(cells, columns, "title"), MAX_TITLE),
-                             clip(_cell(cells, columns, "objective"), MAX_TEXT), int(year[1]) if year else None)
+            year = _YEAR.search(cordis_cell(cells, columns, "start"))
+            projects[pid] = (line, clip(cordis_cell(cells, columns, "title"), MAX_TITLE),
+                             clip(cordis_cell(cells, columns, "objective"), MAX_TEXT), int(year[1]) if year else None)
     return projects
 
 
@@ -144,7 +144,7 @@ def read_cordis(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> ReadResult:
     project_path, org_path = cordis_files(path)
     rejected: list[Rejection] = []
     projects = _projects(project_path, limits, rejected)
-    columns, rows = _table(org_path, {
+    columns, rows = cordis_table(org_path, {
         "project": ("projectID",), "id": ("organisationID", "organizationID", "id"),
         "name": ("name",), "country": ("country",), "role": ("activityType",), "sme": ("SME",),
     }, required=("project", "name", "country"), limits=limits, rejected=rejected)
@@ -152,7 +152,7 @@ def read_cordis(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> ReadResult:
     orgs: dict[str, _Org] = {}
     members: dict[str, dict[str, None]] = {}
     for line, cells in rows:
-        project, org_id, name = (_cell(cells, columns, k) for k in ("project", "id", "name"))
+        project, org_id, name = (cordis_cell(cells, columns, k) for k in ("project", "id", "name"))
         if not org_id and not name:
             rejected.append(Rejection(line, "no organisationID and no name", None, "organisationID", src))
             continue
@@ -167,9 +167,9 @@ def read_cordis(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> ReadResult:
             continue
         org = orgs.setdefault(pid, _Org(pid, line))
         org.name = org.name or name
-        org.country = org.country or _cell(cells, columns, "country")
-        org.role = org.role or _cell(cells, columns, "role")
-        org.sme = org.sme or _cell(cells, columns, "sme")
+        org.country = org.country or cordis_cell(cells, columns, "country")
+        org.role = org.role or cordis_cell(cells, columns, "role")
+        org.sme = org.sme or cordis_cell(cells, columns, "sme")
         org.projects[project] = None
         members.setdefault(project, {})[pid] = None
     result = ReadResult([], rejected)
